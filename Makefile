@@ -1,0 +1,31 @@
+# Two commands matter: `make demo` (the whole stack on this machine, with its demo) and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo stack test lint template-check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)          ## start the local stack, run the demo, print the summary; exits non-zero if an invariant fails
+	$(PY) -m fulfillment_local.demo $(ARGS)
+
+stack: $(STAMP)         ## start the local stack and keep it running for curl / aws-cli
+	$(PY) -m fulfillment_local.stack $(ARGS)
+
+test: $(STAMP) template-check   ## template checks, then the whole test suite
+	$(PY) -m pytest $(ARGS)
+
+template-check: $(STAMP)
+	$(PY) -m fulfillment_local.template_check template.yaml
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache

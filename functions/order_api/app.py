@@ -1,0 +1,144 @@
+"""Order API: the order view for customers (access token) and operators; catalog, stock and order
+operations for operators (IAM or the admin bearer token)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fulfillment import http
+from fulfillment.config import settings
+from fulfillment.contracts.admin import Adjustment, CancelRequest, CatalogEntry, Sku, StockLevel
+from fulfillment.domain.model import OrderStatus
+from fulfillment.errors import BadRequest, SchemaViolation
+from fulfillment.operations import Operations
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+http.install_error_handlers(app, logger)
+admin = http.admin_only(app)
+
+
+@cache
+def operations() -> Operations:
+    return Operations(settings())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _actor() -> str:
+    identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
+    return identity.get("userArn") or "admin-token"
+
+
+def _json_body(model):
+    raw = http.raw_body(app.current_event)
+    if not raw.strip():
+        return model()
+    http.require_json(app.current_event)
+    return http.parse_json_model(model, raw)
+
+
+def _valid_sku(sku: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(Sku).validate_python(sku)
+    except ValidationError:
+        raise SchemaViolation(f"invalid SKU {sku!r}", details=[{"field": "sku", "problem": "1-64 of A-Z a-z 0-9 . _ -"}]) from None
+
+
+@app.get("/orders/<order_id>")
+def get_order(order_id: str) -> Response:
+    event = app.current_event
+    token = event.get_query_string_value("token") or http.bearer_token(event)
+    view = operations().view(order_id, token=token, admin=http.is_admin(event))
+    return http.json_response(200, view)
+
+
+@app.get("/orders")
+@admin
+def list_orders() -> Response:
+    event = app.current_event
+    status = event.get_query_string_value("status")
+    if status not in {s.value for s in OrderStatus}:
+        raise BadRequest(f"status must be one of {[s.value for s in OrderStatus]}")
+    try:
+        limit = min(max(int(event.get_query_string_value("limit") or 50), 1), 100)
+    except ValueError:
+        raise BadRequest("limit must be an integer") from None
+    return http.json_response(200, operations().list(status, limit=limit, cursor=event.get_query_string_value("cursor")))
+
+
+@app.post("/orders/<order_id>/cancel")
+@admin
+def cancel_order(order_id: str) -> Response:
+    request = _json_body(CancelRequest)
+    result = operations().cancel(order_id, reason=request.reason, now=_now())
+    logger.info("order cancelled by operator", order_id=order_id)
+    return http.json_response(200, result)
+
+
+@app.post("/orders/<order_id>/holds/<reason>/release")
+@admin
+def release_hold(order_id: str, reason: str) -> Response:
+    result = operations().release_hold(order_id, reason, now=_now())
+    logger.info("hold released", order_id=order_id, reason=reason)
+    return http.json_response(200, result)
+
+
+@app.put("/catalog/<sku>")
+@admin
+def put_catalog(sku: str) -> Response:
+    entry = http.parse_json_model(CatalogEntry, _require_body())
+    return http.json_response(200, operations().put_catalog(_valid_sku(sku), entry, now=_now()))
+
+
+@app.get("/catalog/<sku>")
+@admin
+def get_catalog(sku: str) -> Response:
+    return http.json_response(200, operations().get_catalog(sku))
+
+
+@app.get("/inventory/<sku>/<location>")
+@admin
+def get_inventory(sku: str, location: str) -> Response:
+    return http.json_response(200, operations().inventory(sku, location))
+
+
+@app.put("/inventory/<sku>/<location>")
+@admin
+def put_inventory(sku: str, location: str) -> Response:
+    level = http.parse_json_model(StockLevel, _require_body())
+    return http.json_response(200, operations().set_inventory(sku, location, level, actor=_actor(), now=_now()))
+
+
+@app.post("/inventory/<sku>/<location>/adjustments")
+@admin
+def adjust_inventory(sku: str, location: str) -> Response:
+    adjustment = http.parse_json_model(Adjustment, _require_body())
+    key = http.header(app.current_event, "Idempotency-Key")
+    view, applied = operations().adjust(sku, location, adjustment, idempotency_key=key, actor=_actor(), now=_now())
+    logger.info("stock adjusted", sku=sku, location=location, delta=adjustment.delta, reason=adjustment.reason,
+                applied=applied)
+    return http.json_response(201 if applied else 200, {**view, "duplicate": not applied})
+
+
+def _require_body() -> bytes:
+    raw = http.raw_body(app.current_event)
+    http.require_json(app.current_event)
+    return raw
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,106 @@
+"""Order intake: POST /webhooks/shopify, POST /webhooks/woocommerce, POST /orders.
+
+Verify the signature over the exact bytes, then parse, normalise and store exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import cache
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fulfillment import http, signatures
+from fulfillment.adapters.secrets import first_secret, secret_values
+from fulfillment.config import settings
+from fulfillment.contracts.storefront import NativeOrder, ShopifyOrder, WooOrder
+from fulfillment.domain.model import Order
+from fulfillment.errors import BadRequest, UnsupportedTopic
+from fulfillment.intake import Intake, IntakeResult
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+http.install_error_handlers(app, logger)
+
+SHOPIFY_TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated", "orders/cancelled"})
+WOOCOMMERCE_TOPICS = frozenset({"order.created", "order.updated"})
+WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
+
+
+@cache
+def intake() -> Intake:
+    return Intake(settings(), token_key=first_secret("ORDER_TOKEN_SECRET_ARN"))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _accept(order: Order, *, include_token: bool = False) -> Response:
+    result: IntakeResult = intake().accept(order, now=_now())
+    logger.info("order accepted", order_id=result.order_id, channel=order.channel.value, new_order=result.created,
+                duplicate=result.duplicate, status=result.status, lines=len(order.lines))
+    if result.created:
+        metrics.add_metric(name="OrdersReceived", unit=MetricUnit.Count, value=1)
+    elif result.duplicate:
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    return http.json_response(202 if result.created else 200, result.body(include_token=include_token))
+
+
+@app.post("/webhooks/shopify")
+def shopify_webhook() -> Response:
+    event = app.current_event
+    raw = http.raw_body(event)
+    signature = http.header(event, "X-Shopify-Hmac-Sha256") or http.header(event, "Shopify-Hmac-Sha256")
+    signatures.verify_shopify(raw, signature, secret_values("SHOPIFY_SECRET_ARN"))
+    http.require_json(event)
+    topic = http.header(event, "X-Shopify-Topic") or http.header(event, "Shopify-Topic")
+    if topic not in SHOPIFY_TOPICS:
+        raise UnsupportedTopic(f"topic {topic!r} is not one of {sorted(SHOPIFY_TOPICS)}")
+    shop = http.header(event, "X-Shopify-Shop-Domain") or http.header(event, "Shopify-Shop-Domain")
+    if not shop:
+        raise BadRequest("X-Shopify-Shop-Domain header is required")
+    return _accept(http.parse_json_model(ShopifyOrder, raw).to_order(shop))
+
+
+@app.post("/webhooks/woocommerce")
+def woocommerce_webhook() -> Response:
+    event = app.current_event
+    raw = http.raw_body(event)
+    signature = http.header(event, "X-WC-Webhook-Signature")
+    if signature is None and WOOCOMMERCE_PING.match(raw.strip()):
+        return http.json_response(200, {"ping": "ok"})  # sent unsigned when the webhook is created
+    signatures.verify_woocommerce(raw, signature, secret_values("WOOCOMMERCE_SECRET_ARN"))
+    http.require_json(event)
+    topic = http.header(event, "X-WC-Webhook-Topic")
+    if topic not in WOOCOMMERCE_TOPICS:
+        raise UnsupportedTopic(f"topic {topic!r} is not one of {sorted(WOOCOMMERCE_TOPICS)}")
+    return _accept(http.parse_json_model(WooOrder, raw).to_order(_woo_shop(event)))
+
+
+def _woo_shop(event) -> str:
+    source = http.header(event, "X-WC-Webhook-Source")
+    if not source:
+        raise BadRequest("X-WC-Webhook-Source header is required")
+    return re.sub(r"^https?://", "", source).strip("/").lower()
+
+
+@app.post("/orders")
+def native_order() -> Response:
+    event = app.current_event
+    raw = http.raw_body(event)
+    signatures.verify_native(raw, http.header(event, "X-Fulfillment-Signature"), secret_values("NATIVE_SECRET_ARN"))
+    http.require_json(event)
+    return _accept(http.parse_json_model(NativeOrder, raw).to_order(), include_token=True)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

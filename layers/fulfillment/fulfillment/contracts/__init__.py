@@ -1,0 +1,1 @@
+"""Pydantic models of every wire format: storefront webhooks, queue messages, API responses."""

@@ -1,0 +1,68 @@
+"""Request bodies of the operator API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+
+
+class DigitalAsset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bucket_key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    max_downloads: StrictInt = Field(default=5, ge=1, le=1000)
+    link_ttl_seconds: StrictInt = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+
+
+class CatalogEntry(BaseModel):
+    """PUT /catalog/{sku}."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["physical", "digital"]
+    title: Annotated[str, StringConstraints(max_length=256)] | None = None
+    reorder_point: StrictInt = Field(default=0, ge=0)
+    digital: DigitalAsset | None = None
+
+    @model_validator(mode="after")
+    def _digital_has_asset(self) -> CatalogEntry:
+        if self.kind == "digital" and self.digital is None:
+            raise ValueError("a digital SKU needs its digital asset (digital.bucket_key)")
+        return self
+
+
+AdjustmentReason = Literal["received", "restock", "write_off", "correction", "count"]
+
+
+class StockLevel(BaseModel):
+    """PUT /inventory/{sku}/{location}: set on-hand to a counted value (audited as reason `count`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    on_hand: StrictInt = Field(ge=0, le=10_000_000)
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class Adjustment(BaseModel):
+    """POST /inventory/{sku}/{location}/adjustments."""
+
+    model_config = ConfigDict(extra="forbid")
+    delta: StrictInt = Field(ge=-10_000_000, le=10_000_000)
+    reason: AdjustmentReason
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    adjustment_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _sign_fits_reason(self) -> Adjustment:
+        if self.delta == 0:
+            raise ValueError("delta must not be 0")
+        if self.reason in ("received", "restock") and self.delta < 0:
+            raise ValueError(f"{self.reason} adds stock: delta must be positive")
+        if self.reason == "write_off" and self.delta > 0:
+            raise ValueError("write_off removes stock: delta must be negative")
+        return self
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None

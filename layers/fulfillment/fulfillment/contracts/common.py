@@ -1,0 +1,42 @@
+"""Parsing helpers shared by the wire-format models."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from fulfillment.errors import SchemaViolation, Unparseable
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(raw: bytes) -> Any:
+    """JSON with exact numbers: big integers stay integers, fractions become Decimal, never float."""
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unparseable(f"body is not valid JSON: {exc}") from None
+
+
+def field_errors(exc: ValidationError) -> list[dict]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def schema_violation(exc: ValidationError) -> SchemaViolation:
+    details = field_errors(exc)
+    summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
+    return SchemaViolation(f"body does not match the schema: {summary}", details=details)
+
+
+def blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value

@@ -1,0 +1,31 @@
+"""Work messages between our own functions (SQS bodies). Every message has `type` and `version`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    version: Literal[1] = 1
+
+
+class ReserveOrder(_Message):
+    type: Literal["reserve_order"] = "reserve_order"
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class ReleaseOrder(_Message):
+    type: Literal["release_order"] = "release_order"
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class AllocateBackorders(_Message):
+    type: Literal["allocate_backorders"] = "allocate_backorders"
+    sku: str = Field(min_length=1, max_length=64)
+
+
+ReservationWork = Annotated[ReserveOrder | ReleaseOrder | AllocateBackorders, Field(discriminator="type")]
+RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders] = TypeAdapter(ReservationWork)

@@ -1,0 +1,64 @@
+"""The order view (GET /orders/{id}) built from the order's partition."""
+
+from __future__ import annotations
+
+from fulfillment import keys
+from fulfillment.adapters.order_store import from_item
+from fulfillment.domain.status import aggregate
+
+
+def order_view(items: list[dict]) -> dict:
+    order_item = next(i for i in items if i["SK"] == keys.ORDER_SK)
+    order = from_item(order_item)
+    timeline = sorted((i for i in items if i["SK"].startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
+    return {
+        "order_id": order.order_id,
+        "channel": order.channel.value,
+        "external_id": order.external_id,
+        "name": order.name,
+        "status": aggregate(order).value,
+        "holds": sorted(order.holds),
+        "hold_details": [{"reason": r, **h} for r, h in sorted(order.holds.items())],
+        "currency": order.currency,
+        "payment_status": order.payment_status,
+        "fill_policy": order.fill_policy.value,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+                "kind": line.kind.value,
+                "known": line.known,
+                "reserved": line.reserved,
+                "backordered": line.backordered,
+                "shipped": line.shipped,
+                "delivered": line.delivered,
+                "returned": line.returned,
+                "allocations": line.allocations,
+            }
+            for line in order.lines
+        ],
+        "shipments": [],
+        "downloads": [],
+        "returns": [],
+        "timeline": [
+            {"at": t["at"], "type": t["entry"], "detail": t.get("detail") or {}, **({"event": t["event"]} if t.get("event") else {})}
+            for t in timeline
+        ],
+    }
+
+
+def stock_view(item: dict | None, sku: str, location: str) -> dict:
+    item = item or {}
+    return {
+        "sku": sku,
+        "location": location,
+        "on_hand": int(item.get("on_hand", 0)),
+        "reserved": int(item.get("reserved", 0)),
+        "available": int(item.get("available", 0)),
+        "updated_at": item.get("updated_at"),
+    }

@@ -1,0 +1,75 @@
+"""Domain errors. Adapters translate AWS errors into these once; the HTTP layer maps them once."""
+
+from __future__ import annotations
+
+
+class FulfillmentError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, *, details: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(FulfillmentError):
+    code, status = "bad_request", 400
+
+
+class Unparseable(FulfillmentError):
+    code, status = "unparseable", 400
+
+
+class UnsupportedTopic(FulfillmentError):
+    code, status = "unsupported_topic", 400
+
+
+class Unauthorized(FulfillmentError):
+    code, status = "unauthorized", 401
+
+
+class NotFound(FulfillmentError):
+    code, status = "not_found", 404
+
+
+class Conflict(FulfillmentError):
+    code, status = "conflict", 409
+
+
+class PayloadTooLarge(FulfillmentError):
+    code, status = "payload_too_large", 413
+
+
+class UnsupportedMediaType(FulfillmentError):
+    code, status = "unsupported_media_type", 415
+
+
+class SchemaViolation(FulfillmentError):
+    code, status = "schema_violation", 422
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+class UnknownSku(NotFound):
+    code = "unknown_sku"
+
+
+class UnknownLocation(NotFound):
+    code = "unknown_location"
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
+
+class ConcurrentModification(Conflict):
+    """Someone else changed the item between our read and our conditional write: re-read and retry."""
+
+    code = "concurrent_modification"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"

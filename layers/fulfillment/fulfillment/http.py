@@ -1,0 +1,102 @@
+"""What every API handler shares: raw bodies, headers, admin auth, and errors mapped in one place."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel, ValidationError
+
+from fulfillment.adapters.secrets import secret_values
+from fulfillment.contracts.common import loads, schema_violation
+from fulfillment.errors import FulfillmentError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY_BYTES = 1024 * 1024
+JSON = "application/json"
+
+
+def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Response(status_code=status, content_type=JSON, body=json.dumps({"error": error}))
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body, default=str))
+
+
+def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
+    """Domain errors become their documented 4xx; nothing a client sends becomes a 5xx."""
+
+    @app.exception_handler(FulfillmentError)
+    def _domain_error(exc: FulfillmentError) -> Response:
+        logger.info("request refused", code=exc.code, status=exc.status)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.not_found
+    def _no_route(exc: Exception) -> Response:
+        return error_response(404, "no_route", "no such route")
+
+
+def header(event: APIGatewayProxyEvent, name: str) -> str | None:
+    """Case-insensitive header lookup (HTTP/2 lowercases names)."""
+    return event.headers.get(name) if event.headers else None
+
+
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
+    """The exact bytes the client sent: signatures are verified over these, before any parsing."""
+    body = event.body or ""
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body of {len(raw)} bytes exceeds {MAX_BODY_BYTES}")
+    return raw
+
+
+def require_json(event: APIGatewayProxyEvent) -> None:
+    content_type = (header(event, "Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise UnsupportedMediaType(f"Content-Type must be {JSON}, got {content_type or 'none'}")
+
+
+def parse_json_model(model: type[M], raw: bytes) -> M:
+    data = loads(raw)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise schema_violation(exc) from None
+
+
+def bearer_token(event: APIGatewayProxyEvent) -> str | None:
+    value = header(event, "Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def is_admin(event: APIGatewayProxyEvent) -> bool:
+    """IAM-signed requests (API Gateway verified them) or the admin bearer token from Secrets Manager."""
+    identity = (event.request_context.raw_event.get("requestContext") or {}).get("identity") or {}
+    if identity.get("userArn") or identity.get("caller"):
+        return True
+    token = bearer_token(event)
+    return bool(token) and any(hmac.compare_digest(token.encode(), s.encode()) for s in secret_values("ADMIN_SECRET_ARN"))
+
+
+def admin_only(app: APIGatewayRestResolver) -> Callable:
+    def decorator(route: Callable) -> Callable:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not is_admin(app.current_event):
+                raise Unauthorized("admin credential required")
+            return route(*args, **kwargs)
+
+        wrapped.__name__ = route.__name__
+        return wrapped
+
+    return decorator

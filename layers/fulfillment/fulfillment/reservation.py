@@ -1,0 +1,281 @@
+"""Stock reservation: reserve an order's lines, release a cancelled order's stock, serve backorders FIFO.
+
+Every step is idempotent by construction: each transaction carries the order item's version
+condition, so a redelivered message either finds the work done (and does nothing) or does it once.
+Large orders are reserved in chunks that fit one TransactWriteItems (<= 100 items); the order's
+`reservation_cursor` records how far it got, so a crash between chunks resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from fulfillment import keys
+from fulfillment.adapters import dynamo
+from fulfillment.adapters import stock_store as stock_ops
+from fulfillment.adapters.order_store import OrderStore
+from fulfillment.adapters.stock_store import CatalogStore, StockStore
+from fulfillment.config import Settings
+from fulfillment.domain import transitions
+from fulfillment.domain.allocation import LinePlan, plan_lines
+from fulfillment.domain.events import CustomerEvent
+from fulfillment.domain.model import FillPolicy, Line, Order, WorkState
+from fulfillment.domain.timeline import Entry
+from fulfillment.errors import ConcurrentModification
+
+MAX_ATTEMPTS = 12
+CHUNK_BUDGET = dynamo.MAX_TRANSACTION_ITEMS - 4  # the order item and up to three timeline entries
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Reservations:
+    def __init__(self, settings: Settings, orders: OrderStore | None = None, stock: StockStore | None = None,
+                 catalog: CatalogStore | None = None) -> None:
+        self.settings = settings
+        self.orders = orders or OrderStore()
+        self.stock = stock or StockStore()
+        self.catalog = catalog or CatalogStore()
+        self.location_ids = [loc.id for loc in settings.locations]
+
+    # ---------------------------------------------------------------- reserve
+    def reserve(self, order_id: str) -> str:
+        """Reserve what the order still needs. Returns what happened (for logs and metrics)."""
+        outcome = "nothing to do"
+        for _ in range(MAX_ATTEMPTS * 4):
+            order = self.orders.get(order_id)
+            if order.cancelled or order.reservation_state is not WorkState.PENDING:
+                return outcome
+            try:
+                outcome = self._reserve_next_chunk(order)
+            except (ConcurrentModification, dynamo.TransactionCancelled):
+                continue  # someone changed the order or took the stock we planned on: read again
+        raise ConcurrentModification(f"could not reserve order {order_id}: too much contention")
+
+    def _reserve_next_chunk(self, order: Order) -> str:
+        now = utc_now()
+        pending = [line for line in order.lines if line.line_no > order.reservation_cursor]
+        skus = {line.sku for line in pending if line.needs_stock}
+        levels = self.stock.levels(skus, self.location_ids)
+        available = {pair: max(int(item.get("available", 0)), 0) for pair, item in levels.items()}
+        # Units waiting as backorders are promised to earlier orders (FIFO): new orders may not take them.
+        waiting = {sku: int(item.get("backordered_units", 0)) for sku, item in self.catalog.lookup(skus).items()}
+        available = _cap_for_backlog(available, waiting, self.location_ids)
+
+        if order.fill_policy is FillPolicy.FILL_OR_KILL and order.reservation_cursor == 0:
+            whole = plan_lines([(ln.line_no, ln.sku, ln.unallocated) for ln in pending if ln.needs_stock],
+                               available, self.location_ids)
+            if any(p.backordered for p in whole):
+                return self._kill(order, now)
+
+        ops: list[dynamo.Op] = []
+        taken: dict[tuple[str, str], int] = defaultdict(int)
+        backlog: dict[str, int] = defaultdict(int)
+        new_lines = {line.line_no: line for line in order.lines}
+        cursor = order.reservation_cursor
+        for line in pending:
+            if line.needs_stock and line.unallocated:
+                [plan] = plan_lines([(line.line_no, line.sku, line.unallocated)],
+                                    _minus(available, taken), self.location_ids)
+                if order.fill_policy is FillPolicy.FILL_OR_KILL and plan.backordered:
+                    return self._kill(order, now)
+                line_ops = self._line_ops(order, line, plan, taken, backlog, now)
+                if len(ops) + len(line_ops) + len(taken_keys(taken, plan)) + len(backlog_keys(backlog, plan)) > CHUNK_BUDGET:
+                    break
+                ops += line_ops
+                for location, units in plan.allocations.items():
+                    taken[(line.sku, location)] += units
+                if plan.backordered:
+                    backlog[line.sku] += plan.backordered
+                new_lines[line.line_no] = _allocated(line, plan)
+            cursor = line.line_no
+
+        ops += [stock_ops.take_stock(sku, loc, units, now) for (sku, loc), units in taken.items()]
+        ops += [stock_ops.backlog(sku, units) for sku, units in backlog.items()]
+        done = cursor >= max((ln.line_no for ln in order.lines), default=0)
+        updated = replace(
+            transitions.begin(order, now),
+            lines=tuple(new_lines[ln.line_no] for ln in order.lines),
+            reservation_cursor=cursor,
+            reservation_state=WorkState.DONE if done else WorkState.PENDING,
+        )
+        entries = self._completion_entries(updated) if done else []
+        self.orders.save(updated, expected_version=order.version, entries=entries, extra=ops)
+        return "reserved" if done else "reserved a chunk"
+
+    def _line_ops(self, order: Order, line: Line, plan: LinePlan, taken: dict, backlog: dict, now: str) -> list[dynamo.Op]:
+        ops = [stock_ops.add_reservation(order.order_id, line.line_no, line.sku, loc, units, now)
+               for loc, units in plan.allocations.items()]
+        if plan.backordered:
+            ops.append(stock_ops.queue_backorder(line.sku, order.created_at, order.order_id, line.line_no,
+                                                 plan.backordered))
+        return ops
+
+    def _completion_entries(self, order: Order) -> list[Entry]:
+        reserved = sum(line.reserved for line in order.lines)
+        waiting = sum(line.backordered for line in order.lines)
+        entries = [Entry("reserved", {"units": reserved, "backordered": waiting})]
+        if waiting:
+            entries.append(Entry(
+                "backordered",
+                {"lines": [{"line_no": ln.line_no, "sku": ln.sku, "units": ln.backordered}
+                           for ln in order.lines if ln.backordered]},
+                CustomerEvent.ORDER_BACKORDERED,
+                occurrence=str(order.version),
+            ))
+        return entries
+
+    def _kill(self, order: Order, now: str) -> str:
+        """fill_or_kill: not everything can be reserved now, so nothing is: the order is cancelled."""
+        updated = replace(transitions.begin(order, now), reservation_state=WorkState.DONE)
+        updated, entries = transitions.cancel(updated, reason="insufficient_stock", by="fill_or_kill")
+        if order.reservation_cursor == 0:
+            updated = replace(updated, release_state=WorkState.NONE)  # nothing was taken
+        self.orders.save(updated, expected_version=order.version, entries=entries)
+        return "killed"
+
+    # ---------------------------------------------------------------- release
+    def release(self, order_id: str) -> str:
+        """Give back everything a cancelled order holds: reservations and places in backorder queues."""
+        for _ in range(MAX_ATTEMPTS * 4):
+            order = self.orders.get(order_id)
+            if order.release_state is not WorkState.PENDING:
+                return "nothing to do"
+            try:
+                if self._release_next_chunk(order):
+                    return "released"
+            except (ConcurrentModification, dynamo.TransactionCancelled):
+                continue
+        raise ConcurrentModification(f"could not release order {order_id}")
+
+    def _release_next_chunk(self, order: Order) -> bool:
+        now = utc_now()
+        reservations = self.orders.reservations(order.order_id)
+        per_item = 2
+        batch = reservations[: (CHUNK_BUDGET - 2 * len(order.lines)) // per_item] if reservations else []
+        ops: list[dynamo.Op] = []
+        lines = {line.line_no: line for line in order.lines}
+        returned: dict[tuple[str, str], int] = defaultdict(int)
+        for res in batch:
+            units = int(res["quantity"])
+            returned[(res["sku"], res["location"])] += units
+            ops.append(stock_ops.drop_reservation({"PK": res["PK"], "SK": res["SK"]}))
+            line = lines[int(res["line_no"])]
+            allocations = {k: v for k, v in line.allocations.items() if k != res["location"]}
+            lines[line.line_no] = replace(line, reserved=max(line.reserved - units, 0), allocations=allocations)
+        ops += [stock_ops.return_stock(sku, loc, units, now) for (sku, loc), units in returned.items()]
+        finished = len(batch) == len(reservations)
+        entries: list[Entry] = []
+        if finished:
+            backlog: dict[str, int] = defaultdict(int)
+            for line in order.lines:
+                if line.backordered:
+                    ops.append(dynamo.delete(keys.backorder_key(line.sku, order.created_at, order.order_id, line.line_no)))
+                    backlog[line.sku] -= line.backordered
+                    lines[line.line_no] = replace(lines[line.line_no], backordered=0)
+            ops += [stock_ops.backlog(sku, units) for sku, units in backlog.items()]
+            released_units = sum(int(r["quantity"]) for r in reservations)
+            entries.append(Entry("stock_released", {"units": released_units}))
+        updated = replace(
+            transitions.begin(order, now),
+            lines=tuple(lines[ln.line_no] for ln in order.lines),
+            release_state=WorkState.DONE if finished else WorkState.PENDING,
+        )
+        self.orders.save(updated, expected_version=order.version, entries=entries, extra=ops)
+        return finished
+
+    # ---------------------------------------------------------------- backorders
+    def allocate_backorders(self, sku: str) -> int:
+        """Serve the SKU's waiting lines oldest first from whatever is available now. Returns units served."""
+        served = 0
+        for _ in range(MAX_ATTEMPTS * 4):
+            waiting = self.stock.waiting(sku, limit=25)
+            if not waiting:
+                return served
+            levels = {(sku, item["location"]): max(int(item.get("available", 0)), 0)
+                      for item in self.stock.locations_of(sku)}
+            if sum(levels.values()) <= 0:
+                return served
+            progressed = False
+            for entry in waiting:
+                try:
+                    units = self._serve(entry, levels)
+                except (ConcurrentModification, dynamo.TransactionCancelled):
+                    break  # re-read queue and levels
+                served += units
+                progressed = True
+                if sum(levels.values()) <= 0:
+                    return served
+            if not progressed:
+                continue
+            if len(waiting) < 25:
+                return served
+        return served
+
+    def _serve(self, entry: dict, levels: dict[tuple[str, str], int]) -> int:
+        now = utc_now()
+        sku, order_id, line_no = entry["sku"], entry["order_id"], int(entry["line_no"])
+        key = {"PK": entry["PK"], "SK": entry["SK"]}
+        order = self.orders.find(order_id)
+        line = next((ln for ln in order.lines if ln.line_no == line_no), None) if order else None
+        if order is None or order.cancelled or line is None or line.backordered <= 0:
+            return 0  # the release of a cancelled order removes its entries; nothing to serve here
+        [plan] = plan_lines([(line_no, sku, line.backordered)], levels, self.location_ids)
+        if not plan.allocations:
+            return 0
+        ops = [stock_ops.add_reservation(order_id, line_no, sku, loc, units, now) for loc, units in plan.allocations.items()]
+        ops += [stock_ops.take_stock(sku, loc, units, now) for loc, units in plan.allocations.items()]
+        ops.append(stock_ops.serve_backorder(key, plan.backordered))
+        ops.append(stock_ops.backlog(sku, -plan.reserved))
+        allocations = dict(line.allocations)
+        for loc, units in plan.allocations.items():
+            allocations[loc] = allocations.get(loc, 0) + units
+        new_line = replace(line, reserved=line.reserved + plan.reserved, backordered=plan.backordered,
+                           allocations=allocations)
+        updated = replace(transitions.begin(order, now),
+                          lines=tuple(new_line if ln.line_no == line_no else ln for ln in order.lines))
+        entries = [Entry("backorder_allocated", {"line_no": line_no, "sku": sku, "units": plan.reserved,
+                                                 "still_waiting": plan.backordered})]
+        self.orders.save(updated, expected_version=order.version, entries=entries, extra=ops)
+        for loc, units in plan.allocations.items():
+            levels[(sku, loc)] -= units
+        return plan.reserved
+
+
+def _allocated(line: Line, plan: LinePlan) -> Line:
+    allocations = dict(line.allocations)
+    for loc, units in plan.allocations.items():
+        allocations[loc] = allocations.get(loc, 0) + units
+    return replace(line, reserved=line.reserved + plan.reserved, backordered=line.backordered + plan.backordered,
+                   allocations=allocations)
+
+
+def _minus(available: dict, taken: dict) -> dict:
+    return {pair: units - taken.get(pair, 0) for pair, units in available.items()}
+
+
+def _cap_for_backlog(available: dict[tuple[str, str], int], waiting: dict[str, int], locations: list[str]) -> dict:
+    """Hide `waiting[sku]` units from new orders, taking them from the lowest-priority locations first."""
+    capped = dict(available)
+    for sku, units in waiting.items():
+        for location in reversed(locations):
+            if units <= 0:
+                break
+            hidden = min(units, capped.get((sku, location), 0))
+            if hidden:
+                capped[(sku, location)] -= hidden
+                units -= hidden
+    return capped
+
+
+def taken_keys(taken: dict, plan: LinePlan) -> set:
+    """Stock items this line would add to the chunk's transaction (ones not already in it)."""
+    return {(plan.sku, loc) for loc in plan.allocations} - set(taken)
+
+
+def backlog_keys(backlog: dict, plan: LinePlan) -> set:
+    return {plan.sku} - set(backlog) if plan.backordered else set()

@@ -1,0 +1,89 @@
+"""Shared fixtures: a serialised moto server per session, the template's resources per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FulfillmentTests")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+from fulfillment_local.moto_server import SerialisedMotoServer  # noqa: E402
+
+from tests.support.stack import StackResources, function_module, reset_moto  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clients"
+FUNCTIONS = ("OrderIntakeFunction", "OrderApiFunction", "EventRouterFunction", "StockReservationFunction")
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[SerialisedMotoServer]:
+    with SerialisedMotoServer() as server:
+        yield server
+
+
+def _clear_caches() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from fulfillment.adapters import aws
+    from fulfillment.config import settings
+
+    settings.cache_clear()
+    aws.client.cache_clear()
+    aws.dynamodb.cache_clear()
+    parameters.clear_caches()
+    for name in ("order_intake", "order_api", "event_router", "stock_reservation"):
+        module = os.sys.modules.get(f"fn_{name}")
+        for attr in ("intake", "reservations", "router", "operations"):
+            cached = getattr(module, attr, None) if module else None
+            if hasattr(cached, "cache_clear"):
+                cached.cache_clear()
+
+
+@pytest.fixture
+def stack(moto_server: SerialisedMotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
+    """A fresh copy of the template's resources; the process env is the union of the functions' env."""
+    reset_moto(moto_server.endpoint_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint_url)
+    test_stack = StackResources(moto_server.endpoint_url).create()
+    for function in FUNCTIONS:
+        for name, value in test_stack.function_env(function).items():
+            monkeypatch.setenv(name, value)
+    _clear_caches()
+    yield test_stack
+    _clear_caches()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures/clients is not beside the project")
+    return FIXTURES
+
+
+@pytest.fixture
+def intake_fn(stack: StackResources):
+    return function_module("order_intake")
+
+
+@pytest.fixture
+def api_fn(stack: StackResources):
+    return function_module("order_api")
+
+
+@pytest.fixture
+def router_fn(stack: StackResources):
+    return function_module("event_router")
+
+
+@pytest.fixture
+def reservation_fn(stack: StackResources):
+    return function_module("stock_reservation")

@@ -1,0 +1,80 @@
+"""Drives the asynchronous chain in integration tests, the way Lambda's pollers would:
+table stream -> event router -> reservation queue -> stock reservation, until nothing moves."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from tests.support.events import Context, sqs_event
+from tests.support.stack import StackResources
+
+
+class Flow:
+    def __init__(self, stack: StackResources, router_fn: Any, reservation_fn: Any) -> None:
+        self.stack = stack
+        self.router = router_fn
+        self.reservation = reservation_fn
+        self.streams = stack.client("dynamodbstreams")
+        self.sqs = stack.client("sqs")
+        self.stream_arn = stack.arns["FulfillmentTable.StreamArn"]
+        self.iterators: dict[str, str] = {}
+        self.customer_events: list[dict] = []
+
+    def _stream_records(self) -> list[dict]:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        records = []
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self.iterators:
+                self.iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            response = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=1000)
+            self.iterators[shard_id] = response["NextShardIterator"]
+            for record in response["Records"]:
+                record = dict(record)
+                dynamodb = dict(record["dynamodb"])
+                created = dynamodb.get("ApproximateCreationDateTime")
+                if isinstance(created, datetime):
+                    dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+                record["dynamodb"] = dynamodb
+                record["eventSourceARN"] = self.stream_arn
+                records.append(record)
+        return records
+
+    def _drain(self, queue: str) -> list[dict]:
+        url = self.stack.physical[queue]
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            messages += batch
+
+    def pump(self, max_rounds: int = 100) -> None:
+        for _ in range(max_rounds):
+            moved = False
+            records = self._stream_records()
+            if records:
+                moved = True
+                result = self.router.lambda_handler({"Records": records}, Context())
+                assert result["batchItemFailures"] == [], result
+            work = self._drain("ReservationQueue")
+            if work:
+                moved = True
+                result = self.reservation.lambda_handler(sqs_event([m["Body"] for m in work]), Context())
+                assert result["batchItemFailures"] == [], result
+            self.customer_events += [json.loads(m["Body"]) for m in self._drain("CustomerNotificationsQueue")]
+            if not moved:
+                return
+        raise AssertionError("the flow did not settle")
+
+    def events_of(self, detail_type: str) -> list[dict]:
+        return [e for e in self.customer_events if e["detail-type"] == detail_type]
+
+    def dead_letters(self, queue: str = "ReservationDLQ") -> list[dict]:
+        return self._drain(queue)

@@ -1,0 +1,156 @@
+"""Resources from template.yaml in the serialised moto server, for integration tests.
+
+The table, secrets, queues and bus are created from the template's own properties, so a test
+cannot pass against a key schema the template does not deploy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import urllib.request
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+PUBLIC_API_URL = "https://api.test/dev"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@cache
+def template() -> dict:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 (SafeLoader subclass)
+
+
+def resources(kind: str) -> dict[str, dict]:
+    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
+
+
+class StackResources:
+    """Creates the template's data and messaging resources; resolves each function's environment."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.physical: dict[str, str] = {}
+        self.arns: dict[str, str] = {}
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION)
+
+    def create(self) -> StackResources:
+        ddb = self.client("dynamodb")
+        for name, res in resources("AWS::DynamoDB::Table").items():
+            props = res["Properties"]
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": "PAY_PER_REQUEST",
+                "StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]},
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            description = ddb.create_table(**kwargs)["TableDescription"]
+            self.physical[name] = name
+            self.arns[name] = description["TableArn"]
+            self.arns[f"{name}.StreamArn"] = description["LatestStreamArn"]
+        sm = self.client("secretsmanager")
+        for name, res in resources("AWS::SecretsManager::Secret").items():
+            arn = sm.create_secret(Name=name, SecretString=res["Metadata"]["LocalValue"])["ARN"]
+            self.physical[name] = arn
+        sqs = self.client("sqs")
+        queues = resources("AWS::SQS::Queue")
+        for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
+            attributes = {}
+            redrive = queues[name].get("Properties", {}).get("RedrivePolicy")
+            if redrive:
+                dlq = redrive["deadLetterTargetArn"]["GetAtt"].split(".")[0]
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": self.arns[dlq], "maxReceiveCount": redrive["maxReceiveCount"]}
+                )
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            self.physical[name] = url
+            self.arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.client("events")
+        for name in resources("AWS::Events::EventBus"):
+            events.create_event_bus(Name=name)
+            self.physical[name] = name
+        for name, res in resources("AWS::Events::Rule").items():
+            props = res["Properties"]
+            bus = props["EventBusName"]["Ref"]
+            events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]))
+            events.put_targets(Rule=name, EventBusName=bus, Targets=[
+                {"Id": t["Id"], "Arn": self.arns[t["Arn"]["GetAtt"].split(".")[0]]} for t in props["Targets"]
+            ])
+        return self
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            params = template().get("Parameters", {})
+            return params[ref]["Default"] if ref in params else self.physical[ref]
+        if isinstance(value, dict) and "Sub" in value:
+            return PUBLIC_API_URL if "execute-api" in str(value["Sub"]) else str(value["Sub"])
+        if isinstance(value, dict) and "GetAtt" in value:
+            return self.arns[value["GetAtt"].split(".")[0]]
+        return value
+
+    def function_env(self, logical_id: str) -> dict[str, str]:
+        globals_env = template()["Globals"]["Function"]["Environment"]["Variables"]
+        fn_env = template()["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+        return {k: str(self.resolve(v)) for k, v in {**globals_env, **fn_env}.items()}
+
+    def table(self) -> Any:
+        return boto3.resource("dynamodb", endpoint_url=self.endpoint_url, region_name=REGION).Table("FulfillmentTable")
+
+    def items(self) -> list[dict]:
+        """Every item in the table (tests may scan; production code never does)."""
+        table, items, kwargs = self.table(), [], {}
+        while True:
+            page = table.scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def reset_moto(endpoint_url: str) -> None:
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST", data=b"")
+    urllib.request.urlopen(request).read()  # noqa: S310 (loopback moto server)
+
+
+def function_module(name: str) -> ModuleType:
+    """Import functions/<name>/app.py under a unique module name (every handler file is app.py)."""
+    module_name = f"fn_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
