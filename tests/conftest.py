@@ -57,6 +57,7 @@ def stack(moto_server: SerialisedMotoServer, monkeypatch: pytest.MonkeyPatch) ->
     for function in FUNCTIONS:
         for name, value in test_stack.function_env(function).items():
             monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
     _clear_caches()
     yield test_stack
     _clear_caches()

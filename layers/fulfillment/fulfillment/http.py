@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ValidationError
 
 from fulfillment.adapters.secrets import secret_values
-from fulfillment.contracts.common import loads, schema_violation
+from fulfillment.contracts.common import json_default, loads, schema_violation
 from fulfillment.errors import FulfillmentError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 
 M = TypeVar("M", bound=BaseModel)
@@ -30,7 +30,7 @@ def error_response(status: int, code: str, message: str, details: list[dict] | N
 
 
 def json_response(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type=JSON, body=json.dumps(body, default=str))
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body, default=json_default))
 
 
 def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:

@@ -83,8 +83,10 @@ class Reservations:
                                     _minus(available, taken), self.location_ids)
                 if order.fill_policy is FillPolicy.FILL_OR_KILL and plan.backordered:
                     return self._kill(order, now)
-                line_ops = self._line_ops(order, line, plan, taken, backlog, now)
-                if len(ops) + len(line_ops) + len(taken_keys(taken, plan)) + len(backlog_keys(backlog, plan)) > CHUNK_BUDGET:
+                line_ops = self._line_ops(order, line, plan, now)
+                used = len(ops) + len(taken) + len(backlog)
+                needed = len(line_ops) + len(_new_stock_items(taken, plan)) + len(_new_backlog_items(backlog, plan))
+                if used + needed > CHUNK_BUDGET:
                     break
                 ops += line_ops
                 for location, units in plan.allocations.items():
@@ -107,7 +109,7 @@ class Reservations:
         self.orders.save(updated, expected_version=order.version, entries=entries, extra=ops)
         return "reserved" if done else "reserved a chunk"
 
-    def _line_ops(self, order: Order, line: Line, plan: LinePlan, taken: dict, backlog: dict, now: str) -> list[dynamo.Op]:
+    def _line_ops(self, order: Order, line: Line, plan: LinePlan, now: str) -> list[dynamo.Op]:
         ops = [stock_ops.add_reservation(order.order_id, line.line_no, line.sku, loc, units, now)
                for loc, units in plan.allocations.items()]
         if plan.backordered:
@@ -272,10 +274,10 @@ def _cap_for_backlog(available: dict[tuple[str, str], int], waiting: dict[str, i
     return capped
 
 
-def taken_keys(taken: dict, plan: LinePlan) -> set:
+def _new_stock_items(taken: dict, plan: LinePlan) -> set:
     """Stock items this line would add to the chunk's transaction (ones not already in it)."""
     return {(plan.sku, loc) for loc in plan.allocations} - set(taken)
 
 
-def backlog_keys(backlog: dict, plan: LinePlan) -> set:
+def _new_backlog_items(backlog: dict, plan: LinePlan) -> set:
     return {plan.sku} - set(backlog) if plan.backordered else set()

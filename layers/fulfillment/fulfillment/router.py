@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fulfillment import keys
+from fulfillment.contracts.common import json_default
 from fulfillment.contracts.messages import AllocateBackorders, ReleaseOrder, ReserveOrder
 from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent
 
@@ -49,7 +50,7 @@ def customer_event(entry: dict) -> dict:
         "type": entry["event"],
         "order_id": entry["order_id"],
         "occurred_at": entry["at"],
-        "detail": _plain(entry.get("detail") or {}),
+        "detail": entry.get("detail") or {},
     }
 
 
@@ -57,7 +58,7 @@ def event_entry(detail: dict, bus_name: str) -> dict:
     return {
         "Source": EVENT_SOURCE,
         "DetailType": detail["type"],
-        "Detail": json.dumps(detail, default=str),
+        "Detail": json.dumps(detail, default=json_default),
         "EventBusName": bus_name,
         "Resources": [],
     }
@@ -65,14 +66,3 @@ def event_entry(detail: dict, bus_name: str) -> dict:
 
 def needs_status_url(detail: dict) -> bool:
     return detail["type"] == CustomerEvent.ORDER_RECEIVED.value
-
-
-def _plain(value: Any) -> Any:
-    """Stream images carry Decimals; events carry JSON numbers."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, (int, float)):
-        return int(value) if value == int(value) else float(value)
-    return value

@@ -1,0 +1,130 @@
+"""The system's invariants (ARCHITECTURE.md §4), checked over a snapshot of the whole table.
+
+Development tooling: it scans the table, which production code never does. Used by the tests,
+the demo's final check and the chaos runs. Each check returns a list of violations (empty = holds).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL_OR_WAITING = {"reserved", "backordered", "on_hold", "cancelled", "dispatched", "partially_shipped",
+                       "shipped", "delivered"}
+
+
+@dataclass
+class Report:
+    violations: list[str] = field(default_factory=list)
+    checked: Counter = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def fail(self, message: str) -> None:
+        self.violations.append(message)
+
+
+def scan_all(table: Any) -> list[dict]:
+    items: list[dict] = []
+    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settled: bool = True) -> Report:
+    """`settled`: no work is in flight, so pending reservations/releases are violations too."""
+    items = list(items)
+    report = Report()
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for item in items:
+        by_type[item.get("type", "?")].append(item)
+
+    reservations: dict[tuple[str, str], int] = defaultdict(int)
+    per_line: dict[tuple[str, int], int] = defaultdict(int)
+    for res in by_type["reservation"]:
+        quantity = int(res["quantity"])
+        if quantity <= 0:
+            report.fail(f"reservation {res['SK']} of {res['order_id']} has quantity {quantity}")
+        reservations[(res["sku"], res["location"])] += quantity
+        per_line[(res["order_id"], int(res["line_no"]))] += quantity
+
+    adjustments: dict[tuple[str, str], int] = defaultdict(int)
+    for adj in by_type["adjustment"]:
+        adjustments[(adj["sku"], adj["location"])] += int(adj["delta"])
+
+    # Invariant 3 (no oversell) and 4 (conservation), per SKU and location.
+    for stock in by_type["stock"]:
+        report.checked["stock items"] += 1
+        pair = (stock["sku"], stock["location"])
+        on_hand, reserved, available = (int(stock.get(k, 0)) for k in ("on_hand", "reserved", "available"))
+        shipped = int(stock.get("shipped", 0))
+        name = f"{pair[0]}@{pair[1]}"
+        if not 0 <= reserved <= on_hand:
+            report.fail(f"{name}: reserved {reserved} outside 0..on_hand {on_hand}")
+        if available != on_hand - reserved or available < 0:
+            report.fail(f"{name}: available {available} != on_hand {on_hand} - reserved {reserved}")
+        if reserved != reservations.get(pair, 0):
+            report.fail(f"{name}: reserved {reserved} != sum of open reservations {reservations.get(pair, 0)}")
+        if adjustments.get(pair, 0) != on_hand + shipped:
+            report.fail(f"{name}: audited stock in {adjustments.get(pair, 0)} != on_hand {on_hand} + shipped {shipped}")
+    for pair, units in reservations.items():
+        if units and not any((s["sku"], s["location"]) == pair for s in by_type["stock"]):
+            report.fail(f"reservations of {units} units at {pair} without a stock item")
+
+    backorders: dict[tuple[str, int], int] = defaultdict(int)
+    backlog: dict[str, int] = defaultdict(int)
+    for entry in by_type["backorder"]:
+        backorders[(entry["order_id"], int(entry["line_no"]))] += int(entry["quantity"])
+        backlog[entry["sku"]] += int(entry["quantity"])
+    for catalog in by_type["catalog"]:
+        if int(catalog.get("backordered_units", 0)) != backlog.get(catalog["sku"], 0):
+            report.fail(f"catalog {catalog['sku']}: backordered_units {catalog.get('backordered_units')} != "
+                        f"queued {backlog.get(catalog['sku'], 0)}")
+
+    # Orders: lines agree with their reservations and backorders; nothing stuck.
+    for order in by_type["order"]:
+        report.checked["orders"] += 1
+        order_id = order["order_id"]
+        for line in order["lines"]:
+            key = (order_id, int(line["line_no"]))
+            reserved, waiting, quantity = int(line["reserved"]), int(line["backordered"]), int(line["quantity"])
+            if reserved != per_line.get(key, 0):
+                report.fail(f"{order_id} line {key[1]}: reserved {reserved} != reservations {per_line.get(key, 0)}")
+            if waiting != backorders.get(key, 0):
+                report.fail(f"{order_id} line {key[1]}: backordered {waiting} != queued {backorders.get(key, 0)}")
+            if reserved + waiting > quantity:
+                report.fail(f"{order_id} line {key[1]}: reserved {reserved} + backordered {waiting} > quantity {quantity}")
+        if order.get("status") not in TERMINAL_OR_WAITING | {"received"}:
+            report.fail(f"{order_id}: unknown status {order.get('status')}")
+        if settled:
+            if order.get("reservation_state") == "pending" and not order.get("cancelled"):
+                report.fail(f"{order_id}: reservation still pending")
+            if order.get("release_state") == "pending":
+                report.fail(f"{order_id}: release still pending")
+            if order.get("cancelled") and any(int(line["reserved"]) or int(line["backordered"]) for line in order["lines"]):
+                report.fail(f"{order_id}: cancelled but still holds stock")
+            if order.get("status") == "received" and any(
+                line.get("kind") == "physical" and line.get("known") for line in order["lines"]
+            ):
+                report.fail(f"{order_id}: stuck in received")
+
+    # Exactly one event per occurrence.
+    if events is not None:
+        ids = Counter(e["detail"]["event_id"] for e in events)
+        for event_id, count in ids.items():
+            if count > 1:
+                report.fail(f"event {event_id} published {count} times")
+        expected = {i["event_id"] for i in by_type["timeline"] if i.get("event_id")}
+        missing = expected - set(ids)
+        if missing:
+            report.fail(f"{len(missing)} customer events recorded on timelines but never published")
+        report.checked["events"] = len(ids)
+    return report

@@ -1,0 +1,222 @@
+"""Stock reservation: no oversell under concurrency, spill-over, backorders FIFO, large orders, release."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from fulfillment_local.invariants import check
+from tests.support.admin import Admin
+from tests.support.events import Context, sqs_event
+from tests.support.flow import Flow
+from tests.support.storefront import native_order
+
+
+@pytest.fixture
+def admin(api_fn) -> Admin:
+    return Admin(api_fn)
+
+
+@pytest.fixture
+def flow(stack, router_fn, reservation_fn) -> Flow:
+    return Flow(stack, router_fn, reservation_fn)
+
+
+def place_orders(intake_fn, flow: Flow, count: int, lines) -> list[str]:
+    ids = []
+    for _ in range(count):
+        response, body = native_order(intake_fn, lines=lines)
+        assert response["statusCode"] == 202, body
+        ids.append(body["order_id"])
+    return ids
+
+
+def reserve_concurrently(reservation_fn, order_ids: list[str], workers: int = 16) -> None:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(lambda oid: reservation_fn.reservations().reserve(oid), order_ids))
+    assert set(outcomes) <= {"reserved"}, outcomes
+
+
+def totals(api: Admin, order_ids: list[str]) -> tuple[int, int]:
+    views = [api.order(oid) for oid in order_ids]
+    return (sum(v["lines"][0]["reserved"] for v in views), sum(v["lines"][0]["backordered"] for v in views))
+
+
+def test_last_units_are_sold_once_under_concurrency(stack, intake_fn, reservation_fn, admin, flow):
+    admin.catalog("HOT")
+    admin.stock("HOT", "WH-EAST", 10)
+    order_ids = place_orders(intake_fn, flow, 50, [("HOT", 1)])
+
+    reserve_concurrently(reservation_fn, order_ids)
+    flow.pump()
+
+    assert totals(admin, order_ids) == (10, 40)
+    level = admin.inventory("HOT", "WH-EAST")
+    assert (level["on_hand"], level["reserved"], level["available"]) == (10, 10, 0)
+    statuses = [admin.order(oid)["status"] for oid in order_ids]
+    assert statuses.count("reserved") == 10 and statuses.count("backordered") == 40
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
+def test_last_units_across_two_locations_spill_over_and_never_oversell(stack, intake_fn, reservation_fn, admin, flow):
+    admin.catalog("HOT")
+    admin.stock("HOT", "WH-EAST", 6)
+    admin.stock("HOT", "WH-WEST", 4)
+    order_ids = place_orders(intake_fn, flow, 50, [("HOT", 1)])
+
+    reserve_concurrently(reservation_fn, order_ids)
+    flow.pump()
+
+    assert totals(admin, order_ids) == (10, 40)
+    east, west = admin.inventory("HOT", "WH-EAST"), admin.inventory("HOT", "WH-WEST")
+    assert (east["reserved"], east["available"], west["reserved"], west["available"]) == (6, 0, 4, 0)
+    assert check(stack.items()).ok
+
+
+def test_a_line_splits_across_locations_by_priority(stack, intake_fn, admin, flow):
+    admin.catalog("SPLIT")
+    admin.stock("SPLIT", "WH-EAST", 3)
+    admin.stock("SPLIT", "WH-WEST", 5)
+    _, body = native_order(intake_fn, lines=[("SPLIT", 7)])
+    flow.pump()
+    line = admin.order(body["order_id"])["lines"][0]
+    assert line["allocations"] == {"WH-EAST": 3, "WH-WEST": 4}
+    assert (line["reserved"], line["backordered"]) == (7, 0)
+
+
+def test_an_order_with_120_lines_reserves_in_several_transactions(stack, intake_fn, admin, flow):
+    lines = []
+    for n in range(120):
+        sku = f"BULK-{n:03d}"
+        admin.catalog(sku)
+        if n % 3 == 0:
+            admin.stock(sku, "WH-EAST", 2)  # enough at the first location
+        elif n % 3 == 1:
+            admin.stock(sku, "WH-EAST", 1)  # spills to the second
+            admin.stock(sku, "WH-WEST", 1)
+        else:
+            admin.stock(sku, "WH-WEST", 1)  # one short: one unit backordered
+        lines.append((sku, 2))
+    _, body = native_order(intake_fn, lines=lines)
+    flow.pump()
+
+    view = admin.order(body["order_id"])
+    assert len(view["lines"]) == 120
+    for n, line in enumerate(view["lines"]):
+        expected = (2, 0) if n % 3 != 2 else (1, 1)
+        assert (line["reserved"], line["backordered"]) == expected, (n, line)
+    assert view["status"] == "backordered"
+    reserved_entries = [t for t in view["timeline"] if t["type"] == "reserved"]
+    assert len(reserved_entries) == 1 and reserved_entries[0]["detail"]["units"] == 200
+    order_item = next(i for i in stack.items() if i["SK"] == "ORDER")
+    assert order_item["version"] >= 3  # intake, then at least two reservation transactions (<= 100 items each)
+    assert len(flow.events_of("OrderBackordered")) == 1
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
+def test_fill_or_kill_takes_nothing_when_it_cannot_take_everything(stack, intake_fn, admin, flow):
+    admin.catalog("A")
+    admin.catalog("B")
+    admin.stock("A", "WH-EAST", 5)
+    admin.stock("B", "WH-EAST", 1)
+    _, body = native_order(intake_fn, lines=[("A", 2), ("B", 2)], fill_policy="fill_or_kill")
+    flow.pump()
+
+    view = admin.order(body["order_id"])
+    assert view["status"] == "cancelled"
+    assert [line["reserved"] for line in view["lines"]] == [0, 0]
+    assert admin.inventory("A", "WH-EAST")["available"] == 5
+    assert admin.inventory("B", "WH-EAST")["available"] == 1
+    assert len(flow.events_of("OrderCancelled")) == 1
+    assert check(stack.items()).ok
+
+
+def test_fill_or_kill_reserves_when_everything_is_there(stack, intake_fn, admin, flow):
+    admin.catalog("A")
+    admin.stock("A", "WH-EAST", 2)
+    _, body = native_order(intake_fn, lines=[("A", 2)], fill_policy="fill_or_kill")
+    flow.pump()
+    assert admin.order(body["order_id"])["status"] == "reserved"
+
+
+def test_cancel_releases_reserved_and_backordered_stock(stack, intake_fn, admin, flow):
+    admin.catalog("C")
+    admin.stock("C", "WH-EAST", 3)
+    _, body = native_order(intake_fn, lines=[("C", 5)])
+    flow.pump()
+    assert admin.order(body["order_id"])["lines"][0]["backordered"] == 2
+
+    response = admin.cancel(body["order_id"], reason="customer changed mind")
+    assert response["statusCode"] == 200
+    flow.pump()
+
+    view = admin.order(body["order_id"])
+    assert view["status"] == "cancelled"
+    assert (view["lines"][0]["reserved"], view["lines"][0]["backordered"]) == (0, 0)
+    assert admin.inventory("C", "WH-EAST")["available"] == 3
+    assert len(flow.events_of("OrderCancelled")) == 1
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
+def test_arriving_stock_serves_backorders_first_in_first_out(stack, intake_fn, admin, flow):
+    admin.catalog("F")
+    admin.stock("F", "WH-EAST", 0)
+    first = native_order(intake_fn, lines=[("F", 2)])[1]["order_id"]
+    second = native_order(intake_fn, lines=[("F", 2)])[1]["order_id"]
+    flow.pump()
+    assert admin.order(first)["status"] == "backordered"
+
+    response = admin.adjust("F", "WH-EAST", 3, "received", adjustment_id="po-1")
+    assert response["statusCode"] == 201, response["body"]
+    flow.pump()
+
+    assert admin.order(first)["lines"][0]["reserved"] == 2
+    assert admin.order(first)["status"] == "reserved"
+    assert (admin.order(second)["lines"][0]["reserved"], admin.order(second)["lines"][0]["backordered"]) == (1, 1)
+    # A new order may not jump the queue: the last unit is promised to the second order.
+    third = native_order(intake_fn, lines=[("F", 1)])[1]["order_id"]
+    admin.adjust("F", "WH-EAST", 1, "received", adjustment_id="po-2")
+    flow.pump()
+    assert admin.order(second)["lines"][0]["reserved"] == 2
+    assert admin.order(third)["lines"][0]["backordered"] == 1
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
+def test_held_orders_reserve_stock_too(stack, intake_fn, admin, flow):
+    admin.catalog("H")
+    admin.stock("H", "WH-EAST", 1)
+    _, body = native_order(intake_fn, lines=[("H", 1)], payment_status="pending")
+    flow.pump()
+    view = admin.order(body["order_id"])
+    assert view["status"] == "on_hold" and view["holds"] == ["awaiting_payment"]
+    assert view["lines"][0]["reserved"] == 1
+
+
+def test_a_redelivered_reservation_message_changes_nothing(stack, intake_fn, reservation_fn, admin, flow):
+    admin.catalog("R")
+    admin.stock("R", "WH-EAST", 5)
+    _, body = native_order(intake_fn, lines=[("R", 2)])
+    flow.pump()
+    before = sorted(stack.items(), key=lambda i: (i["PK"], i["SK"]))
+
+    message = json.dumps({"type": "reserve_order", "version": 1, "order_id": body["order_id"]})
+    result = reservation_fn.lambda_handler(sqs_event([message, message]), Context())
+
+    assert result["batchItemFailures"] == []
+    assert sorted(stack.items(), key=lambda i: (i["PK"], i["SK"])) == before
+
+
+def test_a_malformed_work_message_goes_to_the_dlq_with_its_reason(stack, reservation_fn, flow):
+    result = reservation_fn.lambda_handler(sqs_event(['{"type": "reserve_order", "version": 1}', "not json"]), Context())
+    assert result["batchItemFailures"] == []  # not retried pointlessly
+    dead = flow.dead_letters("ReservationDLQ")
+    assert len(dead) == 2
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert all(r.startswith("malformed message") for r in reasons)
+    assert any("order_id" in r for r in reasons)
