@@ -143,9 +143,13 @@ def reset_moto(endpoint_url: str) -> None:
     urllib.request.urlopen(request).read()  # noqa: S310 (loopback moto server)
 
 
-def function_module(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (every handler file is app.py)."""
-    module_name = f"fn_{name}"
+def function_module(name: str, instance: str = "") -> ModuleType:
+    """Import functions/<name>/app.py under a unique module name (every handler file is app.py).
+
+    `instance` loads a separate copy, like a second Lambda execution environment: handlers keep
+    per-invocation state on module objects, so concurrent invocations need one copy each.
+    """
+    module_name = f"fn_{name}{'_' + instance if instance else ''}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")

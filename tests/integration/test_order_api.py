@@ -1,0 +1,113 @@
+"""The order view per the contract: customers see only their own order; operators see and change all."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.admin import Admin
+from tests.support.events import response_json
+from tests.support.flow import Flow
+from tests.support.storefront import native_order
+
+
+@pytest.fixture
+def admin(api_fn) -> Admin:
+    a = Admin(api_fn)
+    a.catalog("SKU-1", title="Widget", reorder_point=2)
+    a.catalog("EBOOK", kind="digital")
+    a.stock("SKU-1", "WH-EAST", 5)
+    return a
+
+
+@pytest.fixture
+def placed(stack, admin, intake_fn, router_fn, reservation_fn):
+    flow = Flow(stack, router_fn, reservation_fn)
+    _, body = native_order(intake_fn, lines=[("SKU-1", 2), ("EBOOK", 1)])
+    flow.pump()
+    return body
+
+
+def view(admin: Admin, order_id: str, **kwargs) -> dict:
+    return admin.call("GET", f"/orders/{order_id}", "/orders/{order_id}", {"order_id": order_id}, **kwargs)
+
+
+def test_the_customer_reads_their_order_with_the_access_token(admin, placed):
+    for kwargs in ({"query": {"token": placed["access_token"]}, "token": None}, {"token": placed["access_token"]}):
+        response = view(admin, placed["order_id"], **kwargs)
+        assert response["statusCode"] == 200, response["body"]
+        body = response_json(response)
+        assert set(body) >= {"order_id", "channel", "external_id", "status", "holds", "created_at", "updated_at", "lines",
+                             "shipments", "downloads", "returns", "timeline"}
+        assert body["status"] == "reserved"
+        assert [(ln["sku"], ln["kind"], ln["reserved"]) for ln in body["lines"]] == [("SKU-1", "physical", 2),
+                                                                                  ("EBOOK", "digital", 0)]
+        assert [t["type"] for t in body["timeline"]] == ["received", "reserved"]
+        assert "access_token_hash" not in response["body"]
+
+
+def test_another_orders_token_gets_404_like_an_unknown_order(admin, placed, intake_fn):
+    _, other = native_order(intake_fn, lines=[("SKU-1", 1)])
+    for token in (other["access_token"], "guess", None):
+        response = view(admin, placed["order_id"], query={"token": token} if token else None, token=None)
+        assert response["statusCode"] == 404
+    assert view(admin, "o_unknown", token=None, query={"token": placed["access_token"]})["statusCode"] == 404
+
+
+def test_the_access_token_is_stored_only_as_a_hash(stack, placed):
+    assert placed["access_token"] not in str(stack.items())
+
+
+def test_operators_list_orders_by_status(admin, placed, intake_fn):
+    native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")
+    response = admin.call("GET", "/orders", "/orders", {}, query={"status": "reserved"})
+    listed = response_json(response)["orders"]
+    assert [o["order_id"] for o in listed] == [placed["order_id"]]
+    held = response_json(admin.call("GET", "/orders", "/orders", {}, query={"status": "on_hold"}))["orders"]
+    assert len(held) == 1 and held[0]["holds"] == ["awaiting_payment"]
+
+
+def test_releasing_a_hold_is_recorded_and_clears_the_status(admin, stack, intake_fn, router_fn, reservation_fn):
+    flow = Flow(stack, router_fn, reservation_fn)
+    _, body = native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")
+    flow.pump()
+    response = admin.release(body["order_id"], "awaiting_payment")
+    assert response["statusCode"] == 200 and response_json(response)["status"] == "reserved"
+    timeline = admin.order(body["order_id"])["timeline"]
+    assert timeline[-1]["type"] == "hold_released" and timeline[-1]["detail"] == {"reason": "awaiting_payment",
+                                                                                  "by": "operator"}
+
+
+def test_unknown_sku_hold_is_released_only_once_the_catalog_knows_the_sku(admin, stack, intake_fn, router_fn,
+                                                                           reservation_fn):
+    flow = Flow(stack, router_fn, reservation_fn)
+    _, body = native_order(intake_fn, lines=[("NEW-SKU", 1), ("SKU-1", 1)])
+    flow.pump()
+    assert admin.order(body["order_id"])["holds"] == ["unknown_sku"]
+    assert admin.release(body["order_id"], "unknown_sku")["statusCode"] == 409
+
+    admin.catalog("NEW-SKU")
+    admin.stock("NEW-SKU", "WH-WEST", 3)
+    assert admin.release(body["order_id"], "unknown_sku")["statusCode"] == 200
+    flow.pump()
+    view_ = admin.order(body["order_id"])
+    assert view_["status"] == "reserved"
+    assert [ln["reserved"] for ln in view_["lines"]] == [1, 1]
+
+
+def test_stock_adjustments_are_audited_and_applied_once_per_key(admin):
+    first = admin.adjust("SKU-1", "WH-EAST", 4, "received", adjustment_id="asn-77")
+    again = admin.adjust("SKU-1", "WH-EAST", 4, "received", adjustment_id="asn-77")
+    assert first["statusCode"] == 201 and again["statusCode"] == 200
+    assert response_json(again)["duplicate"] is True
+    level = admin.inventory("SKU-1", "WH-EAST")
+    assert level["on_hand"] == 9
+    assert [(a["delta"], a["reason"]) for a in level["recent_adjustments"]][:1] in ([(4, "received")], [(5, "count")])
+    assert sorted((a["delta"], a["reason"]) for a in level["recent_adjustments"]) == [(4, "received"), (5, "count")]
+
+
+def test_cancelling_twice_is_harmless(admin, placed):
+    assert admin.cancel(placed["order_id"])["statusCode"] == 200
+    second = admin.cancel(placed["order_id"])
+    assert second["statusCode"] == 200 and response_json(second)["status"] == "cancelled"
+    timeline = admin.order(placed["order_id"])["timeline"]
+    assert [t["type"] for t in timeline].count("cancelled") == 1

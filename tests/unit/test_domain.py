@@ -1,0 +1,103 @@
+"""Pure domain rules: allocation, aggregate status precedence, holds, event identity."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from fulfillment.config import FraudRules
+from fulfillment.domain import holds, transitions
+from fulfillment.domain.allocation import plan_lines
+from fulfillment.domain.events import CustomerEvent, event_id
+from fulfillment.domain.model import Address, Channel, Customer, Hold, Line, LineKind, Order, OrderStatus, WorkState, order_id_for
+from fulfillment.domain.status import aggregate
+
+ADDRESS = Address(name="A", line1="1 Way", city="Town", postal_code="12345", country="US")
+
+
+def order(*lines: Line, **kwargs) -> Order:
+    base = Order(order_id="o_1", channel=Channel.NATIVE, shop="native", external_id="e1", currency="USD", lines=lines,
+                 customer=Customer(email="a@example.com"), shipping_address=ADDRESS, payment_status="paid")
+    return replace(base, **kwargs)
+
+
+def line(n: int = 1, qty: int = 2, kind: LineKind = LineKind.PHYSICAL, **kwargs) -> Line:
+    return Line(line_no=n, sku=f"S{n}", quantity=qty, unit_price=Decimal("10"), kind=kind, **kwargs)
+
+
+def test_allocation_fills_by_priority_and_spills_over() -> None:
+    available = {("A", "L1"): 2, ("A", "L2"): 5}
+    [plan] = plan_lines([(1, "A", 4)], available, ["L1", "L2"])
+    assert plan.allocations == {"L1": 2, "L2": 2} and plan.backordered == 0
+    assert available == {("A", "L1"): 2, ("A", "L2"): 5}  # not mutated
+
+
+def test_allocation_serves_earlier_lines_first_and_backorders_the_rest() -> None:
+    plans = plan_lines([(1, "A", 3), (2, "A", 3)], {("A", "L1"): 4}, ["L1"])
+    assert [(p.reserved, p.backordered) for p in plans] == [(3, 0), (1, 2)]
+
+
+def test_status_precedence() -> None:
+    assert aggregate(order(line())) is OrderStatus.RECEIVED
+    assert aggregate(order(line(reserved=2))) is OrderStatus.RESERVED
+    assert aggregate(order(line(reserved=1, backordered=1))) is OrderStatus.BACKORDERED
+    assert aggregate(order(line(reserved=2, shipped=1))) is OrderStatus.PARTIALLY_SHIPPED
+    assert aggregate(order(line(shipped=2))) is OrderStatus.SHIPPED
+    assert aggregate(order(line(shipped=2, delivered=2))) is OrderStatus.DELIVERED
+    held = order(line(shipped=2, delivered=2), holds={"fraud_review": {}})
+    assert aggregate(held) is OrderStatus.ON_HOLD
+    assert aggregate(replace(held, cancelled=True)) is OrderStatus.CANCELLED
+
+
+def test_digital_only_order_needs_no_reservation() -> None:
+    assert aggregate(order(line(kind=LineKind.DIGITAL))) is OrderStatus.RESERVED
+
+
+def test_holds_from_content() -> None:
+    rules = FraudRules(max_order_value=Decimal("100"), max_line_quantity=5, high_value_without_email=Decimal("15"),
+                       high_risk_countries=frozenset({"XX"}))
+    clean = order(line(qty=2))
+    assert holds.evaluate(clean, allowed_payment_states={"paid"}, rules=rules) == {}
+    problem = replace(order(line(qty=6), line(2, known=False)), payment_status="pending",
+                      customer=Customer(email=None), shipping_address=Address(line1="x", country="XX"))
+    found = holds.evaluate(problem, allowed_payment_states={"paid"}, rules=rules)
+    assert set(found) == {Hold.AWAITING_PAYMENT, Hold.FRAUD_REVIEW, Hold.ADDRESS_INVALID, Hold.UNKNOWN_SKU}
+    assert "high-risk country XX" in found[Hold.FRAUD_REVIEW]
+    assert "missing city" in found[Hold.ADDRESS_INVALID]
+
+
+def test_digital_only_orders_need_no_address() -> None:
+    digital = order(line(kind=LineKind.DIGITAL), shipping_address=None)
+    assert Hold.ADDRESS_INVALID not in holds.evaluate(digital, allowed_payment_states={"paid"}, rules=FraudRules())
+
+
+def test_countries_without_postcodes_are_deliverable() -> None:
+    assert holds.address_problems(Address(line1="1 Road", city="Hong Kong", country="HK")) == []
+    assert holds.address_problems(Address(line1="1 Road", city="Paris", country="FR")) == ["missing postal_code"]
+
+
+def test_order_id_is_the_same_for_every_delivery_of_one_order() -> None:
+    assert order_id_for(Channel.SHOPIFY, "Shop.myshopify.com", "1") == order_id_for(Channel.SHOPIFY, "shop.myshopify.com", "1")
+    assert order_id_for(Channel.SHOPIFY, "a", "1") != order_id_for(Channel.WOOCOMMERCE, "a", "1")
+
+
+def test_event_ids_are_stable_per_occurrence() -> None:
+    assert event_id("o_1", CustomerEvent.ORDER_RECEIVED, "") == event_id("o_1", CustomerEvent.ORDER_RECEIVED, "")
+    assert event_id("o_1", CustomerEvent.ORDER_ON_HOLD, "fraud_review:1") != event_id("o_1", CustomerEvent.ORDER_ON_HOLD,
+                                                                                       "fraud_review:4")
+
+
+def test_older_snapshots_never_overwrite_newer_ones() -> None:
+    stored = order(line(), source_updated_at="2026-01-02T00:00:00+00:00", payment_status="paid", version=3)
+    older = replace(stored, payment_status="pending", source_updated_at="2026-01-01T00:00:00+00:00")
+    same = replace(stored)
+    assert transitions.apply_snapshot(stored, older, now="t", allowed_payment_states=frozenset({"paid"})) is None
+    assert transitions.apply_snapshot(stored, same, now="t", allowed_payment_states=frozenset({"paid"})) is None
+
+
+def test_cancelling_a_reserved_order_asks_for_a_release() -> None:
+    reserved = order(line(reserved=2), reservation_state=WorkState.DONE)
+    cancelled, entries = transitions.cancel(reserved, reason="x", by="operator")
+    assert cancelled.release_state is WorkState.PENDING
+    assert [e.event for e in entries] == [CustomerEvent.ORDER_CANCELLED]
+    assert transitions.cancel(cancelled, reason="again", by="operator") == (cancelled, [])
