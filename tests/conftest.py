@@ -21,7 +21,8 @@ from fulfillment_local.moto_server import SerialisedMotoServer  # noqa: E402
 from tests.support.stack import StackResources, function_module, reset_moto  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clients"
-FUNCTIONS = ("OrderIntakeFunction", "OrderApiFunction", "EventRouterFunction", "StockReservationFunction")
+FUNCTIONS = ("OrderIntakeFunction", "OrderApiFunction", "EventRouterFunction", "StockReservationFunction",
+             "DispatchFunction", "TrackingUpdatesFunction", "TimersFunction")
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +41,9 @@ def _clear_caches() -> None:
     aws.client.cache_clear()
     aws.dynamodb.cache_clear()
     parameters.clear_caches()
-    for name in ("order_intake", "order_api", "event_router", "stock_reservation"):
+    for name in ("order_intake", "order_api", "event_router", "stock_reservation", "dispatch", "tracking_updates"):
         module = os.sys.modules.get(f"fn_{name}")
-        for attr in ("intake", "reservations", "router", "operations"):
+        for attr in ("intake", "reservations", "router", "operations", "shipping", "provider_queues", "token_key"):
             cached = getattr(module, attr, None) if module else None
             if hasattr(cached, "cache_clear"):
                 cached.cache_clear()
@@ -88,3 +89,18 @@ def router_fn(stack: StackResources):
 @pytest.fixture
 def reservation_fn(stack: StackResources):
     return function_module("stock_reservation")
+
+
+@pytest.fixture
+def dispatch_fn(stack: StackResources):
+    return function_module("dispatch")
+
+
+@pytest.fixture
+def tracking_fn(stack: StackResources):
+    return function_module("tracking_updates")
+
+
+@pytest.fixture
+def timers_fn(stack: StackResources):
+    return function_module("timers")

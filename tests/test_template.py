@@ -20,8 +20,10 @@ def test_table_keys_and_indexes_match_the_keys_module() -> None:
     props = table["Properties"]
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["PK", "SK"]
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in props["GlobalSecondaryIndexes"]}
-    assert indexes == {keys.STATUS_INDEX: ["GSI1PK", "GSI1SK"]}
+    assert indexes == {keys.STATUS_INDEX: ["GSI1PK", "GSI1SK"], keys.TIMER_INDEX: ["GSI2PK", "GSI2SK"]}
     assert set(keys.status_index_keys("x", "t", "o")) == {"GSI1PK", "GSI1SK"}
+    assert set(keys.picklist_index_keys("L", "accepted", "t", "o.001")) == {"GSI1PK", "GSI1SK"}
+    assert set(keys.timer_keys("o.001", "t")) == {"GSI2PK", "GSI2SK"}
     assert props["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 

@@ -29,9 +29,12 @@ def record_handler(record: DynamoDBRecord) -> None:
     stream = record.dynamodb
     sk = stream.keys["SK"]
     routed = router.route(record.event_name.name if record.event_name else "", sk, stream.new_image, stream.old_image)
-    for message in routed.messages:
-        messaging.send(settings().reservation_queue_url, message)
-        logger.info("work queued", type=message.type, order_id=getattr(message, "order_id", None))
+    for queue_url, messages in ((settings().reservation_queue_url, routed.messages),
+                                (settings().dispatch_queue_url, routed.dispatch)):
+        for message in messages:
+            messaging.send(queue_url, message)
+            logger.info("work queued", type=message.type, order_id=getattr(message, "order_id", None),
+                        shipment_id=getattr(message, "shipment_id", None))
     if routed.events:
         entries = []
         for detail in routed.events:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics
@@ -57,7 +58,7 @@ def record_handler(record: SQSRecord) -> None:
 def _quarantine(record: SQSRecord, reason: str) -> None:
     logger.warning("message quarantined", message_id=record.message_id, reason=reason)
     metrics.add_metric(name="MessagesQuarantined", unit=MetricUnit.Count, value=1)
-    messaging.quarantine(settings().dlq_url, record.body, reason, source="ReservationQueue")
+    messaging.quarantine(os.environ["RESERVATION_DLQ_URL"], record.body, reason, source="ReservationQueue")
 
 
 @logger.inject_lambda_context

@@ -89,6 +89,23 @@ def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settle
             report.fail(f"catalog {catalog['sku']}: backordered_units {catalog.get('backordered_units')} != "
                         f"queued {backlog.get(catalog['sku'], 0)}")
 
+    # Shipments: what the order lines say was shipped / is in flight is what the shipments say.
+    shipped_per_line: dict[tuple[str, int], int] = defaultdict(int)
+    in_flight_per_line: dict[tuple[str, int], int] = defaultdict(int)
+    for shipment in by_type["shipment"]:
+        report.checked["shipments"] += 1
+        active = shipment["status"] not in ("rejected", "cancelled")
+        for ln in shipment["lines"]:
+            key = (shipment["order_id"], int(ln["line_no"]))
+            shipped, quantity = int(ln.get("shipped", 0)), int(ln["quantity"])
+            if not 0 <= shipped <= quantity:
+                report.fail(f"shipment {shipment['shipment_id']} line {key[1]}: shipped {shipped} of {quantity}")
+            shipped_per_line[key] += shipped
+            if active:
+                in_flight_per_line[key] += quantity - shipped
+        if settled and shipment["status"] == "pending":
+            report.fail(f"shipment {shipment['shipment_id']} left pending")
+
     # Orders: lines agree with their reservations and backorders; nothing stuck.
     for order in by_type["order"]:
         report.checked["orders"] += 1
@@ -100,8 +117,15 @@ def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settle
                 report.fail(f"{order_id} line {key[1]}: reserved {reserved} != reservations {per_line.get(key, 0)}")
             if waiting != backorders.get(key, 0):
                 report.fail(f"{order_id} line {key[1]}: backordered {waiting} != queued {backorders.get(key, 0)}")
-            if reserved + waiting > quantity:
-                report.fail(f"{order_id} line {key[1]}: reserved {reserved} + backordered {waiting} > quantity {quantity}")
+            shipped = int(line.get("shipped", 0))
+            if shipped != shipped_per_line.get(key, 0):
+                report.fail(f"{order_id} line {key[1]}: shipped {shipped} != shipments' {shipped_per_line.get(key, 0)}")
+            if int(line.get("dispatched", 0)) != in_flight_per_line.get(key, 0):
+                report.fail(f"{order_id} line {key[1]}: dispatched {line.get('dispatched')} != in flight "
+                            f"{in_flight_per_line.get(key, 0)}")
+            if reserved + waiting + shipped > quantity:
+                report.fail(f"{order_id} line {key[1]}: reserved {reserved} + backordered {waiting} + shipped {shipped}"
+                            f" > quantity {quantity}")
         if order.get("status") not in TERMINAL_OR_WAITING | {"received"}:
             report.fail(f"{order_id}: unknown status {order.get('status')}")
         if settled:

@@ -12,10 +12,13 @@ from tests.support.stack import StackResources
 
 
 class Flow:
-    def __init__(self, stack: StackResources, router_fn: Any, reservation_fn: Any) -> None:
+    def __init__(self, stack: StackResources, router_fn: Any, reservation_fn: Any, dispatch_fn: Any = None,
+                 tracking_fn: Any = None) -> None:
         self.stack = stack
         self.router = router_fn
         self.reservation = reservation_fn
+        self.dispatch = dispatch_fn
+        self.tracking = tracking_fn
         self.streams = stack.client("dynamodbstreams")
         self.sqs = stack.client("sqs")
         self.stream_arn = stack.arns["FulfillmentTable.StreamArn"]
@@ -55,7 +58,9 @@ class Flow:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             messages += batch
 
-    def pump(self, max_rounds: int = 100) -> None:
+    def pump(self, max_rounds: int = 100, *, redeliver_failures: bool = False) -> None:
+        """Run every consumer until nothing moves. Failed records are redelivered (as SQS would) only when
+        `redeliver_failures`; otherwise a failure fails the test."""
         for _ in range(max_rounds):
             moved = False
             records = self._stream_records()
@@ -63,11 +68,25 @@ class Flow:
                 moved = True
                 result = self.router.lambda_handler({"Records": records}, Context())
                 assert result["batchItemFailures"] == [], result
-            work = self._drain("ReservationQueue")
-            if work:
-                moved = True
-                result = self.reservation.lambda_handler(sqs_event([m["Body"] for m in work]), Context())
-                assert result["batchItemFailures"] == [], result
+            for queue, handler in (("ReservationQueue", self.reservation), ("DispatchQueue", self.dispatch),
+                                   ("InboundQueue", self.tracking)):
+                if handler is None:
+                    continue
+                work = self._drain(queue)
+                if work:
+                    moved = True
+                    event = sqs_event([m["Body"] for m in work])
+                    try:
+                        result = handler.lambda_handler(event, Context())
+                    except Exception:  # Powertools raises when every record failed: Lambda then fails the batch
+                        if not redeliver_failures:
+                            raise
+                        result = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+                    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+                    assert redeliver_failures or not failed, result
+                    for record in event["Records"]:
+                        if record["messageId"] in failed:
+                            self.sqs.send_message(QueueUrl=self.stack.physical[queue], MessageBody=record["body"])
             self.customer_events += [json.loads(m["Body"]) for m in self._drain("CustomerNotificationsQueue")]
             if not moved:
                 return
@@ -78,3 +97,10 @@ class Flow:
 
     def dead_letters(self, queue: str = "ReservationDLQ") -> list[dict]:
         return self._drain(queue)
+
+    def provider_requests(self, queue: str = "ProviderTplEastQueue") -> list[dict]:
+        return [json.loads(m["Body"]) for m in self._drain(queue)]
+
+    def to_inbound(self, *messages: dict) -> None:
+        for message in messages:
+            self.sqs.send_message(QueueUrl=self.stack.physical["InboundQueue"], MessageBody=json.dumps(message))

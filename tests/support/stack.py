@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import urllib.request
 from functools import cache
@@ -17,6 +18,7 @@ from typing import Any
 
 import boto3
 import yaml
+from fulfillment_local.invariants import scan_all
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -114,7 +116,10 @@ class StackResources:
             params = template().get("Parameters", {})
             return params[ref]["Default"] if ref in params else self.physical[ref]
         if isinstance(value, dict) and "Sub" in value:
-            return PUBLIC_API_URL if "execute-api" in str(value["Sub"]) else str(value["Sub"])
+            text = str(value["Sub"])
+            if "execute-api" in text:
+                return PUBLIC_API_URL
+            return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: self.physical[m.group(1)], text)
         if isinstance(value, dict) and "GetAtt" in value:
             return self.arns[value["GetAtt"].split(".")[0]]
         return value
@@ -129,13 +134,7 @@ class StackResources:
 
     def items(self) -> list[dict]:
         """Every item in the table (tests may scan; production code never does)."""
-        table, items, kwargs = self.table(), [], {}
-        while True:
-            page = table.scan(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return scan_all(self.table())
 
 
 def reset_moto(endpoint_url: str) -> None:

@@ -55,7 +55,7 @@ class Settings:
     public_api_url: str
     event_bus_name: str | None
     reservation_queue_url: str | None
-    dlq_url: str | None
+    dispatch_queue_url: str | None
 
     def location(self, location_id: str) -> Location | None:
         return next((loc for loc in self.locations if loc.id == location_id), None)
@@ -83,5 +83,5 @@ def settings() -> Settings:
         public_api_url=_env("PUBLIC_API_URL", "http://localhost").rstrip("/"),
         event_bus_name=_env("EVENT_BUS_NAME"),
         reservation_queue_url=_env("RESERVATION_QUEUE_URL"),
-        dlq_url=_env("DLQ_URL"),
+        dispatch_queue_url=_env("DISPATCH_QUEUE_URL"),
     )

@@ -5,6 +5,8 @@ No other module builds a PK/SK string.
 
 from __future__ import annotations
 
+import hashlib
+
 Key = dict[str, str]
 
 ORDER_SK = "ORDER"
@@ -13,7 +15,10 @@ TIMELINE_PREFIX = "TL#"
 RESERVATION_PREFIX = "RES#"
 LOCATION_PREFIX = "LOC#"
 ADJUSTMENT_PREFIX = "ADJ#"
+SHIPMENT_PREFIX = "SHIP#"
 STATUS_INDEX = "GSI1"
+TIMER_INDEX = "GSI2"
+TIMER_SHARDS = 4
 
 
 def order_key(order_id: str) -> Key:
@@ -73,3 +78,45 @@ def status_index_keys(status: str, created_at: str, order_id: str) -> dict[str, 
 
 def status_index_partition(status: str) -> str:
     return f"ORDERS#STATUS#{status}"
+
+
+def shipment_id_for(order_id: str, seq: int) -> str:
+    """Shipment ids embed their order id, so a 3PL's shipment_id finds the order partition."""
+    return f"{order_id}.{seq:03d}"
+
+
+def order_id_of_shipment(shipment_id: str) -> str:
+    return shipment_id.rsplit(".", 1)[0]
+
+
+def shipment_key(shipment_id: str) -> Key:
+    return {"PK": order_partition(order_id_of_shipment(shipment_id)), "SK": f"{SHIPMENT_PREFIX}{shipment_id}"}
+
+
+def picklist_index_keys(location: str, status: str, created_at: str, shipment_id: str) -> dict[str, str]:
+    """GSI1 on shipment items: a location's shipments by status (the in-house pick list)."""
+    return {"GSI1PK": f"SHIPMENTS#{location}#{status}", "GSI1SK": f"{created_at}#{shipment_id}"}
+
+
+def picklist_partition(location: str, status: str) -> str:
+    return f"SHIPMENTS#{location}#{status}"
+
+
+def timer_keys(shipment_id: str, due_at: str) -> dict[str, str]:
+    """GSI2 (sparse, sharded): a shipment's next due check. Removing the attributes cancels it."""
+    shard = int(hashlib.sha256(shipment_id.encode()).hexdigest(), 16) % TIMER_SHARDS
+    return {"GSI2PK": f"TIMERS#{shard}", "GSI2SK": f"{due_at}#{shipment_id}"}
+
+
+def timer_partitions() -> list[str]:
+    return [f"TIMERS#{n}" for n in range(TIMER_SHARDS)]
+
+
+def tracking_key(carrier: str, tracking_number: str) -> Key:
+    """(carrier, tracking number) -> shipment: carriers recycle numbers, so the carrier is part of the key."""
+    return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": "TRACK"}
+
+
+def message_key(source: str, message_id: str) -> Key:
+    """Marks an inbound message or webhook event as applied (written in the same transaction as its effect)."""
+    return {"PK": f"MSG#{source}#{message_id}", "SK": "MSG"}

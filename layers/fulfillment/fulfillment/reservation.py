@@ -16,12 +16,14 @@ from fulfillment import keys
 from fulfillment.adapters import dynamo
 from fulfillment.adapters import stock_store as stock_ops
 from fulfillment.adapters.order_store import OrderStore
+from fulfillment.adapters.shipment_store import ShipmentStore
 from fulfillment.adapters.stock_store import CatalogStore, StockStore
 from fulfillment.config import Settings
 from fulfillment.domain import transitions
 from fulfillment.domain.allocation import LinePlan, plan_lines
 from fulfillment.domain.events import CustomerEvent
 from fulfillment.domain.model import FillPolicy, Line, Order, WorkState
+from fulfillment.domain.shipments import units_in_flight
 from fulfillment.domain.timeline import Entry
 from fulfillment.errors import ConcurrentModification
 
@@ -35,11 +37,12 @@ def utc_now() -> str:
 
 class Reservations:
     def __init__(self, settings: Settings, orders: OrderStore | None = None, stock: StockStore | None = None,
-                 catalog: CatalogStore | None = None) -> None:
+                 catalog: CatalogStore | None = None, shipments: ShipmentStore | None = None) -> None:
         self.settings = settings
         self.orders = orders or OrderStore()
         self.stock = stock or StockStore()
         self.catalog = catalog or CatalogStore()
+        self.shipments = shipments or ShipmentStore()
         self.location_ids = [loc.id for loc in settings.locations]
 
     # ---------------------------------------------------------------- reserve
@@ -155,22 +158,31 @@ class Reservations:
         raise ConcurrentModification(f"could not release order {order_id}")
 
     def _release_next_chunk(self, order: Order) -> bool:
+        """Release a chunk. Units in a shipment the provider has not yet given up are kept: they are
+        released when the provider accepts the cancellation (the shipment then leaves `in_flight`)."""
         now = utc_now()
-        reservations = self.orders.reservations(order.order_id)
+        in_flight = units_in_flight(self.shipments.of_order(order.order_id)) if order.shipment_seq else {}
+        releasable = []
+        for res in self.orders.reservations(order.order_id):
+            units = int(res["quantity"]) - in_flight.get((int(res["line_no"]), res["location"]), 0)
+            if units > 0:
+                releasable.append((res, units))
         per_item = 2
-        batch = reservations[: (CHUNK_BUDGET - 2 * len(order.lines)) // per_item] if reservations else []
+        batch = releasable[: (CHUNK_BUDGET - 2 * len(order.lines)) // per_item]
         ops: list[dynamo.Op] = []
         lines = {line.line_no: line for line in order.lines}
         returned: dict[tuple[str, str], int] = defaultdict(int)
-        for res in batch:
-            units = int(res["quantity"])
+        for res, units in batch:
             returned[(res["sku"], res["location"])] += units
-            ops.append(stock_ops.drop_reservation({"PK": res["PK"], "SK": res["SK"]}))
+            key = {"PK": res["PK"], "SK": res["SK"]}
+            ops.append(stock_ops.drop_reservation(key) if units == int(res["quantity"])
+                       else dynamo.update(key, "ADD quantity :d", values={":d": -units}))
             line = lines[int(res["line_no"])]
-            allocations = {k: v for k, v in line.allocations.items() if k != res["location"]}
+            remaining = line.allocations.get(res["location"], 0) - units
+            allocations = {k: v for k, v in {**line.allocations, res["location"]: remaining}.items() if v > 0}
             lines[line.line_no] = replace(line, reserved=max(line.reserved - units, 0), allocations=allocations)
         ops += [stock_ops.return_stock(sku, loc, units, now) for (sku, loc), units in returned.items()]
-        finished = len(batch) == len(reservations)
+        finished = len(batch) == len(releasable)
         entries: list[Entry] = []
         if finished:
             backlog: dict[str, int] = defaultdict(int)
@@ -180,7 +192,7 @@ class Reservations:
                     backlog[line.sku] -= line.backordered
                     lines[line.line_no] = replace(lines[line.line_no], backordered=0)
             ops += [stock_ops.backlog(sku, units) for sku, units in backlog.items()]
-            released_units = sum(int(r["quantity"]) for r in reservations)
+            released_units = sum(units for _, units in releasable)
             entries.append(Entry("stock_released", {"units": released_units}))
         updated = replace(
             transitions.begin(order, now),

@@ -12,13 +12,21 @@ from typing import Any
 
 from fulfillment import keys
 from fulfillment.contracts.common import json_default
-from fulfillment.contracts.messages import AllocateBackorders, ReleaseOrder, ReserveOrder
+from fulfillment.contracts.messages import (
+    AllocateBackorders,
+    CancelOrderShipments,
+    DispatchOrder,
+    ReleaseOrder,
+    ReserveOrder,
+    SubmitShipment,
+)
 from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent
 
 
 @dataclass
 class Routed:
     messages: list[Any] = field(default_factory=list)  # work messages for the reservation queue
+    dispatch: list[Any] = field(default_factory=list)  # work messages for the dispatch queue
     events: list[dict] = field(default_factory=list)  # customer events (EventBridge entries' Detail)
 
 
@@ -34,6 +42,14 @@ def route(event_name: str, sk: str, new: dict | None, old: dict | None) -> Route
             routed.messages.append(ReserveOrder(order_id=order_id))
         if _became(new, old, "release_state", "pending"):
             routed.messages.append(ReleaseOrder(order_id=order_id))
+        waiting_now, waiting_before = _undispatched(new), _undispatched(old)
+        if waiting_now and (not waiting_before or waiting_now > waiting_before):
+            routed.dispatch.append(DispatchOrder(order_id=order_id))
+        if new.get("cancelled") and not (old or {}).get("cancelled") and int(new.get("shipment_seq", 0)):
+            routed.dispatch.append(CancelOrderShipments(order_id=order_id))
+    elif sk.startswith(keys.SHIPMENT_PREFIX) and new:
+        if new.get("status") == "pending" and (not old or old.get("status") != "pending"):
+            routed.dispatch.append(SubmitShipment(shipment_id=new["shipment_id"]))
     elif sk.startswith(keys.TIMELINE_PREFIX) and event_name == "INSERT" and new and new.get("event"):
         routed.events.append(customer_event(new))
     elif sk.startswith(keys.LOCATION_PREFIX) and new:
@@ -66,3 +82,10 @@ def event_entry(detail: dict, bus_name: str) -> dict:
 
 def needs_status_url(detail: dict) -> bool:
     return detail["type"] == CustomerEvent.ORDER_RECEIVED.value
+
+
+def _undispatched(image: dict | None) -> int:
+    """Reserved units not yet in a shipment, when nothing blocks dispatch (0 otherwise)."""
+    if not image or image.get("cancelled") or image.get("holds"):
+        return 0
+    return sum(max(int(ln.get("reserved", 0)) - int(ln.get("dispatched", 0)), 0) for ln in image.get("lines", []))

@@ -54,6 +54,7 @@ def _line(item: dict) -> Line:
         known=bool(item.get("known", True)),
         requires_shipping=item.get("requires_shipping"),
         reserved=int(item.get("reserved", 0)),
+        dispatched=int(item.get("dispatched", 0)),
         backordered=int(item.get("backordered", 0)),
         shipped=int(item.get("shipped", 0)),
         delivered=int(item.get("delivered", 0)),
@@ -93,6 +94,7 @@ def to_item(order: Order) -> dict:
         "release_state": order.release_state.value,
         "access_token_hash": order.access_token_hash,
         "payload_hash": order.payload_hash,
+        "shipment_seq": order.shipment_seq,
     }
     return item
 
@@ -124,6 +126,7 @@ def from_item(item: dict) -> Order:
         release_state=WorkState(item.get("release_state", "none")),
         access_token_hash=item.get("access_token_hash", ""),
         payload_hash=item.get("payload_hash", ""),
+        shipment_seq=int(item.get("shipment_seq", 0)),
     )
 
 

@@ -202,3 +202,32 @@ def serve_backorder(key: dict, remaining: int) -> dynamo.Op:
 def backlog(sku: str, delta: int) -> dynamo.Op:
     """Units of a SKU waiting as backorders, kept on its catalog item (FIFO fairness for new orders)."""
     return dynamo.update(keys.catalog_key(sku), "ADD backordered_units :d", values={":d": delta})
+
+
+def ship_units(sku: str, location: str, units: int, now: str) -> dynamo.Op:
+    """Units leave the building: on-hand and reserved fall together; `shipped` counts them for conservation."""
+    return dynamo.update(
+        keys.stock_key(sku, location),
+        "SET on_hand = on_hand - :q, reserved = reserved - :q, updated_at = :now ADD shipped :q",
+        values={":q": units, ":now": now},
+        condition="reserved >= :q AND on_hand >= :q",
+    )
+
+
+def write_off_reserved(sku: str, location: str, units: int, now: str, *, adjustment_id: str, actor: str,
+                       note: str) -> list[dynamo.Op]:
+    """Reserved units that turned out not to exist: on-hand and reserved fall, audited as a correction."""
+    return [
+        dynamo.update(
+            keys.stock_key(sku, location),
+            "SET on_hand = on_hand - :q, reserved = reserved - :q, updated_at = :now ADD adjusted_correction :neg",
+            values={":q": units, ":neg": -units, ":now": now},
+            condition="reserved >= :q AND on_hand >= :q",
+        ),
+        dynamo.put(
+            {**keys.adjustment_key(sku, location, adjustment_id), "type": "adjustment", "sku": sku,
+             "location": location, "delta": -units, "reason": "correction", "adjustment_id": adjustment_id,
+             "actor": actor, "note": note, "at": now},
+            condition="attribute_not_exists(PK)",
+        ),
+    ]

@@ -29,3 +29,29 @@ class AllocateBackorders(_Message):
 
 ReservationWork = Annotated[ReserveOrder | ReleaseOrder | AllocateBackorders, Field(discriminator="type")]
 RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders] = TypeAdapter(ReservationWork)
+
+
+class DispatchOrder(_Message):
+    type: Literal["dispatch_order"] = "dispatch_order"
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class SubmitShipment(_Message):
+    type: Literal["submit_shipment"] = "submit_shipment"
+    shipment_id: str = Field(min_length=1, max_length=80)
+
+
+class CheckShipmentTimer(_Message):
+    type: Literal["check_shipment_timer"] = "check_shipment_timer"
+    shipment_id: str = Field(min_length=1, max_length=80)
+
+
+class CancelOrderShipments(_Message):
+    type: Literal["cancel_order_shipments"] = "cancel_order_shipments"
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+DispatchWork = Annotated[DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments,
+                         Field(discriminator="type")]
+DISPATCH_WORK: TypeAdapter[DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments] = TypeAdapter(
+    DispatchWork)

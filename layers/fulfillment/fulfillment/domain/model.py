@@ -31,6 +31,7 @@ class Hold(StrEnum):
     ADDRESS_INVALID = "address_invalid"
     UNKNOWN_SKU = "unknown_sku"
     PROVIDER_UNRESPONSIVE = "provider_unresponsive"
+    FULFILLMENT_REJECTED = "fulfillment_rejected"  # a provider refused for a reason an operator must look at
 
 
 class OrderStatus(StrEnum):
@@ -82,7 +83,8 @@ class Line:
     source_line_id: str | None = None
     known: bool = True  # the SKU exists in the catalog
     requires_shipping: bool | None = None  # what the storefront said, when it says (Shopify does)
-    reserved: int = 0
+    reserved: int = 0  # units held for this line now (falls when units ship)
+    dispatched: int = 0  # reserved units already in an active, not yet shipped shipment
     backordered: int = 0
     shipped: int = 0
     delivered: int = 0
@@ -94,9 +96,14 @@ class Line:
         return self.kind is LineKind.PHYSICAL and self.known and self.sku is not None
 
     @property
+    def undispatched(self) -> int:
+        return max(self.reserved - self.dispatched, 0)
+
+    @property
     def unallocated(self) -> int:
         """Units neither reserved nor waiting as a backorder (what a reservation pass must place)."""
-        return max(self.quantity - self.reserved - self.backordered, 0) if self.needs_stock else 0
+        placed = self.reserved + self.backordered + self.shipped
+        return max(self.quantity - placed, 0) if self.needs_stock else 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,12 @@ class Order:
     release_state: WorkState = WorkState.NONE
     access_token_hash: str = ""
     payload_hash: str = ""
+    shipment_seq: int = 0  # shipments created so far (ids are order_id.NNN)
+
+    @property
+    def dispatchable(self) -> bool:
+        """Reserved units wait to be put into a shipment, and nothing blocks it."""
+        return not self.cancelled and not self.holds and any(line.undispatched for line in self.lines)
 
     @property
     def physical_lines(self) -> tuple[Line, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fulfillment.domain.model import LineKind, Order, OrderStatus
 
 
-def aggregate(order: Order, *, dispatched: bool = False, digital_issued: bool = False) -> OrderStatus:
+def aggregate(order: Order, *, digital_issued: bool = False) -> OrderStatus:
     if order.cancelled:
         return OrderStatus.CANCELLED
     if order.holds:
@@ -25,7 +25,8 @@ def aggregate(order: Order, *, dispatched: bool = False, digital_issued: bool = 
         return OrderStatus.PARTIALLY_SHIPPED
     if any(line.backordered > 0 for line in physical):
         return OrderStatus.BACKORDERED
-    if dispatched:
+    stocked = [line for line in physical if line.needs_stock]
+    if stocked and all(line.dispatched + line.shipped >= line.quantity for line in stocked):
         return OrderStatus.DISPATCHED
     if physical and all(line.reserved >= line.quantity for line in physical if line.needs_stock):
         return OrderStatus.RESERVED
