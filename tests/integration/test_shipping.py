@@ -88,6 +88,10 @@ def test_a_shipment_goes_from_request_to_delivered_with_each_event_once(stack, a
     assert event_types(flow) == ["OrderDelivered", "OrderReceived", "OrderShipped", "ShipmentDelivered"]
     [shipment] = shipments(stack)
     assert shipment["status"] == "delivered" and shipment["tracking_number"] == "TRK1"
+    [shown] = view["shipments"]
+    assert (shown["status"], shown["carrier"], shown["tracking_number"], shown["location"]) == (
+        "delivered", "usps", "TRK1", "WH-EAST")
+    assert [e["type"] for e in shown["events"]] == ["accepted", "shipped", "tracking", "tracking", "delivered"]
     report = check(stack.items(), flow.customer_events)
     assert report.ok, report.violations
 

@@ -69,7 +69,8 @@ class Reservations:
         waiting = {sku: int(item.get("backordered_units", 0)) for sku, item in self.catalog.lookup(skus).items()}
         available = _cap_for_backlog(available, waiting, self.location_ids)
 
-        if order.fill_policy is FillPolicy.FILL_OR_KILL and order.reservation_cursor == 0:
+        first_pass = not any(ln.reserved or ln.backordered or ln.shipped for ln in order.lines)
+        if order.fill_policy is FillPolicy.FILL_OR_KILL and order.reservation_cursor == 0 and first_pass:
             whole = plan_lines([(ln.line_no, ln.sku, ln.unallocated) for ln in pending if ln.needs_stock],
                                available, self.location_ids)
             if any(p.backordered for p in whole):
@@ -84,7 +85,7 @@ class Reservations:
             if line.needs_stock and line.unallocated:
                 [plan] = plan_lines([(line.line_no, line.sku, line.unallocated)],
                                     _minus(available, taken), self.location_ids)
-                if order.fill_policy is FillPolicy.FILL_OR_KILL and plan.backordered:
+                if order.fill_policy is FillPolicy.FILL_OR_KILL and plan.backordered and first_pass:
                     return self._kill(order, now)
                 line_ops = self._line_ops(order, line, plan, now)
                 used = len(ops) + len(taken) + len(backlog)

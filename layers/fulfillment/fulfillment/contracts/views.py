@@ -42,7 +42,23 @@ def order_view(items: list[dict]) -> dict:
             }
             for line in order.lines
         ],
-        "shipments": [],
+        "shipments": [
+            {
+                "shipment_id": i["shipment_id"],
+                "provider": i["provider"],
+                "location": i["location"],
+                "status": i["status"],
+                "carrier": i.get("carrier"),
+                "tracking_number": i.get("tracking_number"),
+                "lines": [{"sku": ln["sku"], "quantity": ln["quantity"], "shipped": ln.get("shipped", 0)}
+                          for ln in i["lines"]],
+                "shipped_at": i.get("shipped_at"),
+                "delivered_at": i.get("delivered_at"),
+                "est_delivery": i.get("est_delivery"),
+                "events": i.get("events") or [],
+            }
+            for i in sorted((i for i in items if i["SK"].startswith(keys.SHIPMENT_PREFIX)), key=lambda i: i["SK"])
+        ],
         "downloads": [],
         "returns": [],
         "timeline": [
