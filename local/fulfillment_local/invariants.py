@@ -53,7 +53,8 @@ def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settle
         quantity = int(res["quantity"])
         if quantity <= 0:
             report.fail(f"reservation {res['SK']} of {res['order_id']} has quantity {quantity}")
-        reservations[(res["sku"], res["location"])] += quantity
+        if not res.get("untracked"):  # a dropship supplier's stock is not counted
+            reservations[(res["sku"], res["location"])] += quantity
         per_line[(res["order_id"], int(res["line_no"]))] += quantity
 
     adjustments: dict[tuple[str, str], int] = defaultdict(int)

@@ -405,3 +405,41 @@ def test_the_in_house_warehouse_ships_from_its_pick_list(stack, admin, intake_fn
     assert admin.order(order_id)["status"] == "shipped"
     assert admin.inventory("W", "HQ")["on_hand"] == 0
     assert "OrderShipped" in event_types(flow)
+
+
+def test_a_dropshipped_sku_goes_to_its_supplier_without_touching_stock(stack, admin, intake_fn, flow):
+    admin.catalog("DS1", dropship_location="DS-ACME")
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    order_id = place(intake_fn, flow, [("DS1", 3), ("W", 1)])
+
+    [supplier_request] = flow.provider_requests("ProviderSupplierAcmeQueue")
+    [east_request] = flow.provider_requests("ProviderTplEastQueue")
+    assert supplier_request["provider"] == "supplier-acme" and supplier_request["lines"] == [{"sku": "DS1", "quantity": 3}]
+    assert east_request["lines"] == [{"sku": "W", "quantity": 1}]
+    assert not [i for i in stack.items() if i.get("type") == "stock" and i["sku"] == "DS1"]
+
+    flow.to_inbound(tpl.shipped(supplier_request["shipment_id"], "DS-T1", provider="supplier-acme"),
+                    tpl.delivered(supplier_request["shipment_id"], provider="supplier-acme"))
+    flow.pump()
+    view = admin.order(order_id)
+    assert (view["lines"][0]["shipped"], view["lines"][0]["delivered"]) == (3, 3)
+    assert check(stack.items(), flow.customer_events).ok
+
+
+def test_a_dropship_supplier_out_of_stock_holds_the_order_for_an_operator(stack, admin, intake_fn, flow):
+    admin.catalog("DS1", dropship_location="DS-ACME")
+    order_id = place(intake_fn, flow, [("DS1", 1)])
+    [request] = flow.provider_requests("ProviderSupplierAcmeQueue")
+    flow.to_inbound(tpl.rejected(request["shipment_id"], "INVENTORY_OUT_OF_STOCK", provider="supplier-acme"))
+    flow.pump()
+    assert admin.order(order_id)["holds"] == ["fulfillment_rejected"]
+    admin.cancel(order_id)
+    flow.pump()
+    assert check(stack.items(), flow.customer_events).ok
+
+
+def test_catalog_refuses_a_dropship_location_that_is_not_one(admin):
+    response = admin.call("PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"},
+                          {"kind": "physical", "dropship_location": "WH-EAST"})
+    assert response["statusCode"] == 404

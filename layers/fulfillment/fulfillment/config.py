@@ -16,6 +16,11 @@ class Location:
     kind: str  # 3pl | dropship | in_house
     priority: int
 
+    @property
+    def tracks_stock(self) -> bool:
+        """A dropship supplier's stock is not ours to count: reservations there take no stock."""
+        return self.kind != "dropship"
+
 
 @dataclass(frozen=True)
 class FraudRules:
@@ -59,6 +64,10 @@ class Settings:
 
     def location(self, location_id: str) -> Location | None:
         return next((loc for loc in self.locations if loc.id == location_id), None)
+
+    @property
+    def stocked_location_ids(self) -> list[str]:
+        return [loc.id for loc in self.locations if loc.tracks_stock]
 
 
 def _env(name: str, default: str | None = None) -> str | None:

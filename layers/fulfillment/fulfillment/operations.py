@@ -104,6 +104,11 @@ class Operations:
 
     # ---------------------------------------------------------------- catalog and stock
     def put_catalog(self, sku: str, entry: CatalogEntry, *, now: str) -> dict:
+        if entry.dropship_location:
+            location = self.settings.location(entry.dropship_location)
+            if location is None or location.kind != "dropship":
+                dropship = [loc.id for loc in self.settings.locations if loc.kind == "dropship"]
+                raise UnknownLocation(f"{entry.dropship_location} is not a dropship location; configured: {dropship}")
         fields = entry.model_dump(exclude_none=True)
         item = self.catalog.put(sku, fields, now)
         return _catalog_view(item)

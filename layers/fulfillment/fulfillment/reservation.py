@@ -43,7 +43,7 @@ class Reservations:
         self.stock = stock or StockStore()
         self.catalog = catalog or CatalogStore()
         self.shipments = shipments or ShipmentStore()
-        self.location_ids = [loc.id for loc in settings.locations]
+        self.location_ids = settings.stocked_location_ids
 
     # ---------------------------------------------------------------- reserve
     def reserve(self, order_id: str) -> str:
@@ -65,14 +65,17 @@ class Reservations:
         skus = {line.sku for line in pending if line.needs_stock}
         levels = self.stock.levels(skus, self.location_ids)
         available = {pair: max(int(item.get("available", 0)), 0) for pair, item in levels.items()}
+        catalog = self.catalog.lookup(skus)
         # Units waiting as backorders are promised to earlier orders (FIFO): new orders may not take them.
-        waiting = {sku: int(item.get("backordered_units", 0)) for sku, item in self.catalog.lookup(skus).items()}
+        waiting = {sku: int(item.get("backordered_units", 0)) for sku, item in catalog.items()}
         available = _cap_for_backlog(available, waiting, self.location_ids)
+        # Dropshipped SKUs come from their supplier, whose stock we do not count: always available there.
+        dropship = {sku: item["dropship_location"] for sku, item in catalog.items() if item.get("dropship_location")}
 
         first_pass = not any(ln.reserved or ln.backordered or ln.shipped for ln in order.lines)
         if order.fill_policy is FillPolicy.FILL_OR_KILL and order.reservation_cursor == 0 and first_pass:
-            whole = plan_lines([(ln.line_no, ln.sku, ln.unallocated) for ln in pending if ln.needs_stock],
-                               available, self.location_ids)
+            whole = plan_lines([(ln.line_no, ln.sku, ln.unallocated) for ln in pending
+                                if ln.needs_stock and ln.sku not in dropship], available, self.location_ids)
             if any(p.backordered for p in whole):
                 return self._kill(order, now)
 
@@ -82,7 +85,14 @@ class Reservations:
         new_lines = {line.line_no: line for line in order.lines}
         cursor = order.reservation_cursor
         for line in pending:
-            if line.needs_stock and line.unallocated:
+            if line.needs_stock and line.unallocated and line.sku in dropship:
+                plan = LinePlan(line.line_no, line.sku, allocations={dropship[line.sku]: line.unallocated})
+                if len(ops) + len(taken) + len(backlog) + 1 > CHUNK_BUDGET:
+                    break
+                ops.append(stock_ops.add_reservation(order.order_id, line.line_no, line.sku, dropship[line.sku],
+                                                     line.unallocated, now, untracked=True))
+                new_lines[line.line_no] = _allocated(line, plan)
+            elif line.needs_stock and line.unallocated:
                 [plan] = plan_lines([(line.line_no, line.sku, line.unallocated)],
                                     _minus(available, taken), self.location_ids)
                 if order.fill_policy is FillPolicy.FILL_OR_KILL and plan.backordered and first_pass:
@@ -174,7 +184,8 @@ class Reservations:
         lines = {line.line_no: line for line in order.lines}
         returned: dict[tuple[str, str], int] = defaultdict(int)
         for res, units in batch:
-            returned[(res["sku"], res["location"])] += units
+            if not res.get("untracked"):
+                returned[(res["sku"], res["location"])] += units
             key = {"PK": res["PK"], "SK": res["SK"]}
             ops.append(stock_ops.drop_reservation(key) if units == int(res["quantity"])
                        else dynamo.update(key, "ADD quantity :d", values={":d": -units}))

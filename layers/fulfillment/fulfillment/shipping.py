@@ -240,7 +240,7 @@ class Shipping:
             order = replace(order, lines=_adjust_lines(order, shipment, dispatched=-1))
             entries = [Entry("shipment_rejected", {"shipment_id": shipment_id, "reason": reason, "message": message})]
             ops: list[dynamo.Op] = []
-            if reason == "INVENTORY_OUT_OF_STOCK":
+            if reason == "INVENTORY_OUT_OF_STOCK" and self._tracks_stock(shipment.location):
                 order, ops = self._write_down_and_reroute(order, shipment, at)
                 entries.append(Entry("rerouted", {"shipment_id": shipment_id, "from": shipment.location}))
             elif reason in ("INCORRECT_ADDRESS", "UNDELIVERABLE_DESTINATION"):
@@ -253,6 +253,10 @@ class Shipping:
             return order, rejected, entries, ops
 
         return self._change(shipment_id, mutate, marker)
+
+    def _tracks_stock(self, location_id: str) -> bool:
+        location = self.settings.location(location_id)
+        return location is None or location.tracks_stock
 
     def _write_down_and_reroute(self, order: Order, shipment: Shipment, at: str):
         """The location does not have the units after all: write them off there and reserve elsewhere."""
@@ -332,7 +336,8 @@ class Shipping:
                 lines[ln.line_no] = replace(line, reserved=line.reserved - u, dispatched=line.dispatched - u,
                                             shipped=line.shipped + u, allocations=allocations)
             new_ship_lines.append(replace(ln, shipped=ln.shipped + u))
-        ops += [stock_ops.ship_units(sku, shipment.location, u, at) for sku, u in per_sku.items()]
+        if self._tracks_stock(shipment.location):
+            ops += [stock_ops.ship_units(sku, shipment.location, u, at) for sku, u in per_sku.items()]
         order = replace(order, lines=tuple(lines[ln.line_no] for ln in order.lines))
         entries = [Entry("shipment_shipped", {"shipment_id": shipment.shipment_id, "units": sum(units.values())})]
         if not was_shipped:

@@ -170,12 +170,15 @@ def return_stock(sku: str, location: str, units: int, now: str) -> dynamo.Op:
     )
 
 
-def add_reservation(order_id: str, line_no: int, sku: str, location: str, units: int, now: str) -> dynamo.Op:
+def add_reservation(order_id: str, line_no: int, sku: str, location: str, units: int, now: str,
+                    *, untracked: bool = False) -> dynamo.Op:
+    """`untracked`: held at a dropship supplier, whose stock we do not count (no stock item moves)."""
     return dynamo.update(
         keys.reservation_key(order_id, line_no, location),
-        "SET order_id = :o, line_no = :n, sku = :s, #loc = :l, #type = :t, created_at = if_not_exists(created_at, :now)"
-        " ADD quantity :q",
-        values={":o": order_id, ":n": line_no, ":s": sku, ":l": location, ":t": "reservation", ":now": now, ":q": units},
+        "SET order_id = :o, line_no = :n, sku = :s, #loc = :l, #type = :t, untracked = :u,"
+        " created_at = if_not_exists(created_at, :now) ADD quantity :q",
+        values={":o": order_id, ":n": line_no, ":s": sku, ":l": location, ":t": "reservation", ":now": now, ":q": units,
+                ":u": untracked},
         names={"#loc": "location", "#type": "type"},
     )
 

@@ -24,11 +24,14 @@ class CatalogEntry(BaseModel):
     title: Annotated[str, StringConstraints(max_length=256)] | None = None
     reorder_point: StrictInt = Field(default=0, ge=0)
     digital: DigitalAsset | None = None
+    dropship_location: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _digital_has_asset(self) -> CatalogEntry:
         if self.kind == "digital" and self.digital is None:
             raise ValueError("a digital SKU needs its digital asset (digital.bucket_key)")
+        if self.kind == "digital" and self.dropship_location:
+            raise ValueError("a digital SKU is not dropshipped")
         return self
 
 
