@@ -21,7 +21,8 @@ from fulfillment.config import settings
 from fulfillment.contracts.carriers import AfterShipEvent, EasyPostEvent
 from fulfillment.contracts.common import field_errors, loads
 from fulfillment.contracts.provider import INBOUND, Line
-from fulfillment.errors import FulfillmentError, UnknownLocation
+from fulfillment.domain.shipments import carrier_code
+from fulfillment.errors import ConcurrentModification, FulfillmentError, UnknownLocation
 from fulfillment.shipping import ShipmentNotFound, Shipping, epoch, utc_now
 
 logger = Logger()
@@ -49,6 +50,8 @@ def record_handler(record: SQSRecord) -> None:
         return
     try:
         outcome = inbound.apply(message, shipping())
+    except ConcurrentModification:
+        raise  # contention: let SQS redeliver it
     except FulfillmentError as exc:  # unknown shipment, wrong provider, unsupported: never succeeds on retry
         _quarantine(record, f"{exc.code}: {exc.message}")
         return
@@ -127,7 +130,7 @@ def ship(shipment_id: str) -> Response:
     shipment = shipping().shipments.get(shipment_id)
     if shipment is None or shipment.provider_kind != "in_house":
         raise ShipmentNotFound(f"no in-house shipment {shipment_id}")
-    outcome = shipping().shipped(shipment_id, request.carrier.strip().lower(), request.tracking_number, utc_now(),
+    outcome = shipping().shipped(shipment_id, carrier_code(request.carrier), request.tracking_number, utc_now(),
                                  lines, marker=marker)
     return http.json_response(200, {"shipment_id": shipment_id, "outcome": outcome})
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fulfillment.adapters.shipment_store import mark_message
 from fulfillment.adapters.stock_store import StockStore
 from fulfillment.contracts import provider as p
-from fulfillment.errors import AlreadyExists, FulfillmentError, InsufficientStock, NotFound
+from fulfillment.domain.shipments import carrier_code
+from fulfillment.errors import AlreadyExists, ConcurrentModification, FulfillmentError, InsufficientStock, NotFound
 from fulfillment.shipping import Shipping, epoch
 
 
@@ -36,7 +37,7 @@ def apply(message: p._Inbound, shipping: Shipping, stock: StockStore | None = No
             return shipping.rejected(message.shipment_id, message.reason, message.message, marker=marker, at=sent_at)
         case p.Shipped():
             lines = [(ln.sku, ln.quantity) for ln in message.lines] if message.lines is not None else None
-            return shipping.shipped(message.shipment_id, message.carrier.strip().lower(), message.tracking_number,
+            return shipping.shipped(message.shipment_id, carrier_code(message.carrier), message.tracking_number,
                                     p.iso(message.shipped_at), lines, marker=marker)
         case p.Tracking():
             return shipping.tracking(message.shipment_id, message.status, p.iso(message.occurred_at),
@@ -62,19 +63,28 @@ def reconcile(message: p.InventorySnapshot, shipping: Shipping, stock: StockStor
     if location.provider != message.provider:
         raise NotOwner(f"provider {message.provider} does not operate {message.location}")
     drift, refused = 0, []
+    as_of = p.iso(message.as_of)
     for item in message.items:
-        current = stock.get(item.sku, message.location)
-        on_hand = int(current["on_hand"]) if current else 0
-        delta = item.on_hand - on_hand
-        if delta == 0:
-            continue
-        try:
-            stock.adjust(item.sku, message.location, delta=delta, reason="count",
-                         adjustment_id=f"snapshot-{message.message_id}-{item.sku}", actor=message.provider,
-                         now=p.iso(message.as_of), note="inventory.snapshot")
-            drift += abs(delta)
-        except AlreadyExists:
-            continue
-        except InsufficientStock:
-            refused.append(item.sku)  # would take reserved units: needs a person (or the rejection flow)
+        for _ in range(5):
+            current = stock.get(item.sku, message.location)
+            if current and current.get("updated_at", "") > as_of:
+                refused.append(item.sku)  # stock moved after the count was taken: the count is stale for it
+                break
+            on_hand = int(current["on_hand"]) if current else 0
+            delta = item.on_hand - on_hand
+            if delta == 0:
+                break
+            try:
+                stock.adjust(item.sku, message.location, delta=delta, reason="count",
+                             adjustment_id=f"snapshot-{message.message_id}-{item.sku}", actor=message.provider,
+                             now=as_of, note="inventory.snapshot", expected_on_hand=on_hand if current else None)
+                drift += abs(delta)
+                break
+            except AlreadyExists:
+                break
+            except ConcurrentModification:
+                continue  # moved between our read and our write: read again
+            except InsufficientStock:
+                refused.append(item.sku)  # would take reserved units: needs a person (or the rejection flow)
+                break
     return f"reconciled, drift {drift} units" + (f", refused {refused}" if refused else "")

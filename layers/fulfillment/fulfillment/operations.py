@@ -7,12 +7,14 @@ from dataclasses import replace
 
 from fulfillment import tokens
 from fulfillment.adapters.order_store import OrderStore
+from fulfillment.adapters.shipment_store import ShipmentStore
 from fulfillment.adapters.stock_store import CatalogStore, StockStore
 from fulfillment.config import Settings
 from fulfillment.contracts.admin import Adjustment, CatalogEntry, StockLevel
 from fulfillment.contracts.views import order_view, stock_view
 from fulfillment.domain import transitions
 from fulfillment.domain.model import Hold, LineKind, Order, WorkState
+from fulfillment.domain.shipments import ShipmentStatus
 from fulfillment.domain.status import aggregate
 from fulfillment.errors import AlreadyExists, Conflict, ConcurrentModification, NotFound, OrderNotFound, UnknownLocation, UnknownSku
 
@@ -26,6 +28,7 @@ class Operations:
         self.orders = orders or OrderStore()
         self.catalog = catalog or CatalogStore()
         self.stock = stock or StockStore()
+        self.shipments = ShipmentStore()
 
     # ---------------------------------------------------------------- orders
     def view(self, order_id: str, *, token: str | None, admin: bool) -> dict:
@@ -34,7 +37,7 @@ class Operations:
         # Unknown order and someone else's order look the same: 404.
         if order_item is None or not (admin or tokens.matches(token, order_item.get("access_token_hash", ""))):
             raise OrderNotFound(f"no order {order_id}")
-        return order_view(items)
+        return order_view(items, admin=admin)
 
     def list(self, status: str, *, limit: int, cursor: str | None) -> dict:
         items, next_cursor = self.orders.list_by_status(status, limit=limit, cursor=cursor)
@@ -65,7 +68,17 @@ class Operations:
                 order = self._recheck_catalog(order)
             return transitions.release_hold(order, reason, by="operator")
 
-        return self._change(order_id, change, now)
+        result = self._change(order_id, change, now)
+        if reason == Hold.PROVIDER_UNRESPONSIVE.value:
+            self._retry_unanswered_shipments(order_id, now)
+        return result
+
+    def _retry_unanswered_shipments(self, order_id: str, now: str) -> None:
+        """The operator says the provider is back: its unanswered requests are re-sent from attempt one."""
+        for shipment in self.shipments.of_order(order_id):
+            if shipment.status is ShipmentStatus.SUBMITTED and shipment.timer_due is None:
+                retried = replace(shipment, attempts=0, timer_due=now, version=shipment.version + 1)
+                self.shipments.save(retried.record({"at": now, "type": "retry_after_hold_release"}), shipment.version)
 
     def _recheck_catalog(self, order: Order) -> Order:
         """Releasing unknown_sku is allowed once the catalog knows every SKU; their lines then reserve."""

@@ -240,7 +240,7 @@ class Reservations:
                 continue
             if len(waiting) < 25:
                 return served
-        return served
+        raise ConcurrentModification(f"could not finish serving the {sku} backorder queue: retry")
 
     def _serve(self, entry: dict, levels: dict[tuple[str, str], int]) -> int:
         now = utc_now()

@@ -52,6 +52,10 @@ def route(event_name: str, sk: str, new: dict | None, old: dict | None) -> Route
             routed.dispatch.append(SubmitShipment(shipment_id=new["shipment_id"]))
     elif sk.startswith(keys.TIMELINE_PREFIX) and event_name == "INSERT" and new and new.get("event"):
         routed.events.append(customer_event(new))
+    elif sk == keys.CATALOG_SK and new:
+        # A backorder was queued: stock that arrived while it was being queued must not sit idle.
+        if int(new.get("backordered_units", 0)) > int((old or {}).get("backordered_units", 0)):
+            routed.messages.append(AllocateBackorders(sku=new["sku"]))
     elif sk.startswith(keys.LOCATION_PREFIX) and new:
         before = int((old or {}).get("available", 0))
         if int(new.get("available", 0)) > before:

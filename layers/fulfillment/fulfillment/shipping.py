@@ -125,25 +125,34 @@ class Shipping:
         raise ConcurrentModification(f"could not dispatch order {order_id}")
 
     def submit(self, shipment_id: str) -> str:
-        """Send a pending shipment's fulfillment_request, then mark it submitted (the outbox's second half)."""
+        """Mark a pending shipment submitted, then send its fulfillment_request (the outbox's second half).
+
+        The write comes first: a cancellation racing this either wins `pending` (and nothing is ever sent)
+        or sees `submitted` (and asks the provider to cancel). A crash between the write and the send is
+        healed by the redelivered message (a `submitted` shipment is sent again: same request_id, which
+        the provider dedupes) and, failing that, by the acknowledgement timer.
+        """
         for _ in range(MAX_ATTEMPTS):
             shipment = self._get(shipment_id)
+            order = self.orders.get(shipment.order_id)
+            if shipment.status is S.SUBMITTED and not shipment.cancel_requested and shipment.attempts <= 1:
+                self._send(shipment.provider, self._request(order, shipment, shipment.submitted_at or self.now()))
+                return "sent again"
             if shipment.status is not S.PENDING:
                 return f"already {shipment.status.value}"
-            order = self.orders.get(shipment.order_id)
             now = self.now()
             if order.cancelled or shipment.cancel_requested:
                 result = self._change(shipment_id, lambda o, s: self._cancelled(o, s, "order cancelled before submission"))
                 return f"cancelled before submission ({result})"
-            self._send(shipment.provider, self._request(order, shipment, now))
             submitted = replace(shipment, status=S.SUBMITTED, status_at=now, submitted_at=now, attempts=1,
                                 timer_due=plus(now, self.ack_timeout), version=shipment.version + 1)
             try:
                 self.shipments.save(submitted, shipment.version)
-                return "submitted"
             except dynamo.TransactionCancelled:
-                continue  # the provider may already have answered: read again
-        raise ConcurrentModification(f"could not mark {shipment_id} submitted")
+                continue  # cancelled or answered meanwhile: read again
+            self._send(shipment.provider, self._request(order, submitted, now))
+            return "submitted"
+        raise ConcurrentModification(f"could not submit {shipment_id}")
 
     def _request(self, order: Order, shipment: Shipment, now: str) -> FulfillmentRequest:
         a = order.shipping_address
@@ -166,9 +175,13 @@ class Shipping:
         now = self.now()
         if shipment.timer_due is None or shipment.timer_due > now:
             return "not due"
+        if shipment.cancel_requested and shipment.status in (S.SUBMITTED, S.ACCEPTED):
+            return self._resend_cancellation(shipment, now)
         if shipment.status is S.SUBMITTED:
             if shipment.attempts < self.max_submit_attempts:
                 order = self.orders.get(shipment.order_id)
+                if order.cancelled:
+                    return self._change(shipment_id, lambda o, s: (None, replace(s, timer_due=None), [], []))
                 self._send(shipment.provider, self._request(order, shipment, now))
                 resent = replace(shipment, attempts=shipment.attempts + 1, timer_due=plus(now, self.ack_timeout),
                                  version=shipment.version + 1)
@@ -180,7 +193,21 @@ class Shipping:
             return self._change(shipment_id, self._delayed)
         return self._change(shipment_id, lambda o, s: (None, replace(s, timer_due=None), [], []))
 
+    def _resend_cancellation(self, shipment: Shipment, now: str) -> str:
+        if shipment.attempts >= self.max_submit_attempts + 3:
+            return self._change(shipment.shipment_id, lambda o, s: (
+                o, replace(s, timer_due=None), [Entry("cancellation_unanswered", {"shipment_id": s.shipment_id,
+                                                                                  "provider": s.provider})], []))
+        self._send(shipment.provider, CancellationRequest(
+            request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=shipment.order_id))
+        resent = replace(shipment, attempts=shipment.attempts + 1, timer_due=plus(now, self.ack_timeout),
+                         version=shipment.version + 1).record({"at": now, "type": "cancellation_resent"})
+        self.shipments.save(resent, shipment.version)
+        return "cancellation re-sent"
+
     def _unresponsive(self, order: Order, shipment: Shipment):
+        if order.cancelled:
+            return None, replace(shipment, timer_due=None), [], []
         detail = f"{shipment.provider} did not answer {shipment.attempts} requests for {shipment.shipment_id}"
         order, entries = transitions.place_hold(order, Hold.PROVIDER_UNRESPONSIVE, detail)
         return order, replace(shipment, timer_due=None), entries, []
@@ -206,8 +233,8 @@ class Shipping:
                 self._send(shipment.provider, CancellationRequest(
                     request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=order_id))
                 self._change(shipment.shipment_id, lambda o, s: (None, replace(
-                    s, cancel_requested=True, cancel_sent=True).record({"at": self.now(), "type": "cancellation_requested"}),
-                    [], []))
+                    s, cancel_requested=True, cancel_sent=True, timer_due=plus(self.now(), self.ack_timeout),
+                ).record({"at": self.now(), "type": "cancellation_requested"}), [], []))
                 touched += 1
         return touched
 
@@ -240,7 +267,10 @@ class Shipping:
             order = replace(order, lines=_adjust_lines(order, shipment, dispatched=-1))
             entries = [Entry("shipment_rejected", {"shipment_id": shipment_id, "reason": reason, "message": message})]
             ops: list[dynamo.Op] = []
-            if reason == "INVENTORY_OUT_OF_STOCK" and self._tracks_stock(shipment.location):
+            if order.cancelled:  # nothing to re-route or hold: just give the units back
+                if order.reservation_state is not WorkState.NONE:
+                    order = replace(order, release_state=WorkState.PENDING)
+            elif reason == "INVENTORY_OUT_OF_STOCK" and self._tracks_stock(shipment.location):
                 order, ops = self._write_down_and_reroute(order, shipment, at)
                 entries.append(Entry("rerouted", {"shipment_id": shipment_id, "from": shipment.location}))
             elif reason in ("INCORRECT_ADDRESS", "UNDELIVERABLE_DESTINATION"):
@@ -368,9 +398,10 @@ class Shipping:
             shipment = shipment.record({"at": delivered_at, "type": "delivered", "description": description})
             if shipment.status is S.DELIVERED or not shipment.active:
                 return None, shipment, [], []
-            # Delivered implies shipped: commit whatever a (lost or late) shipped message did not.
-            order, shipment, entries, ops = self._commit(order, shipment, {ln.line_no: ln.unshipped for ln in shipment.lines},
-                                                         delivered_at)
+            # Delivered implies shipped: a shipment never reported shipped (lost or late message) shipped whole.
+            # After a partial shipment, only what shipped was delivered; the rest is still in flight.
+            implied = {ln.line_no: ln.unshipped for ln in shipment.lines} if shipment.shipped_units == 0 else {}
+            order, shipment, entries, ops = self._commit(order, shipment, implied, delivered_at)
             lines = {line.line_no: line for line in order.lines}
             for ln in shipment.lines:
                 line = lines[ln.line_no]

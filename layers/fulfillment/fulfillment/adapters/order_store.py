@@ -30,7 +30,7 @@ from fulfillment.domain.model import (
 )
 from fulfillment.domain.status import aggregate
 from fulfillment.domain.timeline import Entry
-from fulfillment.errors import AlreadyExists, ConcurrentModification, OrderNotFound
+from fulfillment.errors import AlreadyExists, BadRequest, ConcurrentModification, OrderNotFound
 
 # ------------------------------------------------------------------ codec
 
@@ -229,8 +229,21 @@ class OrderStore:
             "Limit": limit,
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, status)
         page = table().query(**kwargs)
         last = page.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return page.get("Items", []), next_cursor
+
+
+def _decode_cursor(cursor: str, status: str) -> dict:
+    """A cursor is only ever one we handed out for the same status list; anything else is a 400."""
+    try:
+        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise BadRequest("cursor is not one this API returned") from None
+    expected = {"PK", "SK", "GSI1PK", "GSI1SK"}
+    if not isinstance(start, dict) or set(start) != expected or not all(isinstance(v, str) for v in start.values()) \
+            or start["GSI1PK"] != keys.status_index_partition(status):
+        raise BadRequest("cursor is not one this API returned for this status")
+    return start

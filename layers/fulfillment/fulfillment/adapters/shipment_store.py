@@ -101,15 +101,18 @@ class ShipmentStore:
             found += [from_item(i) for i in response.get("Items", [])]
         return found
 
-    def due(self, now: str, limit: int = 100) -> list[str]:
+    def due(self, now: str, limit: int = 1000) -> list[str]:
         """Shipment ids whose timer is due, from every shard of the sparse timer index."""
         ids: list[str] = []
         for partition in keys.timer_partitions():
             kwargs: dict[str, Any] = {
                 "IndexName": keys.TIMER_INDEX,
                 "KeyConditionExpression": K("GSI2PK").eq(partition) & K("GSI2SK").lte(f"{now}#~"),
-                "Limit": limit,
             }
-            response = table().query(**kwargs)
-            ids += [i["GSI2SK"].split("#", 1)[1] for i in response.get("Items", [])]
+            while True:  # every due timer, oldest first: none starves behind others that stay due
+                response = table().query(**kwargs)
+                ids += [i["GSI2SK"].split("#", 1)[1] for i in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response or len(ids) >= limit * keys.TIMER_SHARDS:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return ids

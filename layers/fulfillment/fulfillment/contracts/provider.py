@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from fulfillment.domain.shipments import ShipmentStatus
+from fulfillment.domain.shipments import CARRIER_STATUSES, ShipmentStatus
+
+
+def _carrier_status(value: ShipmentStatus) -> ShipmentStatus:
+    if value not in CARRIER_STATUSES:
+        raise ValueError(f"a tracking update reports where the parcel is, one of {sorted(CARRIER_STATUSES)};"
+                         f" use the message type for {value.value}")
+    return value
 
 
 def _utc(value: datetime) -> datetime:
@@ -95,7 +102,7 @@ class Shipped(_Inbound):
 class Tracking(_Inbound):
     type: Literal["shipment.tracking"]
     shipment_id: Id
-    status: ShipmentStatus
+    status: Annotated[ShipmentStatus, AfterValidator(_carrier_status)]
     occurred_at: Timestamp
     description: str | None = Field(default=None, max_length=1000)
     location: str | None = Field(default=None, max_length=256)

@@ -7,18 +7,29 @@ from fulfillment.adapters.order_store import from_item
 from fulfillment.domain.status import aggregate
 
 
-def order_view(items: list[dict]) -> dict:
+# Timeline details a customer does not see: fraud rules, provider messages, operator notes.
+OPERATOR_ONLY_DETAIL = {"hold_placed": ("reason",), "shipment_rejected": ("shipment_id", "reason"),
+                        "cancellation_rejected": ("shipment_id",), "cancelled": ("reason",)}
+
+
+def _detail_for(entry: dict, admin: bool) -> dict:
+    detail = entry.get("detail") or {}
+    if admin or entry["entry"] not in OPERATOR_ONLY_DETAIL:
+        return detail
+    return {k: v for k, v in detail.items() if k in OPERATOR_ONLY_DETAIL[entry["entry"]]}
+
+
+def order_view(items: list[dict], *, admin: bool = False) -> dict:
     order_item = next(i for i in items if i["SK"] == keys.ORDER_SK)
     order = from_item(order_item)
     timeline = sorted((i for i in items if i["SK"].startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
-    return {
+    view = {
         "order_id": order.order_id,
         "channel": order.channel.value,
         "external_id": order.external_id,
         "name": order.name,
         "status": aggregate(order).value,
         "holds": sorted(order.holds),
-        "hold_details": [{"reason": r, **h} for r, h in sorted(order.holds.items())],
         "currency": order.currency,
         "payment_status": order.payment_status,
         "fill_policy": order.fill_policy.value,
@@ -62,10 +73,13 @@ def order_view(items: list[dict]) -> dict:
         "downloads": [],
         "returns": [],
         "timeline": [
-            {"at": t["at"], "type": t["entry"], "detail": t.get("detail") or {}, **({"event": t["event"]} if t.get("event") else {})}
+            {"at": t["at"], "type": t["entry"], "detail": _detail_for(t, admin), **({"event": t["event"]} if t.get("event") else {})}
             for t in timeline
         ],
     }
+    if admin:
+        view["hold_details"] = [{"reason": r, **h} for r, h in sorted(order.holds.items())]
+    return view
 
 
 def stock_view(item: dict | None, sku: str, location: str) -> dict:

@@ -45,13 +45,16 @@ AFTERSHIP_TAG = {
     "Delivered": S.DELIVERED, "AvailableForPickup": S.AVAILABLE_FOR_PICKUP, "Exception": S.EXCEPTION,
 }  # Pending, InfoReceived, Expired: recorded, no status change
 
-CARRIER_ALIASES = {"united states postal service": "usps", "fedex ground": "fedex", "dhl express": "dhl",
-                   "dhl_express": "dhl", "royal-mail": "royalmail", "royal mail": "royalmail"}
+CARRIER_ALIASES = {"united states postal service": "usps", "fedex ground": "fedex", "fedex express": "fedex",
+                   "dhl express": "dhl", "dhl_express": "dhl", "dhl ecommerce": "dhl", "royal-mail": "royalmail",
+                   "royal mail": "royalmail", "ups mail innovations": "ups", "canada post": "canadapost",
+                   "canada-post": "canadapost"}
 
 
 def carrier_code(name: str) -> str:
-    code = name.strip().lower()
-    return CARRIER_ALIASES.get(code, code.replace(" ", ""))
+    """One spelling per carrier, so a 3PL's "USPS" and a tracking service's "usps" slug find the same parcel."""
+    code = " ".join(name.strip().lower().split())
+    return CARRIER_ALIASES.get(code, code.replace(" ", "").replace("-", "").replace("_", ""))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,182 @@
+"""Defects found in review, each reproduced first, kept as regression tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from fulfillment_local.invariants import check
+from tests.support import provider as tpl
+from tests.support.admin import Admin
+from tests.support.events import Context, response_json
+from tests.support.flow import Flow
+from tests.support.storefront import native_order
+
+
+@pytest.fixture
+def admin(api_fn) -> Admin:
+    return Admin(api_fn)
+
+
+@pytest.fixture
+def flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn) -> Flow:
+    return Flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn)
+
+
+def shipments(stack) -> list[dict]:
+    return sorted((i for i in stack.items() if i.get("type") == "shipment"), key=lambda i: i["SK"])
+
+
+def test_a_cancel_racing_the_submission_still_reaches_the_provider(stack, admin, intake_fn, flow, dispatch_fn,
+                                                                   monkeypatch):
+    """The order is cancelled while submit is between its write and its send."""
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 2)
+    real_send = dispatch_fn.send_to_provider
+    cancelled = []
+
+    def send_then_cancel(provider, message):
+        if message.type == "fulfillment_request" and not cancelled:
+            cancelled.append(admin.cancel(message.order_id))  # lands between submit's write and its send
+            dispatch_fn.shipping().cancel_shipments(message.order_id)
+        real_send(provider, message)
+
+    monkeypatch.setattr(dispatch_fn, "send_to_provider", send_then_cancel)
+    dispatch_fn.shipping.cache_clear()
+    native_order(intake_fn, lines=[("W", 2)])
+    flow.pump()
+
+    requests = flow.provider_requests()
+    assert [r["type"] for r in requests] == ["cancellation_request", "fulfillment_request"]
+    assert admin.inventory("W", "WH-EAST")["reserved"] == 2  # held until the provider answers
+    flow.to_inbound(tpl.message("cancellation_request.accepted", shipment_id=requests[1]["shipment_id"]))
+    flow.pump()
+    assert admin.inventory("W", "WH-EAST")["available"] == 2
+    assert check(stack.items(), flow.customer_events).ok
+
+
+def test_a_rejection_after_a_cancel_releases_the_stock(stack, admin, intake_fn, flow):
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 2)
+    _, body = native_order(intake_fn, lines=[("W", 2)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    admin.cancel(body["order_id"])
+    flow.pump()
+    flow.to_inbound(tpl.rejected(request["shipment_id"], "OTHER"))
+    flow.pump()
+    assert admin.inventory("W", "WH-EAST")["available"] == 2
+    assert admin.order(body["order_id"])["holds"] == []
+    report = check(stack.items(), flow.customer_events)
+    assert report.ok, report.violations
+
+
+def test_an_unanswered_cancellation_is_resent_not_the_request(stack, admin, intake_fn, flow, dispatch_fn, timers_fn,
+                                                               monkeypatch):
+    monkeypatch.setenv("ACK_TIMEOUT_SECONDS", "0")
+    dispatch_fn.shipping.cache_clear()
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    _, body = native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    admin.cancel(body["order_id"])
+    flow.pump()
+    for _ in range(3):
+        timers_fn.lambda_handler({}, Context())
+        flow.pump()
+    kinds = [r["type"] for r in flow.provider_requests()]
+    assert kinds[0] == "fulfillment_request" and set(kinds[1:]) == {"cancellation_request"} and len(kinds) >= 3
+    assert "OrderOnHold" not in [e["detail-type"] for e in flow.customer_events]
+
+
+def test_stock_arriving_while_a_backorder_is_queued_is_allocated(stack, admin, intake_fn, flow, reservation_fn,
+                                                                  monkeypatch):
+    admin.catalog("B")
+    admin.stock("B", "WH-EAST", 0)
+    store = reservation_fn.reservations().stock
+    real_levels = store.levels
+
+    def levels_then_restock(skus, locations):
+        seen = real_levels(skus, locations)  # reserve reads 0 available ...
+        monkeypatch.setattr(store, "levels", real_levels)
+        admin.adjust("B", "WH-EAST", 5, "received", adjustment_id="po-race")  # ... then stock arrives
+        return seen
+
+    monkeypatch.setattr(store, "levels", levels_then_restock)
+    _, body = native_order(intake_fn, lines=[("B", 2)])
+    flow.pump()
+    view = admin.order(body["order_id"])
+    assert (view["lines"][0]["reserved"], view["lines"][0]["backordered"]) == (2, 0)
+    assert check(stack.items()).ok
+
+
+def test_a_3pl_tracking_message_cannot_set_a_non_carrier_status(stack, admin, intake_fn, flow):
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    before = shipments(stack)
+    flow.to_inbound(tpl.tracking(request["shipment_id"], "cancelled", 5))
+    flow.pump()
+    assert shipments(stack) == before
+    [dead] = flow.dead_letters("InboundDLQ")
+    assert "status" in dead["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_delivery_after_a_partial_shipment_delivers_only_what_shipped(stack, admin, intake_fn, flow):
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 3)
+    _, body = native_order(intake_fn, lines=[("W", 3)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    sid = request["shipment_id"]
+    flow.to_inbound(tpl.shipped(sid, "P1", lines=[{"sku": "W", "quantity": 2}]), tpl.delivered(sid))
+    flow.pump()
+    line = admin.order(body["order_id"])["lines"][0]
+    assert (line["shipped"], line["delivered"], line["reserved"]) == (2, 2, 1)
+    assert admin.inventory("W", "WH-EAST")["on_hand"] == 1
+    assert "OrderDelivered" not in [e["detail-type"] for e in flow.customer_events]
+    assert check(stack.items(), flow.customer_events).ok
+
+
+def test_carrier_names_match_however_the_3pl_spells_them(stack, admin, intake_fn, flow, tracking_fn):
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from tests.support.events import api_event
+
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    flow.to_inbound(tpl.shipped(request["shipment_id"], "9400X", carrier="United States Postal Service"))
+    flow.pump()
+    body = json.dumps({"event_id": "ev-1", "event": "tracking_update", "msg": {
+        "tracking_number": "9400X", "slug": "usps", "tag": "OutForDelivery",
+        "checkpoints": [{"checkpoint_time": "2026-11-01T16:00:00Z", "message": "Out for delivery"}]}}).encode()
+    signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
+    response = tracking_fn.lambda_handler(api_event("POST", "/webhooks/tracking/aftership", body=body, headers={
+        "Content-Type": "application/json", "aftership-hmac-sha256": signature}), Context())
+    assert response_json(response)["matched"] is True
+    assert shipments(stack)[0]["status"] == "out_for_delivery"
+
+
+def test_customers_do_not_see_fraud_rules_or_provider_messages(stack, admin, intake_fn, flow):
+    _, body = native_order(intake_fn, lines=[("W", 60)])  # above max_line_quantity; W unknown
+    flow.pump()
+    customer = admin.call("GET", f"/orders/{body['order_id']}", "/orders/{order_id}", {"order_id": body["order_id"]},
+                          token=body["access_token"])
+    view = response_json(customer)
+    assert view["holds"] == ["fraud_review", "unknown_sku"]
+    assert "hold_details" not in view and "above" not in customer["body"]
+    assert "above" in admin.call("GET", f"/orders/{body['order_id']}", "/orders/{order_id}",
+                                 {"order_id": body["order_id"]})["body"]
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", "eyJQSyI6IDF9"])
+def test_a_bad_list_cursor_is_a_400(stack, admin, cursor):
+    response = admin.call("GET", "/orders", "/orders", {}, query={"status": "received", "cursor": cursor})
+    assert response["statusCode"] == 400
