@@ -43,7 +43,7 @@ def _clear_caches() -> None:
     parameters.clear_caches()
     for name in ("order_intake", "order_api", "event_router", "stock_reservation", "dispatch", "tracking_updates"):
         module = os.sys.modules.get(f"fn_{name}")
-        for attr in ("intake", "reservations", "router", "operations", "shipping", "provider_queues", "token_key"):
+        for attr in ("intake", "reservations", "router", "operations", "shipping", "provider_queues", "token_key", "provider_senders"):
             cached = getattr(module, attr, None) if module else None
             if hasattr(cached, "cache_clear"):
                 cached.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
 
@@ -38,6 +39,12 @@ def shipping() -> Shipping:
     return Shipping(settings(), delay_after=int(os.environ.get("DELAY_AFTER_SECONDS", "259200")))
 
 
+@cache
+def provider_senders() -> dict[str, list[str]]:
+    """The queue is shared, so a message's `provider` is believed only from that provider's own senders."""
+    return json.loads(os.environ.get("PROVIDER_SENDERS") or "{}")
+
+
 # ------------------------------------------------------------------ 3PL inbound queue
 def record_handler(record: SQSRecord) -> None:
     try:
@@ -47,6 +54,10 @@ def record_handler(record: SQSRecord) -> None:
         return
     except FulfillmentError as exc:
         _quarantine(record, f"{exc.code}: {exc.message}")
+        return
+    allowed = provider_senders().get(message.provider)
+    if allowed is not None and record.attributes.sender_id not in allowed:
+        _quarantine(record, f"sender_not_allowed: {record.attributes.sender_id} may not speak for {message.provider}")
         return
     try:
         outcome = inbound.apply(message, shipping())
@@ -70,11 +81,12 @@ def _quarantine(record: SQSRecord, reason: str) -> None:
 # ------------------------------------------------------------------ carrier webhooks
 def _carrier(update) -> Response:
     marker = mark_message(update.source, update.event_id, "carrier_webhook", epoch())
-    outcome = shipping().carrier_update(update, marker=marker)
+    outcome = shipping().carrier_update(update, marker=marker, keep_if_unknown=True)
     logger.info("carrier update", source=update.source, carrier=update.carrier, status=str(update.status),
                 outcome=outcome)
-    # An unknown tracking number is answered 200 so the carrier does not retry or disable the webhook.
-    return http.json_response(200, {"matched": outcome != "unmatched", "outcome": outcome})
+    # An unknown tracking number is kept (the 3PL's shipment.shipped may still be on its way) and answered
+    # 200, so the carrier neither retries nor disables the webhook.
+    return http.json_response(200, {"matched": outcome not in ("unmatched", "kept for later"), "outcome": outcome})
 
 
 @app.post("/webhooks/tracking/easypost")
@@ -130,8 +142,9 @@ def ship(shipment_id: str) -> Response:
     shipment = shipping().shipments.get(shipment_id)
     if shipment is None or shipment.provider_kind != "in_house":
         raise ShipmentNotFound(f"no in-house shipment {shipment_id}")
-    outcome = shipping().shipped(shipment_id, carrier_code(request.carrier), request.tracking_number, utc_now(),
-                                 lines, marker=marker)
+    carrier = carrier_code(request.carrier)
+    outcome = shipping().shipped(shipment_id, carrier, request.tracking_number, utc_now(), lines, marker=marker)
+    shipping().replay_early_updates(carrier, request.tracking_number)
     return http.json_response(200, {"shipment_id": shipment_id, "outcome": outcome})
 
 

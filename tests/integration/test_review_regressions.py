@@ -180,3 +180,69 @@ def test_customers_do_not_see_fraud_rules_or_provider_messages(stack, admin, int
 def test_a_bad_list_cursor_is_a_400(stack, admin, cursor):
     response = admin.call("GET", "/orders", "/orders", {}, query={"status": "received", "cursor": cursor})
     assert response["statusCode"] == 400
+
+
+def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives(stack, admin, intake_fn, flow,
+                                                                                 tracking_fn):
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from tests.support.events import api_event
+
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    body = json.dumps({"event_id": "early-1", "event": "tracking_update", "msg": {
+        "tracking_number": "FAST1", "slug": "usps", "tag": "InTransit",
+        "checkpoints": [{"checkpoint_time": "2026-11-01T13:00:00Z", "message": "Departed"}]}}).encode()
+    signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
+    early = tracking_fn.lambda_handler(api_event("POST", "/webhooks/tracking/aftership", body=body, headers={
+        "Content-Type": "application/json", "aftership-hmac-sha256": signature}), Context())
+    assert response_json(early)["outcome"] == "kept for later"
+
+    flow.to_inbound(tpl.shipped(request["shipment_id"], "FAST1", carrier="USPS", minute=10))
+    flow.pump()
+    [shipment] = shipments(stack)
+    assert shipment["status"] == "in_transit"
+    assert [e["type"] for e in shipment["events"]][-1] == "tracking"
+
+
+def test_the_sweep_requeues_work_whose_trigger_was_lost(stack, admin, intake_fn, flow, timers_fn, monkeypatch):
+    """A stream record that exhausted its retries must not leave an order stuck forever."""
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow._stream_records()  # the router never sees the new order: its records are lost
+    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "-5")
+    result = timers_fn.lambda_handler({}, Context())
+    assert result["swept"] >= 1
+    flow.pump()
+    assert [s["status"] for s in shipments(stack)] == ["submitted"]
+
+
+def test_a_provider_is_believed_only_from_its_own_senders(stack, admin, intake_fn, flow, tracking_fn, monkeypatch):
+    from tests.support.events import sqs_event
+
+    monkeypatch.setenv("PROVIDER_SENDERS", '{"tpl-east": ["AIDAEAST"]}')
+    tracking_fn.provider_senders.cache_clear()
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    import json
+
+    event = sqs_event([json.dumps(tpl.shipped(request["shipment_id"], "X1"))])
+    event["Records"][0]["attributes"]["SenderId"] = "AIDAINTRUDER"
+    tracking_fn.lambda_handler(event, Context())
+    assert shipments(stack)[0]["status"] == "submitted"
+    [dead] = flow.dead_letters("InboundDLQ")
+    assert dead["MessageAttributes"]["reason"]["StringValue"].startswith("sender_not_allowed")
+    event["Records"][0]["attributes"]["SenderId"] = "AIDAEAST"
+    tracking_fn.lambda_handler(event, Context())
+    assert shipments(stack)[0]["status"] == "shipped"
+    tracking_fn.provider_senders.cache_clear()

@@ -376,14 +376,15 @@ def test_carrier_fixtures_verify_and_update_the_matching_shipment(stack, admin, 
     assert response_json(again)["outcome"] == "duplicate"
 
 
-def test_an_unknown_tracking_number_is_answered_200_and_changes_nothing(stack, tracking_fn):
+def test_an_unknown_tracking_number_is_answered_200_and_kept_for_later(stack, tracking_fn):
     body = json.dumps({"event_id": "e1", "event": "tracking_update",
                        "msg": {"tracking_number": "NOPE", "slug": "usps", "tag": "InTransit"}}).encode()
     signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
     response = tracking_fn.lambda_handler(api_event("POST", "/webhooks/tracking/aftership", body=body, headers={
         "Content-Type": "application/json", "aftership-hmac-sha256": signature}), Context())
     assert response["statusCode"] == 200 and response_json(response)["matched"] is False
-    assert stack.items() == []
+    [kept] = stack.items()
+    assert kept["type"] == "early_tracking" and kept["expires_at"] > 0  # TTL: an unknown number is not kept forever
 
 
 def test_the_in_house_warehouse_ships_from_its_pick_list(stack, admin, intake_fn, flow, tracking_fn):

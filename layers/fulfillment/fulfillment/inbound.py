@@ -37,8 +37,11 @@ def apply(message: p._Inbound, shipping: Shipping, stock: StockStore | None = No
             return shipping.rejected(message.shipment_id, message.reason, message.message, marker=marker, at=sent_at)
         case p.Shipped():
             lines = [(ln.sku, ln.quantity) for ln in message.lines] if message.lines is not None else None
-            return shipping.shipped(message.shipment_id, carrier_code(message.carrier), message.tracking_number,
-                                    p.iso(message.shipped_at), lines, marker=marker)
+            carrier = carrier_code(message.carrier)
+            outcome = shipping.shipped(message.shipment_id, carrier, message.tracking_number,
+                                       p.iso(message.shipped_at), lines, marker=marker)
+            shipping.replay_early_updates(carrier, message.tracking_number)
+            return outcome
         case p.Tracking():
             return shipping.tracking(message.shipment_id, message.status, p.iso(message.occurred_at),
                                      description=message.description, location=message.location, est_delivery=None,

@@ -117,6 +117,11 @@ def tracking_key(carrier: str, tracking_number: str) -> Key:
     return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": "TRACK"}
 
 
+def early_tracking_key(carrier: str, tracking_number: str, event_id: str) -> Key:
+    """A carrier update that arrived before we knew the tracking number: kept beside the pointer, replayed later."""
+    return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": f"EARLY#{event_id}"}
+
+
 def message_key(source: str, message_id: str) -> Key:
     """Marks an inbound message or webhook event as applied (written in the same transaction as its effect)."""
     return {"PK": f"MSG#{source}#{message_id}", "SK": "MSG"}

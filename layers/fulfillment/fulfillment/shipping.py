@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -430,13 +430,34 @@ class Shipping:
 
         return self._change(shipment_id, mutate, marker)
 
-    def carrier_update(self, update: CarrierUpdate, *, marker: dynamo.Op) -> str:
+    def carrier_update(self, update: CarrierUpdate, *, marker: dynamo.Op, keep_if_unknown: bool = False) -> str:
+        """Apply a carrier's update to the shipment with that (carrier, tracking number).
+
+        With `keep_if_unknown`, an update for a number not known yet (the carrier can be faster than the
+        3PL's shipment.shipped) is kept and replayed when the number arrives. Both sides look again after
+        writing, so whichever comes second applies it; the marker makes applying twice a no-op.
+        """
         shipment_id = self.shipments.by_tracking(update.carrier, update.tracking_number)
+        if shipment_id is None and keep_if_unknown:
+            self.shipments.keep_early(asdict(update) | {"status": update.status and update.status.value}, epoch())
+            shipment_id = self.shipments.by_tracking(update.carrier, update.tracking_number)
+            if shipment_id is None:
+                return "kept for later"
         if shipment_id is None:
             return "unmatched"
         return self.tracking(shipment_id, update.status, update.occurred_at, description=update.description,
                              location=update.location, est_delivery=update.est_delivery, marker=marker,
                              raw=update.raw_status)
+
+    def replay_early_updates(self, carrier: str, tracking_number: str) -> int:
+        """Apply carrier updates that arrived before this tracking number was known. Returns how many applied."""
+        applied = 0
+        for kept in sorted(self.shipments.early(carrier, tracking_number), key=lambda u: u["occurred_at"]):
+            update = CarrierUpdate(**{**kept, "status": ShipmentStatus(kept["status"]) if kept["status"] else None})
+            marker = ship_ops.mark_message(update.source, update.event_id, "carrier_webhook", epoch())
+            if self.carrier_update(update, marker=marker) not in ("duplicate", "unmatched"):
+                applied += 1
+        return applied
 
     def _arm_delay_timer(self, shipment: Shipment) -> Shipment:
         if shipment.status in TERMINAL or shipment.delay_notified or shipment.status in BEFORE_SHIPPING:

@@ -221,6 +221,15 @@ class OrderStore:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def created_before(self, status: str, cutoff: str, limit: int) -> list[str]:
+        """Ids of orders in `status` created before `cutoff` (the sweep for stalled work), oldest first."""
+        response = table().query(
+            IndexName=keys.STATUS_INDEX,
+            KeyConditionExpression=K("GSI1PK").eq(keys.status_index_partition(status)) & K("GSI1SK").lt(cutoff),
+            Limit=limit,
+        )
+        return [i["order_id"] for i in response.get("Items", [])]
+
     def list_by_status(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
         kwargs: dict[str, Any] = {
             "IndexName": keys.STATUS_INDEX,

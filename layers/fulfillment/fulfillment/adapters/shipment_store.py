@@ -84,6 +84,19 @@ class ShipmentStore:
         item = table().get_item(Key=keys.tracking_key(carrier, tracking_number)).get("Item")
         return item["shipment_id"] if item else None
 
+    def keep_early(self, update: dict, now_epoch: int) -> None:
+        key = keys.early_tracking_key(update["carrier"], update["tracking_number"], update["event_id"])
+        table().put_item(Item={**key, "type": "early_tracking", "update": update,
+                               "expires_at": now_epoch + MESSAGE_MARKER_TTL_SECONDS})
+
+    def early(self, carrier: str, tracking_number: str) -> list[dict]:
+        response = table().query(
+            KeyConditionExpression=K("PK").eq(keys.tracking_key(carrier, tracking_number)["PK"])
+            & K("SK").begins_with("EARLY#"),
+            ConsistentRead=True,
+        )
+        return [i["update"] for i in response.get("Items", [])]
+
     def seen(self, source: str, message_id: str) -> bool:
         return "Item" in table().get_item(Key=keys.message_key(source, message_id), ConsistentRead=True)
 
@@ -100,6 +113,14 @@ class ShipmentStore:
             )
             found += [from_item(i) for i in response.get("Items", [])]
         return found
+
+    def created_before(self, location: str, status: str, cutoff: str, limit: int) -> list[str]:
+        response = table().query(
+            IndexName=keys.STATUS_INDEX,
+            KeyConditionExpression=K("GSI1PK").eq(keys.picklist_partition(location, status)) & K("GSI1SK").lt(cutoff),
+            Limit=limit,
+        )
+        return [i["shipment_id"] for i in response.get("Items", [])]
 
     def due(self, now: str, limit: int = 1000) -> list[str]:
         """Shipment ids whose timer is due, from every shard of the sparse timer index."""
