@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from fulfillment.adapters import messaging
 from fulfillment.config import settings
 from fulfillment.contracts.common import field_errors
-from fulfillment.contracts.messages import RESERVATION_WORK, AllocateBackorders, ReleaseOrder, ReserveOrder
+from fulfillment.contracts.messages import RESERVATION_WORK, AllocateBackorders, ExpireUnpaid, ReleaseOrder, ReserveOrder
 from fulfillment.errors import OrderNotFound
 from fulfillment.reservation import Reservations
 
@@ -41,6 +41,8 @@ def record_handler(record: SQSRecord) -> None:
             outcome = reservations().reserve(work.order_id)
         elif isinstance(work, ReleaseOrder):
             outcome = reservations().release(work.order_id)
+        elif isinstance(work, ExpireUnpaid):
+            outcome = reservations().expire_unpaid(work.order_id, expire_after=int(os.environ["UNPAID_EXPIRY_SECONDS"]))
         else:
             assert isinstance(work, AllocateBackorders)
             units = reservations().allocate_backorders(work.sku)

@@ -1,6 +1,7 @@
 """Timers, every minute: due shipment timers (sparse, sharded GSI2), and a sweep for stalled work.
 
-The sweep re-queues work whose trigger may have been lost (a stream batch that exhausted its retries):
+Unpaid orders past `UNPAID_EXPIRY_SECONDS` are queued for expiry (cancelled, their stock released).
+The sweep also re-queues work whose trigger may have been lost (a stream batch that exhausted its retries):
 orders still `received` or `reserved` long after they were created, and shipments still `pending`.
 Every work message is idempotent, so sweeping something that was merely slow costs one no-op.
 """
@@ -18,7 +19,7 @@ from fulfillment.adapters import messaging
 from fulfillment.adapters.order_store import OrderStore
 from fulfillment.adapters.shipment_store import ShipmentStore
 from fulfillment.config import settings
-from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ReserveOrder, SubmitShipment
+from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder, SubmitShipment
 
 logger = Logger()
 metrics = Metrics()
@@ -35,6 +36,11 @@ def sweep(now: datetime) -> int:
         requeued += 1
     for order_id in orders.created_before("reserved", cutoff, SWEEP_LIMIT):
         messaging.send(dispatch_queue, DispatchOrder(order_id=order_id))
+        requeued += 1
+    # Orders held since before the unpaid expiry may be awaiting payment too long: the consumer checks the hold.
+    expiry_cutoff = (now - timedelta(seconds=int(os.environ.get("UNPAID_EXPIRY_SECONDS", "259200")))).isoformat()
+    for order_id in orders.created_before("on_hold", expiry_cutoff, SWEEP_LIMIT):
+        messaging.send(reservation_queue, ExpireUnpaid(order_id=order_id))
         requeued += 1
     for location in settings().locations:
         for shipment_id in shipments.created_before(location.id, "pending", cutoff, SWEEP_LIMIT):

@@ -220,3 +220,24 @@ def test_a_malformed_work_message_goes_to_the_dlq_with_its_reason(stack, reserva
     reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
     assert all(r.startswith("malformed message") for r in reasons)
     assert any("order_id" in r for r in reasons)
+
+
+def test_an_order_that_stays_unpaid_expires_and_its_stock_returns(stack, intake_fn, admin, timers_fn, router_fn,
+                                                                    reservation_fn, monkeypatch):
+    flow = Flow(stack, router_fn, reservation_fn)
+    admin.catalog("U")
+    admin.stock("U", "WH-EAST", 2)
+    _, unpaid = native_order(intake_fn, lines=[("U", 2)], payment_status="pending")
+    _, fraud = native_order(intake_fn, lines=[("U", 60)])  # on hold, but not for payment: never expires
+    flow.pump()
+    assert admin.inventory("U", "WH-EAST")["available"] == 0
+
+    monkeypatch.setenv("UNPAID_EXPIRY_SECONDS", "0")
+    timers_fn.lambda_handler({}, Context())
+    flow.pump()
+
+    assert admin.order(unpaid["order_id"])["status"] == "cancelled"
+    assert admin.order(fraud["order_id"])["status"] == "on_hold"
+    assert [t["detail"] for t in admin.order(unpaid["order_id"])["timeline"] if t["type"] == "cancelled"] == [
+        {"reason": "payment_expired", "by": "timer"}]
+    assert check(stack.items(), flow.customer_events).ok

@@ -22,7 +22,7 @@ from fulfillment.config import Settings
 from fulfillment.domain import transitions
 from fulfillment.domain.allocation import LinePlan, plan_lines
 from fulfillment.domain.events import CustomerEvent
-from fulfillment.domain.model import FillPolicy, Line, Order, WorkState
+from fulfillment.domain.model import FillPolicy, Hold, Line, Order, WorkState
 from fulfillment.domain.shipments import units_in_flight
 from fulfillment.domain.timeline import Entry
 from fulfillment.errors import ConcurrentModification
@@ -153,6 +153,26 @@ class Reservations:
             updated = replace(updated, release_state=WorkState.NONE)  # nothing was taken
         self.orders.save(updated, expected_version=order.version, entries=entries)
         return "killed"
+
+    # ---------------------------------------------------------------- unpaid expiry
+    def expire_unpaid(self, order_id: str, *, expire_after: int) -> str:
+        """Cancel an order still awaiting payment `expire_after` seconds after the hold was placed: its stock returns."""
+        for _ in range(MAX_ATTEMPTS):
+            order = self.orders.get(order_id)
+            hold = order.holds.get(Hold.AWAITING_PAYMENT.value)
+            if order.cancelled or hold is None:
+                return "paid or cancelled meanwhile"
+            now = utc_now()
+            since = datetime.fromisoformat(hold["since"])
+            if (datetime.fromisoformat(now) - since).total_seconds() < expire_after:
+                return "not yet"
+            updated, entries = transitions.cancel(transitions.begin(order, now), reason="payment_expired", by="timer")
+            try:
+                self.orders.save(updated, expected_version=order.version, entries=entries)
+                return "expired"
+            except ConcurrentModification:
+                continue
+        raise ConcurrentModification(f"could not expire order {order_id}")
 
     # ---------------------------------------------------------------- release
     def release(self, order_id: str) -> str:

@@ -27,8 +27,14 @@ class AllocateBackorders(_Message):
     sku: str = Field(min_length=1, max_length=64)
 
 
-ReservationWork = Annotated[ReserveOrder | ReleaseOrder | AllocateBackorders, Field(discriminator="type")]
-RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders] = TypeAdapter(ReservationWork)
+class ExpireUnpaid(_Message):
+    type: Literal["expire_unpaid"] = "expire_unpaid"
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+ReservationWork = Annotated[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid, Field(discriminator="type")]
+RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid] = TypeAdapter(
+    ReservationWork)
 
 
 class DispatchOrder(_Message):
