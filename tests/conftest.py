@@ -21,8 +21,15 @@ from fulfillment_local.moto_server import SerialisedMotoServer  # noqa: E402
 from tests.support.stack import StackResources, function_module, reset_moto  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clients"
-FUNCTIONS = ("OrderIntakeFunction", "OrderApiFunction", "EventRouterFunction", "StockReservationFunction",
-             "DispatchFunction", "TrackingUpdatesFunction", "TimersFunction")
+FUNCTIONS = (
+    "OrderIntakeFunction",
+    "OrderApiFunction",
+    "EventRouterFunction",
+    "StockReservationFunction",
+    "DispatchFunction",
+    "TrackingUpdatesFunction",
+    "TimersFunction",
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +40,6 @@ def moto_server() -> Iterator[SerialisedMotoServer]:
 
 def _clear_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
-
     from fulfillment.adapters import aws
     from fulfillment.config import settings
 
@@ -43,7 +49,16 @@ def _clear_caches() -> None:
     parameters.clear_caches()
     for name in ("order_intake", "order_api", "event_router", "stock_reservation", "dispatch", "tracking_updates"):
         module = os.sys.modules.get(f"fn_{name}")
-        for attr in ("intake", "reservations", "router", "operations", "shipping", "provider_queues", "token_key", "provider_senders"):
+        for attr in (
+            "intake",
+            "reservations",
+            "router",
+            "operations",
+            "shipping",
+            "provider_queues",
+            "token_key",
+            "provider_senders",
+        ):
             cached = getattr(module, attr, None) if module else None
             if hasattr(cached, "cache_clear"):
                 cached.cache_clear()

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from fulfillment import keys
+
 from tests.support.stack import ROOT, resources, template
 
 HANDLER_ENV = re.compile(r'"([A-Z][A-Z0-9_]+_(?:ARN|URL|NAME))"')
@@ -52,13 +53,20 @@ def test_every_queue_and_stream_consumer_reports_partial_batch_failures() -> Non
         for event_name, event in fn["Properties"].get("Events", {}).items():
             if event["Type"] in ("SQS", "DynamoDB", "Kinesis"):
                 consumers += 1
-                assert event["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"], (name, event_name)
+                assert event["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"], (
+                    name,
+                    event_name,
+                )
     assert consumers >= 2
 
 
 def test_only_the_event_router_reads_the_stream() -> None:
-    readers = [name for name, fn in functions().items()
-               for event in fn["Properties"].get("Events", {}).values() if event["Type"] == "DynamoDB"]
+    readers = [
+        name
+        for name, fn in functions().items()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    ]
     assert readers == ["EventRouterFunction"]
 
 
@@ -76,7 +84,8 @@ def test_every_environment_variable_a_function_reads_is_given_by_the_template() 
         code = fn["Properties"]["CodeUri"]
         reads = set(HANDLER_ENV.findall((ROOT / code / "app.py").read_text()))
         given = set(fn["Properties"].get("Environment", {}).get("Variables", {})) | set(
-            template()["Globals"]["Function"]["Environment"]["Variables"])
+            template()["Globals"]["Function"]["Environment"]["Variables"]
+        )
         assert reads <= given, f"{name} reads {sorted(reads - given)} which the template does not set"
     assert shared_reads  # the scan itself found something
 

@@ -11,8 +11,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
-
 from fulfillment.adapters import messaging
 from fulfillment.config import settings
 from fulfillment.contracts.common import field_errors
@@ -25,6 +23,7 @@ from fulfillment.contracts.messages import (
 )
 from fulfillment.errors import NotFound
 from fulfillment.shipping import Shipping
+from pydantic import BaseModel, ValidationError
 
 logger = Logger()
 metrics = Metrics()
@@ -41,13 +40,16 @@ def send_to_provider(provider: str, message: BaseModel) -> None:
     if queue_url is None:
         raise RuntimeError(f"no outbound queue configured for provider {provider}")
     messaging.send(queue_url, message)
-    logger.info("sent to provider", provider=provider, type=message.type, shipment_id=getattr(message, "shipment_id", None))
+    logger.info(
+        "sent to provider", provider=provider, type=message.type, shipment_id=getattr(message, "shipment_id", None)
+    )
 
 
 @cache
 def shipping() -> Shipping:
     return Shipping(
-        settings(), send_to_provider,
+        settings(),
+        send_to_provider,
         ack_timeout=int(os.environ.get("ACK_TIMEOUT_SECONDS", "900")),
         max_submit_attempts=int(os.environ.get("MAX_SUBMIT_ATTEMPTS", "3")),
     )
@@ -57,7 +59,9 @@ def record_handler(record: SQSRecord) -> None:
     try:
         work = DISPATCH_WORK.validate_json(record.body)
     except ValidationError as exc:
-        _quarantine(record, "malformed message: " + "; ".join(f"{e['field']}: {e['problem']}" for e in field_errors(exc)))
+        _quarantine(
+            record, "malformed message: " + "; ".join(f"{e['field']}: {e['problem']}" for e in field_errors(exc))
+        )
         return
     try:
         if isinstance(work, DispatchOrder):

@@ -9,7 +9,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from fulfillment import router, tokens
 from fulfillment.adapters import messaging
 from fulfillment.adapters.secrets import first_secret
@@ -29,12 +28,18 @@ def record_handler(record: DynamoDBRecord) -> None:
     stream = record.dynamodb
     sk = stream.keys["SK"]
     routed = router.route(record.event_name.name if record.event_name else "", sk, stream.new_image, stream.old_image)
-    for queue_url, messages in ((settings().reservation_queue_url, routed.messages),
-                                (settings().dispatch_queue_url, routed.dispatch)):
+    for queue_url, messages in (
+        (settings().reservation_queue_url, routed.messages),
+        (settings().dispatch_queue_url, routed.dispatch),
+    ):
         for message in messages:
             messaging.send(queue_url, message)
-            logger.info("work queued", type=message.type, order_id=getattr(message, "order_id", None),
-                        shipment_id=getattr(message, "shipment_id", None))
+            logger.info(
+                "work queued",
+                type=message.type,
+                order_id=getattr(message, "order_id", None),
+                shipment_id=getattr(message, "shipment_id", None),
+            )
     if routed.events:
         entries = []
         for detail in routed.events:
@@ -44,8 +49,12 @@ def record_handler(record: DynamoDBRecord) -> None:
             entries.append(router.event_entry(detail, settings().event_bus_name))
         messaging.publish(entries)
         for detail in routed.events:
-            logger.info("customer event published", type=detail["type"], event_id=detail["event_id"],
-                        order_id=detail["order_id"])
+            logger.info(
+                "customer event published",
+                type=detail["type"],
+                event_id=detail["event_id"],
+                order_id=detail["order_id"],
+            )
             metrics.add_metric(name=detail["type"], unit=MetricUnit.Count, value=1)
 
 

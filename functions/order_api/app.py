@@ -10,7 +10,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from fulfillment import http
 from fulfillment.config import settings
 from fulfillment.contracts.admin import Adjustment, CancelRequest, CatalogEntry, Sku, StockLevel
@@ -53,7 +52,9 @@ def _valid_sku(sku: str) -> str:
     try:
         return TypeAdapter(Sku).validate_python(sku)
     except ValidationError:
-        raise SchemaViolation(f"invalid SKU {sku!r}", details=[{"field": "sku", "problem": "1-64 of A-Z a-z 0-9 . _ -"}]) from None
+        raise SchemaViolation(
+            f"invalid SKU {sku!r}", details=[{"field": "sku", "problem": "1-64 of A-Z a-z 0-9 . _ -"}]
+        ) from None
 
 
 @app.get("/orders/<order_id>")
@@ -75,7 +76,9 @@ def list_orders() -> Response:
         limit = min(max(int(event.get_query_string_value("limit") or 50), 1), 100)
     except ValueError:
         raise BadRequest("limit must be an integer") from None
-    return http.json_response(200, operations().list(status, limit=limit, cursor=event.get_query_string_value("cursor")))
+    return http.json_response(
+        200, operations().list(status, limit=limit, cursor=event.get_query_string_value("cursor"))
+    )
 
 
 @app.post("/orders/<order_id>/cancel")
@@ -127,8 +130,9 @@ def adjust_inventory(sku: str, location: str) -> Response:
     adjustment = http.parse_json_model(Adjustment, _require_body())
     key = http.header(app.current_event, "Idempotency-Key")
     view, applied = operations().adjust(sku, location, adjustment, idempotency_key=key, actor=_actor(), now=_now())
-    logger.info("stock adjusted", sku=sku, location=location, delta=adjustment.delta, reason=adjustment.reason,
-                applied=applied)
+    logger.info(
+        "stock adjusted", sku=sku, location=location, delta=adjustment.delta, reason=adjustment.reason, applied=applied
+    )
     return http.json_response(201 if applied else 200, {**view, "duplicate": not applied})
 
 

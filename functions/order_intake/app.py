@@ -14,7 +14,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from fulfillment import http, signatures
 from fulfillment.adapters.secrets import first_secret, secret_values
 from fulfillment.config import settings
@@ -44,8 +43,15 @@ def _now() -> str:
 
 def _accept(order: Order, *, include_token: bool = False) -> Response:
     result: IntakeResult = intake().accept(order, now=_now())
-    logger.info("order accepted", order_id=result.order_id, channel=order.channel.value, new_order=result.created,
-                duplicate=result.duplicate, status=result.status, lines=len(order.lines))
+    logger.info(
+        "order accepted",
+        order_id=result.order_id,
+        channel=order.channel.value,
+        new_order=result.created,
+        duplicate=result.duplicate,
+        status=result.status,
+        lines=len(order.lines),
+    )
     if result.created:
         metrics.add_metric(name="OrdersReceived", unit=MetricUnit.Count, value=1)
     elif result.duplicate:

@@ -10,14 +10,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
-
 from fulfillment.adapters import messaging
 from fulfillment.config import settings
 from fulfillment.contracts.common import field_errors
-from fulfillment.contracts.messages import RESERVATION_WORK, AllocateBackorders, ExpireUnpaid, ReleaseOrder, ReserveOrder
+from fulfillment.contracts.messages import (
+    RESERVATION_WORK,
+    AllocateBackorders,
+    ExpireUnpaid,
+    ReleaseOrder,
+    ReserveOrder,
+)
 from fulfillment.errors import OrderNotFound
 from fulfillment.reservation import Reservations
+from pydantic import ValidationError
 
 logger = Logger()
 metrics = Metrics()

@@ -14,12 +14,17 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from fulfillment.adapters import messaging
 from fulfillment.adapters.order_store import OrderStore
 from fulfillment.adapters.shipment_store import ShipmentStore
 from fulfillment.config import settings
-from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder, SubmitShipment
+from fulfillment.contracts.messages import (
+    CheckShipmentTimer,
+    DispatchOrder,
+    ExpireUnpaid,
+    ReserveOrder,
+    SubmitShipment,
+)
 
 logger = Logger()
 metrics = Metrics()

@@ -12,8 +12,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from fulfillment import http, inbound, signatures
 from fulfillment.adapters import messaging
 from fulfillment.adapters.secrets import secret_values
@@ -25,6 +23,7 @@ from fulfillment.contracts.provider import INBOUND, Line
 from fulfillment.domain.shipments import carrier_code
 from fulfillment.errors import ConcurrentModification, FulfillmentError, UnknownLocation
 from fulfillment.shipping import ShipmentNotFound, Shipping, epoch, utc_now
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 logger = Logger()
 metrics = Metrics()
@@ -50,7 +49,9 @@ def record_handler(record: SQSRecord) -> None:
     try:
         message = INBOUND.validate_python(loads(record.body.encode()))
     except ValidationError as exc:
-        _quarantine(record, "malformed message: " + "; ".join(f"{e['field']}: {e['problem']}" for e in field_errors(exc)))
+        _quarantine(
+            record, "malformed message: " + "; ".join(f"{e['field']}: {e['problem']}" for e in field_errors(exc))
+        )
         return
     except FulfillmentError as exc:
         _quarantine(record, f"{exc.code}: {exc.message}")
@@ -66,8 +67,13 @@ def record_handler(record: SQSRecord) -> None:
     except FulfillmentError as exc:  # unknown shipment, wrong provider, unsupported: never succeeds on retry
         _quarantine(record, f"{exc.code}: {exc.message}")
         return
-    logger.info("provider message applied", type=message.type, provider=message.provider, outcome=outcome,
-                shipment_id=getattr(message, "shipment_id", None))
+    logger.info(
+        "provider message applied",
+        type=message.type,
+        provider=message.provider,
+        outcome=outcome,
+        shipment_id=getattr(message, "shipment_id", None),
+    )
     if outcome == "duplicate":
         metrics.add_metric(name="DuplicateProviderMessages", unit=MetricUnit.Count, value=1)
 
@@ -82,8 +88,9 @@ def _quarantine(record: SQSRecord, reason: str) -> None:
 def _carrier(update) -> Response:
     marker = mark_message(update.source, update.event_id, "carrier_webhook", epoch())
     outcome = shipping().carrier_update(update, marker=marker, keep_if_unknown=True)
-    logger.info("carrier update", source=update.source, carrier=update.carrier, status=str(update.status),
-                outcome=outcome)
+    logger.info(
+        "carrier update", source=update.source, carrier=update.carrier, status=str(update.status), outcome=outcome
+    )
     # An unknown tracking number is kept (the 3PL's shipment.shipped may still be on its way) and answered
     # 200, so the carrier neither retries nor disables the webhook.
     return http.json_response(200, {"matched": outcome not in ("unmatched", "kept for later"), "outcome": outcome})
@@ -122,11 +129,21 @@ def picklist(location: str) -> Response:
     if loc is None:
         raise UnknownLocation(f"no location {location}")
     shipments = shipping().shipments.picklist(location, ["accepted"])
-    return http.json_response(200, {"location": location, "shipments": [
-        {"shipment_id": s.shipment_id, "order_id": s.order_id, "created_at": s.created_at,
-         "lines": [{"sku": ln.sku, "quantity": ln.unshipped} for ln in s.lines if ln.unshipped]}
-        for s in sorted(shipments, key=lambda s: s.created_at)
-    ]})
+    return http.json_response(
+        200,
+        {
+            "location": location,
+            "shipments": [
+                {
+                    "shipment_id": s.shipment_id,
+                    "order_id": s.order_id,
+                    "created_at": s.created_at,
+                    "lines": [{"sku": ln.sku, "quantity": ln.unshipped} for ln in s.lines if ln.unshipped],
+                }
+                for s in sorted(shipments, key=lambda s: s.created_at)
+            ],
+        },
+    )
 
 
 @app.post("/shipments/<shipment_id>/ship")
@@ -152,6 +169,7 @@ def ship(shipment_id: str) -> Response:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" in event:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     return app.resolve(event, context)

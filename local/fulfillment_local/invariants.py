@@ -11,8 +11,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL_OR_WAITING = {"reserved", "backordered", "on_hold", "cancelled", "dispatched", "partially_shipped",
-                       "shipped", "delivered"}
+TERMINAL_OR_WAITING = {
+    "reserved",
+    "backordered",
+    "on_hold",
+    "cancelled",
+    "dispatched",
+    "partially_shipped",
+    "shipped",
+    "delivered",
+}
 
 
 @dataclass
@@ -87,8 +95,10 @@ def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settle
         backlog[entry["sku"]] += int(entry["quantity"])
     for catalog in by_type["catalog"]:
         if int(catalog.get("backordered_units", 0)) != backlog.get(catalog["sku"], 0):
-            report.fail(f"catalog {catalog['sku']}: backordered_units {catalog.get('backordered_units')} != "
-                        f"queued {backlog.get(catalog['sku'], 0)}")
+            report.fail(
+                f"catalog {catalog['sku']}: backordered_units {catalog.get('backordered_units')} != "
+                f"queued {backlog.get(catalog['sku'], 0)}"
+            )
 
     # Shipments: what the order lines say was shipped / is in flight is what the shipments say.
     shipped_per_line: dict[tuple[str, int], int] = defaultdict(int)
@@ -122,11 +132,15 @@ def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settle
             if shipped != shipped_per_line.get(key, 0):
                 report.fail(f"{order_id} line {key[1]}: shipped {shipped} != shipments' {shipped_per_line.get(key, 0)}")
             if int(line.get("dispatched", 0)) != in_flight_per_line.get(key, 0):
-                report.fail(f"{order_id} line {key[1]}: dispatched {line.get('dispatched')} != in flight "
-                            f"{in_flight_per_line.get(key, 0)}")
+                report.fail(
+                    f"{order_id} line {key[1]}: dispatched {line.get('dispatched')} != in flight "
+                    f"{in_flight_per_line.get(key, 0)}"
+                )
             if reserved + waiting + shipped > quantity:
-                report.fail(f"{order_id} line {key[1]}: reserved {reserved} + backordered {waiting} + shipped {shipped}"
-                            f" > quantity {quantity}")
+                report.fail(
+                    f"{order_id} line {key[1]}: reserved {reserved} + backordered {waiting} + shipped {shipped}"
+                    f" > quantity {quantity}"
+                )
         if order.get("status") not in TERMINAL_OR_WAITING | {"received"}:
             report.fail(f"{order_id}: unknown status {order.get('status')}")
         if settled:
@@ -134,7 +148,9 @@ def check(items: Iterable[dict], events: Iterable[dict] | None = None, *, settle
                 report.fail(f"{order_id}: reservation still pending")
             if order.get("release_state") == "pending":
                 report.fail(f"{order_id}: release still pending")
-            if order.get("cancelled") and any(int(line["reserved"]) or int(line["backordered"]) for line in order["lines"]):
+            if order.get("cancelled") and any(
+                int(line["reserved"]) or int(line["backordered"]) for line in order["lines"]
+            ):
                 report.fail(f"{order_id}: cancelled but still holds stock")
             if order.get("status") == "received" and any(
                 line.get("kind") == "physical" and line.get("known") for line in order["lines"]

@@ -86,10 +86,19 @@ def test_schema_violations_name_the_field_paths(stack, seeded, intake_fn):
     assert fields == ["lines.1.quantity"]
 
 
-def shopify_event(raw: bytes, *, topic: str = "orders/create", content_type: str = "application/json",
-                  signature: str | None = None, shop: str | None = "dev.myshopify.com") -> dict:
-    headers = {"Content-Type": content_type, "X-Shopify-Topic": topic,
-               "X-Shopify-Hmac-Sha256": signature if signature is not None else sign_b64(SHOPIFY_DEV_SECRET, raw)}
+def shopify_event(
+    raw: bytes,
+    *,
+    topic: str = "orders/create",
+    content_type: str = "application/json",
+    signature: str | None = None,
+    shop: str | None = "dev.myshopify.com",
+) -> dict:
+    headers = {
+        "Content-Type": content_type,
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": signature if signature is not None else sign_b64(SHOPIFY_DEV_SECRET, raw),
+    }
     if shop:
         headers["X-Shopify-Shop-Domain"] = shop
     return api_event("POST", "/webhooks/shopify", body=raw, headers=headers)
@@ -98,16 +107,29 @@ def shopify_event(raw: bytes, *, topic: str = "orders/create", content_type: str
 SHOPIFY_MINIMAL = json.dumps({"id": 1, "currency": "USD", "line_items": []}).encode()
 
 
-@pytest.mark.parametrize("name,event,status,code", [
-    ("unknown topic", shopify_event(SHOPIFY_MINIMAL, topic="products/update"), 400, "unsupported_topic"),
-    ("missing shop domain", shopify_event(SHOPIFY_MINIMAL, shop=None), 400, "bad_request"),
-    ("missing signature", shopify_event(SHOPIFY_MINIMAL, signature=""), 401, "unauthorized"),
-    ("wrong content type", shopify_event(SHOPIFY_MINIMAL, content_type="application/xml"), 415, "unsupported_media_type"),
-    ("malformed JSON", shopify_event(b"{not json"), 400, "unparseable"),
-    ("no id", shopify_event(json.dumps({"currency": "USD", "line_items": []}).encode()), 422, "schema_violation"),
-    ("line items not a list", shopify_event(json.dumps({"id": 1, "currency": "USD", "line_items": 3}).encode()), 422,
-     "schema_violation"),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "name,event,status,code",
+    [
+        ("unknown topic", shopify_event(SHOPIFY_MINIMAL, topic="products/update"), 400, "unsupported_topic"),
+        ("missing shop domain", shopify_event(SHOPIFY_MINIMAL, shop=None), 400, "bad_request"),
+        ("missing signature", shopify_event(SHOPIFY_MINIMAL, signature=""), 401, "unauthorized"),
+        (
+            "wrong content type",
+            shopify_event(SHOPIFY_MINIMAL, content_type="application/xml"),
+            415,
+            "unsupported_media_type",
+        ),
+        ("malformed JSON", shopify_event(b"{not json"), 400, "unparseable"),
+        ("no id", shopify_event(json.dumps({"currency": "USD", "line_items": []}).encode()), 422, "schema_violation"),
+        (
+            "line items not a list",
+            shopify_event(json.dumps({"id": 1, "currency": "USD", "line_items": 3}).encode()),
+            422,
+            "schema_violation",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_bad_shopify_webhooks_get_a_clear_4xx_and_change_nothing(stack, seeded, intake_fn, name, event, status, code):
     before = snapshot(stack)
     response = intake_fn.lambda_handler(event, Context())
@@ -117,8 +139,11 @@ def test_bad_shopify_webhooks_get_a_clear_4xx_and_change_nothing(stack, seeded, 
 
 
 def woo_event(raw: bytes, *, topic: str = "order.created", signed: bool = True) -> dict:
-    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": topic,
-               "X-WC-Webhook-Source": "https://shop.example/"}
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Source": "https://shop.example/",
+    }
     if signed:
         headers["X-WC-Webhook-Signature"] = sign_b64(WOO_DEV_SECRET, raw)
     return api_event("POST", "/webhooks/woocommerce", body=raw, headers=headers)
@@ -126,18 +151,26 @@ def woo_event(raw: bytes, *, topic: str = "order.created", signed: bool = True) 
 
 def test_woocommerce_ping_gets_200_and_stores_nothing(stack, seeded, intake_fn):
     before = snapshot(stack)
-    event = api_event("POST", "/webhooks/woocommerce", body=b"webhook_id=42",
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    event = api_event(
+        "POST",
+        "/webhooks/woocommerce",
+        body=b"webhook_id=42",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     response = intake_fn.lambda_handler(event, Context())
     assert response["statusCode"] == 200
     assert snapshot(stack) == before
 
 
-@pytest.mark.parametrize("name,event,status", [
-    ("unsigned order", woo_event(json.dumps({"id": 1}).encode(), signed=False), 401),
-    ("unknown topic", woo_event(json.dumps({"id": 1}).encode(), topic="product.created"), 400),
-    ("deleted resource body", woo_event(json.dumps({"id": 1}).encode()), 422),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "name,event,status",
+    [
+        ("unsigned order", woo_event(json.dumps({"id": 1}).encode(), signed=False), 401),
+        ("unknown topic", woo_event(json.dumps({"id": 1}).encode(), topic="product.created"), 400),
+        ("deleted resource body", woo_event(json.dumps({"id": 1}).encode()), 422),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_bad_woocommerce_webhooks_get_a_clear_4xx_and_change_nothing(stack, seeded, intake_fn, name, event, status):
     before = snapshot(stack)
     response = intake_fn.lambda_handler(event, Context())
@@ -148,26 +181,57 @@ def test_bad_woocommerce_webhooks_get_a_clear_4xx_and_change_nothing(stack, seed
 def test_admin_routes_refuse_requests_without_the_admin_credential(stack, seeded, api_fn):
     before = snapshot(stack)
     for token in (None, "wrong-token"):
-        response = seeded.call("PUT", "/inventory/SKU-1/WH-EAST", "/inventory/{sku}/{location}",
-                               {"sku": "SKU-1", "location": "WH-EAST"}, {"on_hand": 99}, token=token)
+        response = seeded.call(
+            "PUT",
+            "/inventory/SKU-1/WH-EAST",
+            "/inventory/{sku}/{location}",
+            {"sku": "SKU-1", "location": "WH-EAST"},
+            {"on_hand": 99},
+            token=token,
+        )
         assert response["statusCode"] == 401
     assert snapshot(stack) == before
 
 
-@pytest.mark.parametrize("name,call,status", [
-    ("catalog kind unknown", lambda a: a.call("PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"}, {"kind": "gas"}), 422),
-    ("digital without asset", lambda a: a.call("PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"}, {"kind": "digital"}), 422),
-    ("bad sku characters", lambda a: a.call("PUT", "/catalog/a b", "/catalog/{sku}", {"sku": "a b"}, {"kind": "physical"}), 422),
-    ("negative on hand", lambda a: a.call("PUT", "/inventory/SKU-1/WH-EAST", "/inventory/{sku}/{location}",
-                                          {"sku": "SKU-1", "location": "WH-EAST"}, {"on_hand": -1}), 422),
-    ("unknown location", lambda a: a.adjust("SKU-1", "MOON", 5, "received"), 404),
-    ("unknown sku", lambda a: a.adjust("NOPE", "WH-EAST", 5, "received"), 404),
-    ("zero delta", lambda a: a.adjust("SKU-1", "WH-EAST", 0, "correction"), 422),
-    ("write-off that adds", lambda a: a.adjust("SKU-1", "WH-EAST", 3, "write_off"), 422),
-    ("unknown order", lambda a: a.cancel("o_doesnotexist"), 404),
-    ("release a hold that is not there", lambda a: a.release("o_doesnotexist", "fraud_review"), 404),
-    ("bad status filter", lambda a: a.call("GET", "/orders", "/orders", {}, query={"status": "lost"}), 400),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "name,call,status",
+    [
+        (
+            "catalog kind unknown",
+            lambda a: a.call("PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"}, {"kind": "gas"}),
+            422,
+        ),
+        (
+            "digital without asset",
+            lambda a: a.call("PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"}, {"kind": "digital"}),
+            422,
+        ),
+        (
+            "bad sku characters",
+            lambda a: a.call("PUT", "/catalog/a b", "/catalog/{sku}", {"sku": "a b"}, {"kind": "physical"}),
+            422,
+        ),
+        (
+            "negative on hand",
+            lambda a: a.call(
+                "PUT",
+                "/inventory/SKU-1/WH-EAST",
+                "/inventory/{sku}/{location}",
+                {"sku": "SKU-1", "location": "WH-EAST"},
+                {"on_hand": -1},
+            ),
+            422,
+        ),
+        ("unknown location", lambda a: a.adjust("SKU-1", "MOON", 5, "received"), 404),
+        ("unknown sku", lambda a: a.adjust("NOPE", "WH-EAST", 5, "received"), 404),
+        ("zero delta", lambda a: a.adjust("SKU-1", "WH-EAST", 0, "correction"), 422),
+        ("write-off that adds", lambda a: a.adjust("SKU-1", "WH-EAST", 3, "write_off"), 422),
+        ("unknown order", lambda a: a.cancel("o_doesnotexist"), 404),
+        ("release a hold that is not there", lambda a: a.release("o_doesnotexist", "fraud_review"), 404),
+        ("bad status filter", lambda a: a.call("GET", "/orders", "/orders", {}, query={"status": "lost"}), 400),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_bad_admin_requests_get_a_clear_4xx_and_change_nothing(stack, seeded, name, call, status):
     before = snapshot(stack)
     response = call(seeded)
@@ -203,5 +267,3 @@ def test_unknown_routes_get_404_json(stack, intake_fn):
     response = intake_fn.lambda_handler(api_event("GET", "/nothing-here"), Context())
     assert response["statusCode"] == 404
     assert response_json(response)["error"]["code"] == "no_route"
-
-

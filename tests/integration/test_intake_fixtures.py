@@ -3,8 +3,6 @@ one changed byte anywhere gets 401 and writes nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.support.events import Context, api_event, response_json
@@ -29,17 +27,35 @@ def vendor_secrets(stack: StackResources) -> None:
 
 
 def shopify_event(raw: bytes, signature: str, topic: str = "orders/create", shop: str = "jsmith.myshopify.com") -> dict:
-    return api_event("POST", "/webhooks/shopify", body=raw, headers={
-        "Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": signature,
-        "X-Shopify-Shop-Domain": shop, "X-Shopify-Webhook-Id": "w1", "X-Shopify-API-Version": "2024-04",
-    })
+    return api_event(
+        "POST",
+        "/webhooks/shopify",
+        body=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Shop-Domain": shop,
+            "X-Shopify-Webhook-Id": "w1",
+            "X-Shopify-API-Version": "2024-04",
+        },
+    )
 
 
 def woo_event(raw: bytes, signature: str, topic: str = "order.created") -> dict:
-    return api_event("POST", "/webhooks/woocommerce", body=raw, headers={
-        "Content-Type": "application/json", "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Signature": signature,
-        "X-WC-Webhook-Source": "https://example.com/", "X-WC-Webhook-ID": "7", "X-WC-Webhook-Resource": "order",
-    })
+    return api_event(
+        "POST",
+        "/webhooks/woocommerce",
+        body=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Signature": signature,
+            "X-WC-Webhook-Source": "https://example.com/",
+            "X-WC-Webhook-ID": "7",
+            "X-WC-Webhook-Resource": "order",
+        },
+    )
 
 
 def orders(stack: StackResources) -> list[dict]:
@@ -95,8 +111,16 @@ def test_woocommerce_body_is_verified_over_its_exact_bytes_and_stored(intake_fn,
     response = intake_fn.lambda_handler(woo_event(raw, WOO_VECTOR), Context())
     assert response["statusCode"] == 202, response["body"]
     [order] = orders(stack)
-    assert (order["channel"], order["shop"], order["external_id"], order["name"]) == ("woocommerce", "example.com", "727", "727")
-    assert [(ln["sku"], ln["quantity"], ln["unit_price"]) for ln in order["lines"]] == [(None, 2, "3"), ("Bar3", 1, "12")]
+    assert (order["channel"], order["shop"], order["external_id"], order["name"]) == (
+        "woocommerce",
+        "example.com",
+        "727",
+        "727",
+    )
+    assert [(ln["sku"], ln["quantity"], ln["unit_price"]) for ln in order["lines"]] == [
+        (None, 2, "3"),
+        ("Bar3", 1, "12"),
+    ]
     assert order["payment_status"] == "paid"  # status processing
     assert order["shipping_address"]["city"] == "San Francisco"
 
@@ -112,15 +136,19 @@ def test_a_reserialised_woocommerce_body_fails_verification(intake_fn, stack, fi
 
 CASES = [
     ("shopify_orders_create.json", lambda raw: shopify_event(raw, SHOPIFY_VECTORS["shopify_orders_create.json"])),
-    ("shopify_orders_cancelled.json",
-     lambda raw: shopify_event(raw, SHOPIFY_VECTORS["shopify_orders_cancelled.json"], topic="orders/cancelled")),
+    (
+        "shopify_orders_cancelled.json",
+        lambda raw: shopify_event(raw, SHOPIFY_VECTORS["shopify_orders_cancelled.json"], topic="orders/cancelled"),
+    ),
     ("woocommerce_order_created.body", lambda raw: woo_event(raw, WOO_VECTOR)),
 ]
 
 
 @pytest.mark.parametrize("name,event_for", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
-def test_one_changed_byte_gets_401_and_writes_nothing(intake_fn, stack, fixtures_dir, vendor_secrets, name, event_for, position):
+def test_one_changed_byte_gets_401_and_writes_nothing(
+    intake_fn, stack, fixtures_dir, vendor_secrets, name, event_for, position
+):
     raw = bytearray((fixtures_dir / name).read_bytes())
     index = {"first": 0, "middle": len(raw) // 2, "last": len(raw) - 1}[position]
     raw[index] = raw[index] ^ 0x01
@@ -130,8 +158,9 @@ def test_one_changed_byte_gets_401_and_writes_nothing(intake_fn, stack, fixtures
     assert stack.items() == []
 
 
-def test_shopify_orders_paid_before_orders_create_is_not_lost_and_not_regressed(intake_fn, stack, fixtures_dir,
-                                                                               vendor_secrets, router_fn, reservation_fn):
+def test_shopify_orders_paid_before_orders_create_is_not_lost_and_not_regressed(
+    intake_fn, stack, fixtures_dir, vendor_secrets, router_fn, reservation_fn
+):
     """Topics arrive out of order: the newer snapshot wins whichever arrives first."""
     import base64
     import hashlib
@@ -156,8 +185,9 @@ def test_shopify_orders_paid_before_orders_create_is_not_lost_and_not_regressed(
     assert order["payment_status"] == "paid" and "awaiting_payment" not in order["holds"]
 
 
-def test_shopify_orders_paid_releases_the_payment_hold(intake_fn, stack, fixtures_dir, vendor_secrets, router_fn,
-                                                       reservation_fn):
+def test_shopify_orders_paid_releases_the_payment_hold(
+    intake_fn, stack, fixtures_dir, vendor_secrets, router_fn, reservation_fn
+):
     import base64
     import hashlib
     import hmac
@@ -176,10 +206,14 @@ def test_shopify_orders_paid_releases_the_payment_hold(intake_fn, stack, fixture
     [order] = orders(stack)
     assert "awaiting_payment" not in order["holds"]
     timeline = sorted((i for i in stack.items() if i["SK"].startswith("TL#")), key=lambda i: i["SK"])
-    assert [t["entry"] for t in timeline] == ["received", "hold_placed", "hold_placed", "payment_updated", "hold_released"]
+    assert [t["entry"] for t in timeline] == [
+        "received",
+        "hold_placed",
+        "hold_placed",
+        "payment_updated",
+        "hold_released",
+    ]
 
     flow = Flow(stack, router_fn, reservation_fn)
     flow.pump()
     assert sorted(e["detail-type"] for e in flow.customer_events) == ["OrderOnHold", "OrderOnHold", "OrderReceived"]
-
-

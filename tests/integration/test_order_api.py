@@ -36,11 +36,25 @@ def test_the_customer_reads_their_order_with_the_access_token(admin, placed):
         response = view(admin, placed["order_id"], **kwargs)
         assert response["statusCode"] == 200, response["body"]
         body = response_json(response)
-        assert set(body) >= {"order_id", "channel", "external_id", "status", "holds", "created_at", "updated_at", "lines",
-                             "shipments", "downloads", "returns", "timeline"}
+        assert set(body) >= {
+            "order_id",
+            "channel",
+            "external_id",
+            "status",
+            "holds",
+            "created_at",
+            "updated_at",
+            "lines",
+            "shipments",
+            "downloads",
+            "returns",
+            "timeline",
+        }
         assert body["status"] == "reserved"
-        assert [(ln["sku"], ln["kind"], ln["reserved"]) for ln in body["lines"]] == [("SKU-1", "physical", 2),
-                                                                                  ("EBOOK", "digital", 0)]
+        assert [(ln["sku"], ln["kind"], ln["reserved"]) for ln in body["lines"]] == [
+            ("SKU-1", "physical", 2),
+            ("EBOOK", "digital", 0),
+        ]
         assert [t["type"] for t in body["timeline"]] == ["received", "reserved"]
         assert "access_token_hash" not in response["body"]
 
@@ -73,12 +87,15 @@ def test_releasing_a_hold_is_recorded_and_clears_the_status(admin, stack, intake
     response = admin.release(body["order_id"], "awaiting_payment")
     assert response["statusCode"] == 200 and response_json(response)["status"] == "reserved"
     timeline = admin.order(body["order_id"])["timeline"]
-    assert timeline[-1]["type"] == "hold_released" and timeline[-1]["detail"] == {"reason": "awaiting_payment",
-                                                                                  "by": "operator"}
+    assert timeline[-1]["type"] == "hold_released" and timeline[-1]["detail"] == {
+        "reason": "awaiting_payment",
+        "by": "operator",
+    }
 
 
-def test_unknown_sku_hold_is_released_only_once_the_catalog_knows_the_sku(admin, stack, intake_fn, router_fn,
-                                                                           reservation_fn):
+def test_unknown_sku_hold_is_released_only_once_the_catalog_knows_the_sku(
+    admin, stack, intake_fn, router_fn, reservation_fn
+):
     flow = Flow(stack, router_fn, reservation_fn)
     _, body = native_order(intake_fn, lines=[("NEW-SKU", 1), ("SKU-1", 1)])
     flow.pump()

@@ -21,19 +21,33 @@ SHOPIFY_DEV_SECRET = "shopify-dev-secret"
 def shopify_delivery(raw: bytes) -> dict:
     """Each delivery of the same order has a new webhook id, as Shopify's retries do."""
     signature = base64.b64encode(hmac.new(SHOPIFY_DEV_SECRET.encode(), raw, hashlib.sha256).digest()).decode()
-    return api_event("POST", "/webhooks/shopify", body=raw, headers={
-        "Content-Type": "application/json", "X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": signature,
-        "X-Shopify-Shop-Domain": "dev.myshopify.com", "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-    })
+    return api_event(
+        "POST",
+        "/webhooks/shopify",
+        body=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Shop-Domain": "dev.myshopify.com",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+        },
+    )
 
 
 def shopify_body() -> bytes:
-    return json.dumps({
-        "id": 5_000_000_000_000_000_001, "name": "#1001", "email": "buyer@example.com", "currency": "USD",
-        "financial_status": "paid", "updated_at": "2026-11-01T10:00:00Z",
-        "shipping_address": {"address1": "1 Main St", "city": "Springfield", "zip": "12345", "country_code": "US"},
-        "line_items": [{"id": 1, "sku": "SKU-1", "quantity": 1, "price": "10.00", "requires_shipping": True}],
-    }).encode()
+    return json.dumps(
+        {
+            "id": 5_000_000_000_000_000_001,
+            "name": "#1001",
+            "email": "buyer@example.com",
+            "currency": "USD",
+            "financial_status": "paid",
+            "updated_at": "2026-11-01T10:00:00Z",
+            "shipping_address": {"address1": "1 Main St", "city": "Springfield", "zip": "12345", "country_code": "US"},
+            "line_items": [{"id": 1, "sku": "SKU-1", "quantity": 1, "price": "10.00", "requires_shipping": True}],
+        }
+    ).encode()
 
 
 def test_the_same_webhook_five_times_in_a_row_is_one_order(stack, api_fn, intake_fn, router_fn, reservation_fn):
@@ -85,8 +99,12 @@ def test_shopify_cancel_after_reservation_releases_the_stock(stack, api_fn, inta
     assert admin.inventory("SKU-1", "WH-EAST")["available"] == 0
 
     cancelled = json.loads(raw)
-    cancelled.update(cancelled_at="2026-11-01T11:00:00Z", cancel_reason="customer", updated_at="2026-11-01T11:00:00Z",
-                     financial_status="voided")
+    cancelled.update(
+        cancelled_at="2026-11-01T11:00:00Z",
+        cancel_reason="customer",
+        updated_at="2026-11-01T11:00:00Z",
+        financial_status="voided",
+    )
     raw_cancel = json.dumps(cancelled).encode()
     event = shopify_delivery(raw_cancel)
     event["headers"]["X-Shopify-Topic"] = "orders/cancelled"

@@ -6,8 +6,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from fulfillment_local.invariants import check
+
 from tests.support.admin import Admin
 from tests.support.events import Context, sqs_event
 from tests.support.flow import Flow
@@ -213,7 +213,9 @@ def test_a_redelivered_reservation_message_changes_nothing(stack, intake_fn, res
 
 
 def test_a_malformed_work_message_goes_to_the_dlq_with_its_reason(stack, reservation_fn, flow):
-    result = reservation_fn.lambda_handler(sqs_event(['{"type": "reserve_order", "version": 1}', "not json"]), Context())
+    result = reservation_fn.lambda_handler(
+        sqs_event(['{"type": "reserve_order", "version": 1}', "not json"]), Context()
+    )
     assert result["batchItemFailures"] == []  # not retried pointlessly
     dead = flow.dead_letters("ReservationDLQ")
     assert len(dead) == 2
@@ -222,8 +224,9 @@ def test_a_malformed_work_message_goes_to_the_dlq_with_its_reason(stack, reserva
     assert any("order_id" in r for r in reasons)
 
 
-def test_an_order_that_stays_unpaid_expires_and_its_stock_returns(stack, intake_fn, admin, timers_fn, router_fn,
-                                                                    reservation_fn, monkeypatch):
+def test_an_order_that_stays_unpaid_expires_and_its_stock_returns(
+    stack, intake_fn, admin, timers_fn, router_fn, reservation_fn, monkeypatch
+):
     flow = Flow(stack, router_fn, reservation_fn)
     admin.catalog("U")
     admin.stock("U", "WH-EAST", 2)
@@ -239,5 +242,6 @@ def test_an_order_that_stays_unpaid_expires_and_its_stock_returns(stack, intake_
     assert admin.order(unpaid["order_id"])["status"] == "cancelled"
     assert admin.order(fraud["order_id"])["status"] == "on_hold"
     assert [t["detail"] for t in admin.order(unpaid["order_id"])["timeline"] if t["type"] == "cancelled"] == [
-        {"reason": "payment_expired", "by": "timer"}]
+        {"reason": "payment_expired", "by": "timer"}
+    ]
     assert check(stack.items(), flow.customer_events).ok

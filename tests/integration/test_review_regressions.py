@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from fulfillment_local.invariants import check
+
 from tests.support import provider as tpl
 from tests.support.admin import Admin
 from tests.support.events import Context, response_json
@@ -26,8 +26,9 @@ def shipments(stack) -> list[dict]:
     return sorted((i for i in stack.items() if i.get("type") == "shipment"), key=lambda i: i["SK"])
 
 
-def test_a_cancel_racing_the_submission_still_reaches_the_provider(stack, admin, intake_fn, flow, dispatch_fn,
-                                                                   monkeypatch):
+def test_a_cancel_racing_the_submission_still_reaches_the_provider(
+    stack, admin, intake_fn, flow, dispatch_fn, monkeypatch
+):
     """The order is cancelled while submit is between its write and its send."""
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 2)
@@ -70,8 +71,9 @@ def test_a_rejection_after_a_cancel_releases_the_stock(stack, admin, intake_fn, 
     assert report.ok, report.violations
 
 
-def test_an_unanswered_cancellation_is_resent_not_the_request(stack, admin, intake_fn, flow, dispatch_fn, timers_fn,
-                                                               monkeypatch):
+def test_an_unanswered_cancellation_is_resent_not_the_request(
+    stack, admin, intake_fn, flow, dispatch_fn, timers_fn, monkeypatch
+):
     monkeypatch.setenv("ACK_TIMEOUT_SECONDS", "0")
     dispatch_fn.shipping.cache_clear()
     admin.catalog("W")
@@ -88,8 +90,9 @@ def test_an_unanswered_cancellation_is_resent_not_the_request(stack, admin, inta
     assert "OrderOnHold" not in [e["detail-type"] for e in flow.customer_events]
 
 
-def test_stock_arriving_while_a_backorder_is_queued_is_allocated(stack, admin, intake_fn, flow, reservation_fn,
-                                                                  monkeypatch):
+def test_stock_arriving_while_a_backorder_is_queued_is_allocated(
+    stack, admin, intake_fn, flow, reservation_fn, monkeypatch
+):
     admin.catalog("B")
     admin.stock("B", "WH-EAST", 0)
     store = reservation_fn.reservations().stock
@@ -154,12 +157,28 @@ def test_carrier_names_match_however_the_3pl_spells_them(stack, admin, intake_fn
     [request] = flow.provider_requests()
     flow.to_inbound(tpl.shipped(request["shipment_id"], "9400X", carrier="United States Postal Service"))
     flow.pump()
-    body = json.dumps({"event_id": "ev-1", "event": "tracking_update", "msg": {
-        "tracking_number": "9400X", "slug": "usps", "tag": "OutForDelivery",
-        "checkpoints": [{"checkpoint_time": "2026-11-01T16:00:00Z", "message": "Out for delivery"}]}}).encode()
+    body = json.dumps(
+        {
+            "event_id": "ev-1",
+            "event": "tracking_update",
+            "msg": {
+                "tracking_number": "9400X",
+                "slug": "usps",
+                "tag": "OutForDelivery",
+                "checkpoints": [{"checkpoint_time": "2026-11-01T16:00:00Z", "message": "Out for delivery"}],
+            },
+        }
+    ).encode()
     signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
-    response = tracking_fn.lambda_handler(api_event("POST", "/webhooks/tracking/aftership", body=body, headers={
-        "Content-Type": "application/json", "aftership-hmac-sha256": signature}), Context())
+    response = tracking_fn.lambda_handler(
+        api_event(
+            "POST",
+            "/webhooks/tracking/aftership",
+            body=body,
+            headers={"Content-Type": "application/json", "aftership-hmac-sha256": signature},
+        ),
+        Context(),
+    )
     assert response_json(response)["matched"] is True
     assert shipments(stack)[0]["status"] == "out_for_delivery"
 
@@ -167,13 +186,22 @@ def test_carrier_names_match_however_the_3pl_spells_them(stack, admin, intake_fn
 def test_customers_do_not_see_fraud_rules_or_provider_messages(stack, admin, intake_fn, flow):
     _, body = native_order(intake_fn, lines=[("W", 60)])  # above max_line_quantity; W unknown
     flow.pump()
-    customer = admin.call("GET", f"/orders/{body['order_id']}", "/orders/{order_id}", {"order_id": body["order_id"]},
-                          token=body["access_token"])
+    customer = admin.call(
+        "GET",
+        f"/orders/{body['order_id']}",
+        "/orders/{order_id}",
+        {"order_id": body["order_id"]},
+        token=body["access_token"],
+    )
     view = response_json(customer)
     assert view["holds"] == ["fraud_review", "unknown_sku"]
     assert "hold_details" not in view and "above" not in customer["body"]
-    assert "above" in admin.call("GET", f"/orders/{body['order_id']}", "/orders/{order_id}",
-                                 {"order_id": body["order_id"]})["body"]
+    assert (
+        "above"
+        in admin.call("GET", f"/orders/{body['order_id']}", "/orders/{order_id}", {"order_id": body["order_id"]})[
+            "body"
+        ]
+    )
 
 
 @pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", "eyJQSyI6IDF9"])
@@ -182,8 +210,9 @@ def test_a_bad_list_cursor_is_a_400(stack, admin, cursor):
     assert response["statusCode"] == 400
 
 
-def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives(stack, admin, intake_fn, flow,
-                                                                                 tracking_fn):
+def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives(
+    stack, admin, intake_fn, flow, tracking_fn
+):
     import base64
     import hashlib
     import hmac
@@ -196,12 +225,28 @@ def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives
     native_order(intake_fn, lines=[("W", 1)])
     flow.pump()
     [request] = flow.provider_requests()
-    body = json.dumps({"event_id": "early-1", "event": "tracking_update", "msg": {
-        "tracking_number": "FAST1", "slug": "usps", "tag": "InTransit",
-        "checkpoints": [{"checkpoint_time": "2026-11-01T13:00:00Z", "message": "Departed"}]}}).encode()
+    body = json.dumps(
+        {
+            "event_id": "early-1",
+            "event": "tracking_update",
+            "msg": {
+                "tracking_number": "FAST1",
+                "slug": "usps",
+                "tag": "InTransit",
+                "checkpoints": [{"checkpoint_time": "2026-11-01T13:00:00Z", "message": "Departed"}],
+            },
+        }
+    ).encode()
     signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
-    early = tracking_fn.lambda_handler(api_event("POST", "/webhooks/tracking/aftership", body=body, headers={
-        "Content-Type": "application/json", "aftership-hmac-sha256": signature}), Context())
+    early = tracking_fn.lambda_handler(
+        api_event(
+            "POST",
+            "/webhooks/tracking/aftership",
+            body=body,
+            headers={"Content-Type": "application/json", "aftership-hmac-sha256": signature},
+        ),
+        Context(),
+    )
     assert response_json(early)["outcome"] == "kept for later"
 
     flow.to_inbound(tpl.shipped(request["shipment_id"], "FAST1", carrier="USPS", minute=10))

@@ -9,8 +9,8 @@ import json
 import random
 
 import pytest
-
 from fulfillment_local.invariants import check
+
 from tests.support import provider as tpl
 from tests.support.admin import Admin
 from tests.support.events import Context, api_event, response_json
@@ -51,11 +51,21 @@ def test_reserved_lines_become_one_shipment_per_location_sent_to_that_provider(s
 
     east, west = flow.provider_requests("ProviderTplEastQueue"), flow.provider_requests("ProviderTplWestQueue")
     assert [(r["type"], r["version"], r["provider"], r["location"], r["lines"]) for r in east] == [
-        ("fulfillment_request", 1, "tpl-east", "WH-EAST", [{"sku": "W", "quantity": 1}])]
+        ("fulfillment_request", 1, "tpl-east", "WH-EAST", [{"sku": "W", "quantity": 1}])
+    ]
     assert [(r["provider"], r["lines"]) for r in west] == [("tpl-west", [{"sku": "W", "quantity": 2}])]
     request = east[0]
-    assert set(request) >= {"request_id", "shipment_id", "order_id", "provider", "location", "ship_to", "lines",
-                            "service_level", "requested_at"}
+    assert set(request) >= {
+        "request_id",
+        "shipment_id",
+        "order_id",
+        "provider",
+        "location",
+        "ship_to",
+        "lines",
+        "service_level",
+        "requested_at",
+    }
     assert request["order_id"] == order_id and request["ship_to"]["country"] == "GB"
     assert [s["status"] for s in shipments(stack)] == ["submitted", "submitted"]
     assert admin.order(order_id)["status"] == "dispatched"
@@ -90,7 +100,11 @@ def test_a_shipment_goes_from_request_to_delivered_with_each_event_once(stack, a
     assert shipment["status"] == "delivered" and shipment["tracking_number"] == "TRK1"
     [shown] = view["shipments"]
     assert (shown["status"], shown["carrier"], shown["tracking_number"], shown["location"]) == (
-        "delivered", "usps", "TRK1", "WH-EAST")
+        "delivered",
+        "usps",
+        "TRK1",
+        "WH-EAST",
+    )
     assert [e["type"] for e in shown["events"]] == ["accepted", "shipped", "tracking", "tracking", "delivered"]
     report = check(stack.items(), flow.customer_events)
     assert report.ok, report.violations
@@ -146,8 +160,9 @@ def test_a_late_older_scan_is_recorded_but_does_not_regress(stack, admin, intake
 
 
 @pytest.mark.parametrize("crash", ["after_send", "before_send"])
-def test_a_dispatch_crash_around_the_send_still_requests_each_shipment_exactly_once(stack, admin, intake_fn, flow,
-                                                                                     dispatch_fn, monkeypatch, crash):
+def test_a_dispatch_crash_around_the_send_still_requests_each_shipment_exactly_once(
+    stack, admin, intake_fn, flow, dispatch_fn, monkeypatch, crash
+):
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 1)
     admin.stock("W", "WH-WEST", 1)
@@ -189,8 +204,10 @@ def test_an_out_of_stock_rejection_reroutes_to_the_next_location_and_ships_from_
 
     [west] = flow.provider_requests("ProviderTplWestQueue")
     assert west["shipment_id"] != east["shipment_id"]
-    flow.to_inbound(tpl.accepted(west["shipment_id"], provider="tpl-west"),
-                    tpl.shipped(west["shipment_id"], "W1", provider="tpl-west"))
+    flow.to_inbound(
+        tpl.accepted(west["shipment_id"], provider="tpl-west"),
+        tpl.shipped(west["shipment_id"], "W1", provider="tpl-west"),
+    )
     flow.pump()
     view = admin.order(order_id)
     assert view["status"] == "shipped" and view["lines"][0]["allocations"] == {}
@@ -228,8 +245,9 @@ def test_an_address_rejection_holds_the_order_and_release_redispatches(stack, ad
     assert second["shipment_id"] != first["shipment_id"] and second["lines"] == first["lines"]
 
 
-def test_a_silent_provider_gets_resends_then_the_order_is_held(stack, admin, intake_fn, flow, dispatch_fn, timers_fn,
-                                                                monkeypatch):
+def test_a_silent_provider_gets_resends_then_the_order_is_held(
+    stack, admin, intake_fn, flow, dispatch_fn, timers_fn, monkeypatch
+):
     monkeypatch.setenv("ACK_TIMEOUT_SECONDS", "0")
     dispatch_fn.shipping.cache_clear()
     admin.catalog("W")
@@ -248,8 +266,9 @@ def test_a_silent_provider_gets_resends_then_the_order_is_held(stack, admin, int
     assert event_types(flow).count("OrderOnHold") == 1
 
 
-def test_no_scan_for_too_long_raises_shipment_delayed_once(stack, admin, intake_fn, flow, tracking_fn, timers_fn,
-                                                            monkeypatch):
+def test_no_scan_for_too_long_raises_shipment_delayed_once(
+    stack, admin, intake_fn, flow, tracking_fn, timers_fn, monkeypatch
+):
     monkeypatch.setenv("DELAY_AFTER_SECONDS", "0")
     tracking_fn.shipping.cache_clear()
     admin.catalog("W")
@@ -291,8 +310,10 @@ def test_a_rejected_cancellation_keeps_the_shipment_going(stack, admin, intake_f
     [request] = flow.provider_requests()
     admin.cancel(order_id)
     flow.pump()
-    flow.to_inbound(tpl.message("cancellation_request.rejected", shipment_id=request["shipment_id"], message="packed"),
-                    tpl.shipped(request["shipment_id"], "LATE1"))
+    flow.to_inbound(
+        tpl.message("cancellation_request.rejected", shipment_id=request["shipment_id"], message="packed"),
+        tpl.shipped(request["shipment_id"], "LATE1"),
+    )
     flow.pump()
     view = admin.order(order_id)
     assert "cancellation_rejected" in [t["type"] for t in view["timeline"]]
@@ -300,10 +321,13 @@ def test_a_rejected_cancellation_keeps_the_shipment_going(stack, admin, intake_f
     assert check(stack.items()).ok
 
 
-@pytest.mark.parametrize("body,reason", [
-    ({"type": "shipment.shipped", "version": 1}, "malformed message"),
-    ("not json", "unparseable"),
-])
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        ({"type": "shipment.shipped", "version": 1}, "malformed message"),
+        ("not json", "unparseable"),
+    ],
+)
 def test_malformed_inbound_messages_go_to_the_dlq_with_their_reason(stack, flow, tracking_fn, body, reason):
     raw = body if isinstance(body, str) else json.dumps(body)
     from tests.support.events import sqs_event
@@ -344,15 +368,47 @@ def shipped_with(stack, admin, intake_fn, flow, carrier: str, tracking_number: s
     return request["shipment_id"]
 
 
-@pytest.mark.parametrize("name,path,header,vector,secret_name,secret,carrier,tracking", [
-    ("easypost_tracker_updated.json", "/webhooks/tracking/easypost", "X-Hmac-Signature", EASYPOST_VECTOR,
-     "EasyPostWebhookSecret", "sécret", "FedEx", "1"),
-    ("aftership_tracking_update.json", "/webhooks/tracking/aftership", "aftership-hmac-sha256", AFTERSHIP_VECTOR,
-     "AfterShipWebhookSecret", "aftership_test_secret", "usps", "9361289676091361892011"),
-])
-def test_carrier_fixtures_verify_and_update_the_matching_shipment(stack, admin, intake_fn, flow, tracking_fn,
-                                                                  fixtures_dir, name, path, header, vector,
-                                                                  secret_name, secret, carrier, tracking):
+@pytest.mark.parametrize(
+    "name,path,header,vector,secret_name,secret,carrier,tracking",
+    [
+        (
+            "easypost_tracker_updated.json",
+            "/webhooks/tracking/easypost",
+            "X-Hmac-Signature",
+            EASYPOST_VECTOR,
+            "EasyPostWebhookSecret",
+            "sécret",
+            "FedEx",
+            "1",
+        ),
+        (
+            "aftership_tracking_update.json",
+            "/webhooks/tracking/aftership",
+            "aftership-hmac-sha256",
+            AFTERSHIP_VECTOR,
+            "AfterShipWebhookSecret",
+            "aftership_test_secret",
+            "usps",
+            "9361289676091361892011",
+        ),
+    ],
+)
+def test_carrier_fixtures_verify_and_update_the_matching_shipment(
+    stack,
+    admin,
+    intake_fn,
+    flow,
+    tracking_fn,
+    fixtures_dir,
+    name,
+    path,
+    header,
+    vector,
+    secret_name,
+    secret,
+    carrier,
+    tracking,
+):
     stack.client("secretsmanager").put_secret_value(SecretId=stack.physical[secret_name], SecretString=secret)
     shipped_with(stack, admin, intake_fn, flow, carrier, tracking)
     raw = (fixtures_dir / name).read_bytes()
@@ -360,28 +416,44 @@ def test_carrier_fixtures_verify_and_update_the_matching_shipment(stack, admin, 
     tampered = bytearray(raw)
     tampered[len(raw) // 2] ^= 1
     before = shipments(stack)
-    bad = tracking_fn.lambda_handler(api_event("POST", path, body=bytes(tampered), headers={
-        "Content-Type": "application/json", header: vector}), Context())
+    bad = tracking_fn.lambda_handler(
+        api_event("POST", path, body=bytes(tampered), headers={"Content-Type": "application/json", header: vector}),
+        Context(),
+    )
     assert bad["statusCode"] == 401 and shipments(stack) == before
 
-    good = tracking_fn.lambda_handler(api_event("POST", path, body=raw, headers={
-        "Content-Type": "application/json", header: vector}), Context())
+    good = tracking_fn.lambda_handler(
+        api_event("POST", path, body=raw, headers={"Content-Type": "application/json", header: vector}), Context()
+    )
     assert good["statusCode"] == 200 and response_json(good)["matched"] is True
     [shipment] = shipments(stack)
     assert shipment["status"] == "in_transit"
     assert shipment["events"][-1]["type"] == "tracking"
 
-    again = tracking_fn.lambda_handler(api_event("POST", path, body=raw, headers={
-        "Content-Type": "application/json", header: vector}), Context())
+    again = tracking_fn.lambda_handler(
+        api_event("POST", path, body=raw, headers={"Content-Type": "application/json", header: vector}), Context()
+    )
     assert response_json(again)["outcome"] == "duplicate"
 
 
 def test_an_unknown_tracking_number_is_answered_200_and_kept_for_later(stack, tracking_fn):
-    body = json.dumps({"event_id": "e1", "event": "tracking_update",
-                       "msg": {"tracking_number": "NOPE", "slug": "usps", "tag": "InTransit"}}).encode()
+    body = json.dumps(
+        {
+            "event_id": "e1",
+            "event": "tracking_update",
+            "msg": {"tracking_number": "NOPE", "slug": "usps", "tag": "InTransit"},
+        }
+    ).encode()
     signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
-    response = tracking_fn.lambda_handler(api_event("POST", "/webhooks/tracking/aftership", body=body, headers={
-        "Content-Type": "application/json", "aftership-hmac-sha256": signature}), Context())
+    response = tracking_fn.lambda_handler(
+        api_event(
+            "POST",
+            "/webhooks/tracking/aftership",
+            body=body,
+            headers={"Content-Type": "application/json", "aftership-hmac-sha256": signature},
+        ),
+        Context(),
+    )
     assert response["statusCode"] == 200 and response_json(response)["matched"] is False
     [kept] = stack.items()
     assert kept["type"] == "early_tracking" and kept["expires_at"] > 0  # TTL: an unknown number is not kept forever
@@ -392,15 +464,31 @@ def test_the_in_house_warehouse_ships_from_its_pick_list(stack, admin, intake_fn
     admin.stock("W", "HQ", 2)
     order_id = place(intake_fn, flow, [("W", 2)])
     headers = {"Authorization": "Bearer admin-dev-token", "Content-Type": "application/json"}
-    picklist = response_json(tracking_fn.lambda_handler(api_event(
-        "GET", "/warehouse/HQ/picklist", headers=headers, resource="/warehouse/{location}/picklist",
-        path_parameters={"location": "HQ"}), Context()))
+    picklist = response_json(
+        tracking_fn.lambda_handler(
+            api_event(
+                "GET",
+                "/warehouse/HQ/picklist",
+                headers=headers,
+                resource="/warehouse/{location}/picklist",
+                path_parameters={"location": "HQ"},
+            ),
+            Context(),
+        )
+    )
     [entry] = picklist["shipments"]
     assert entry["lines"] == [{"sku": "W", "quantity": 2}]
-    shipped = tracking_fn.lambda_handler(api_event(
-        "POST", f"/shipments/{entry['shipment_id']}/ship", headers=headers, resource="/shipments/{shipment_id}/ship",
-        path_parameters={"shipment_id": entry["shipment_id"]},
-        body=json.dumps({"carrier": "UPS", "tracking_number": "1Z999"})), Context())
+    shipped = tracking_fn.lambda_handler(
+        api_event(
+            "POST",
+            f"/shipments/{entry['shipment_id']}/ship",
+            headers=headers,
+            resource="/shipments/{shipment_id}/ship",
+            path_parameters={"shipment_id": entry["shipment_id"]},
+            body=json.dumps({"carrier": "UPS", "tracking_number": "1Z999"}),
+        ),
+        Context(),
+    )
     assert shipped["statusCode"] == 200, shipped["body"]
     flow.pump()
     assert admin.order(order_id)["status"] == "shipped"
@@ -416,12 +504,16 @@ def test_a_dropshipped_sku_goes_to_its_supplier_without_touching_stock(stack, ad
 
     [supplier_request] = flow.provider_requests("ProviderSupplierAcmeQueue")
     [east_request] = flow.provider_requests("ProviderTplEastQueue")
-    assert supplier_request["provider"] == "supplier-acme" and supplier_request["lines"] == [{"sku": "DS1", "quantity": 3}]
+    assert supplier_request["provider"] == "supplier-acme" and supplier_request["lines"] == [
+        {"sku": "DS1", "quantity": 3}
+    ]
     assert east_request["lines"] == [{"sku": "W", "quantity": 1}]
     assert not [i for i in stack.items() if i.get("type") == "stock" and i["sku"] == "DS1"]
 
-    flow.to_inbound(tpl.shipped(supplier_request["shipment_id"], "DS-T1", provider="supplier-acme"),
-                    tpl.delivered(supplier_request["shipment_id"], provider="supplier-acme"))
+    flow.to_inbound(
+        tpl.shipped(supplier_request["shipment_id"], "DS-T1", provider="supplier-acme"),
+        tpl.delivered(supplier_request["shipment_id"], provider="supplier-acme"),
+    )
     flow.pump()
     view = admin.order(order_id)
     assert (view["lines"][0]["shipped"], view["lines"][0]["delivered"]) == (3, 3)
@@ -441,6 +533,7 @@ def test_a_dropship_supplier_out_of_stock_holds_the_order_for_an_operator(stack,
 
 
 def test_catalog_refuses_a_dropship_location_that_is_not_one(admin):
-    response = admin.call("PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"},
-                          {"kind": "physical", "dropship_location": "WH-EAST"})
+    response = admin.call(
+        "PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"}, {"kind": "physical", "dropship_location": "WH-EAST"}
+    )
     assert response["statusCode"] == 404

@@ -14,8 +14,17 @@ class Admin:
     def __init__(self, api_fn: Any) -> None:
         self.api = api_fn
 
-    def call(self, method: str, path: str, resource: str, params: dict, body: Any = None,
-             headers: dict | None = None, query: dict | None = None, token: str | None = ADMIN_TOKEN) -> dict:
+    def call(
+        self,
+        method: str,
+        path: str,
+        resource: str,
+        params: dict,
+        body: Any = None,
+        headers: dict | None = None,
+        query: dict | None = None,
+        token: str | None = ADMIN_TOKEN,
+    ) -> dict:
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -34,24 +43,48 @@ class Admin:
         return self.ok(self.call("PUT", f"/catalog/{sku}", "/catalog/{sku}", {"sku": sku}, body))
 
     def stock(self, sku: str, location: str, on_hand: int) -> dict:
-        return self.ok(self.call("PUT", f"/inventory/{sku}/{location}", "/inventory/{sku}/{location}",
-                                 {"sku": sku, "location": location}, {"on_hand": on_hand}))
+        return self.ok(
+            self.call(
+                "PUT",
+                f"/inventory/{sku}/{location}",
+                "/inventory/{sku}/{location}",
+                {"sku": sku, "location": location},
+                {"on_hand": on_hand},
+            )
+        )
 
     def adjust(self, sku: str, location: str, delta: int, reason: str, **extra: Any) -> dict:
-        return self.call("POST", f"/inventory/{sku}/{location}/adjustments", "/inventory/{sku}/{location}/adjustments",
-                         {"sku": sku, "location": location}, {"delta": delta, "reason": reason, **extra})
+        return self.call(
+            "POST",
+            f"/inventory/{sku}/{location}/adjustments",
+            "/inventory/{sku}/{location}/adjustments",
+            {"sku": sku, "location": location},
+            {"delta": delta, "reason": reason, **extra},
+        )
 
     def inventory(self, sku: str, location: str) -> dict:
-        return self.ok(self.call("GET", f"/inventory/{sku}/{location}", "/inventory/{sku}/{location}",
-                                 {"sku": sku, "location": location}))
+        return self.ok(
+            self.call(
+                "GET", f"/inventory/{sku}/{location}", "/inventory/{sku}/{location}", {"sku": sku, "location": location}
+            )
+        )
 
     def order(self, order_id: str) -> dict:
         return self.ok(self.call("GET", f"/orders/{order_id}", "/orders/{order_id}", {"order_id": order_id}))
 
     def cancel(self, order_id: str, reason: str | None = None) -> dict:
-        return self.call("POST", f"/orders/{order_id}/cancel", "/orders/{order_id}/cancel", {"order_id": order_id},
-                         {"reason": reason} if reason else None)
+        return self.call(
+            "POST",
+            f"/orders/{order_id}/cancel",
+            "/orders/{order_id}/cancel",
+            {"order_id": order_id},
+            {"reason": reason} if reason else None,
+        )
 
     def release(self, order_id: str, hold: str) -> dict:
-        return self.call("POST", f"/orders/{order_id}/holds/{hold}/release", "/orders/{order_id}/holds/{reason}/release",
-                         {"order_id": order_id, "reason": hold})
+        return self.call(
+            "POST",
+            f"/orders/{order_id}/holds/{hold}/release",
+            "/orders/{order_id}/holds/{reason}/release",
+            {"order_id": order_id, "reason": hold},
+        )

@@ -12,8 +12,14 @@ from tests.support.stack import StackResources
 
 
 class Flow:
-    def __init__(self, stack: StackResources, router_fn: Any, reservation_fn: Any, dispatch_fn: Any = None,
-                 tracking_fn: Any = None) -> None:
+    def __init__(
+        self,
+        stack: StackResources,
+        router_fn: Any,
+        reservation_fn: Any,
+        dispatch_fn: Any = None,
+        tracking_fn: Any = None,
+    ) -> None:
         self.stack = stack
         self.router = router_fn
         self.reservation = reservation_fn
@@ -51,7 +57,9 @@ class Flow:
         url = self.stack.physical[queue]
         messages = []
         while True:
-            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+                "Messages", []
+            )
             if not batch:
                 return messages
             for message in batch:
@@ -68,8 +76,11 @@ class Flow:
                 moved = True
                 result = self.router.lambda_handler({"Records": records}, Context())
                 assert result["batchItemFailures"] == [], result
-            for queue, handler in (("ReservationQueue", self.reservation), ("DispatchQueue", self.dispatch),
-                                   ("InboundQueue", self.tracking)):
+            for queue, handler in (
+                ("ReservationQueue", self.reservation),
+                ("DispatchQueue", self.dispatch),
+                ("InboundQueue", self.tracking),
+            ):
                 if handler is None:
                     continue
                 work = self._drain(queue)

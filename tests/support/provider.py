@@ -13,9 +13,17 @@ def at(minutes: int) -> str:
     return (BASE + timedelta(minutes=minutes)).isoformat()
 
 
-def message(kind: str, provider: str = "tpl-east", *, sent_minute: int = 0, message_id: str | None = None, **fields) -> dict:
-    return {"type": kind, "version": 1, "message_id": message_id or f"m-{next(_ids)}", "provider": provider,
-            "sent_at": at(sent_minute), **fields}
+def message(
+    kind: str, provider: str = "tpl-east", *, sent_minute: int = 0, message_id: str | None = None, **fields
+) -> dict:
+    return {
+        "type": kind,
+        "version": 1,
+        "message_id": message_id or f"m-{next(_ids)}",
+        "provider": provider,
+        "sent_at": at(sent_minute),
+        **fields,
+    }
 
 
 def accepted(shipment_id: str, **kw) -> dict:
@@ -27,16 +35,28 @@ def rejected(shipment_id: str, reason: str, **kw) -> dict:
 
 
 def shipped(shipment_id: str, tracking_number: str, carrier: str = "usps", minute: int = 10, lines=None, **kw) -> dict:
-    body = message("shipment.shipped", shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number,
-                   shipped_at=at(minute), **kw)
+    body = message(
+        "shipment.shipped",
+        shipment_id=shipment_id,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        shipped_at=at(minute),
+        **kw,
+    )
     if lines is not None:
         body["lines"] = lines
     return body
 
 
 def tracking(shipment_id: str, status: str, minute: int, **kw) -> dict:
-    return message("shipment.tracking", shipment_id=shipment_id, status=status, occurred_at=at(minute),
-                   description=f"{status} scan", **kw)
+    return message(
+        "shipment.tracking",
+        shipment_id=shipment_id,
+        status=status,
+        occurred_at=at(minute),
+        description=f"{status} scan",
+        **kw,
+    )
 
 
 def delivered(shipment_id: str, minute: int = 100, **kw) -> dict:

@@ -96,7 +96,9 @@ class StackResources:
                 )
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             self.physical[name] = url
-            self.arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
         events = self.client("events")
         for name in resources("AWS::Events::EventBus"):
             events.create_event_bus(Name=name)
@@ -105,9 +107,11 @@ class StackResources:
             props = res["Properties"]
             bus = props["EventBusName"]["Ref"]
             events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]))
-            events.put_targets(Rule=name, EventBusName=bus, Targets=[
-                {"Id": t["Id"], "Arn": self.arns[t["Arn"]["GetAtt"].split(".")[0]]} for t in props["Targets"]
-            ])
+            events.put_targets(
+                Rule=name,
+                EventBusName=bus,
+                Targets=[{"Id": t["Id"], "Arn": self.arns[t["Arn"]["GetAtt"].split(".")[0]]} for t in props["Targets"]],
+            )
         return self
 
     def resolve(self, value: Any) -> Any:

@@ -9,15 +9,35 @@ from fulfillment.config import FraudRules
 from fulfillment.domain import holds, transitions
 from fulfillment.domain.allocation import plan_lines
 from fulfillment.domain.events import CustomerEvent, event_id
-from fulfillment.domain.model import Address, Channel, Customer, Hold, Line, LineKind, Order, OrderStatus, WorkState, order_id_for
+from fulfillment.domain.model import (
+    Address,
+    Channel,
+    Customer,
+    Hold,
+    Line,
+    LineKind,
+    Order,
+    OrderStatus,
+    WorkState,
+    order_id_for,
+)
 from fulfillment.domain.status import aggregate
 
 ADDRESS = Address(name="A", line1="1 Way", city="Town", postal_code="12345", country="US")
 
 
 def order(*lines: Line, **kwargs) -> Order:
-    base = Order(order_id="o_1", channel=Channel.NATIVE, shop="native", external_id="e1", currency="USD", lines=lines,
-                 customer=Customer(email="a@example.com"), shipping_address=ADDRESS, payment_status="paid")
+    base = Order(
+        order_id="o_1",
+        channel=Channel.NATIVE,
+        shop="native",
+        external_id="e1",
+        currency="USD",
+        lines=lines,
+        customer=Customer(email="a@example.com"),
+        shipping_address=ADDRESS,
+        payment_status="paid",
+    )
     return replace(base, **kwargs)
 
 
@@ -54,12 +74,20 @@ def test_digital_only_order_needs_no_reservation() -> None:
 
 
 def test_holds_from_content() -> None:
-    rules = FraudRules(max_order_value=Decimal("100"), max_line_quantity=5, high_value_without_email=Decimal("15"),
-                       high_risk_countries=frozenset({"XX"}))
+    rules = FraudRules(
+        max_order_value=Decimal("100"),
+        max_line_quantity=5,
+        high_value_without_email=Decimal("15"),
+        high_risk_countries=frozenset({"XX"}),
+    )
     clean = order(line(qty=2))
     assert holds.evaluate(clean, allowed_payment_states={"paid"}, rules=rules) == {}
-    problem = replace(order(line(qty=6), line(2, known=False)), payment_status="pending",
-                      customer=Customer(email=None), shipping_address=Address(line1="x", country="XX"))
+    problem = replace(
+        order(line(qty=6), line(2, known=False)),
+        payment_status="pending",
+        customer=Customer(email=None),
+        shipping_address=Address(line1="x", country="XX"),
+    )
     found = holds.evaluate(problem, allowed_payment_states={"paid"}, rules=rules)
     assert set(found) == {Hold.AWAITING_PAYMENT, Hold.FRAUD_REVIEW, Hold.ADDRESS_INVALID, Hold.UNKNOWN_SKU}
     assert "high-risk country XX" in found[Hold.FRAUD_REVIEW]
@@ -77,14 +105,17 @@ def test_countries_without_postcodes_are_deliverable() -> None:
 
 
 def test_order_id_is_the_same_for_every_delivery_of_one_order() -> None:
-    assert order_id_for(Channel.SHOPIFY, "Shop.myshopify.com", "1") == order_id_for(Channel.SHOPIFY, "shop.myshopify.com", "1")
+    assert order_id_for(Channel.SHOPIFY, "Shop.myshopify.com", "1") == order_id_for(
+        Channel.SHOPIFY, "shop.myshopify.com", "1"
+    )
     assert order_id_for(Channel.SHOPIFY, "a", "1") != order_id_for(Channel.WOOCOMMERCE, "a", "1")
 
 
 def test_event_ids_are_stable_per_occurrence() -> None:
     assert event_id("o_1", CustomerEvent.ORDER_RECEIVED, "") == event_id("o_1", CustomerEvent.ORDER_RECEIVED, "")
-    assert event_id("o_1", CustomerEvent.ORDER_ON_HOLD, "fraud_review:1") != event_id("o_1", CustomerEvent.ORDER_ON_HOLD,
-                                                                                       "fraud_review:4")
+    assert event_id("o_1", CustomerEvent.ORDER_ON_HOLD, "fraud_review:1") != event_id(
+        "o_1", CustomerEvent.ORDER_ON_HOLD, "fraud_review:4"
+    )
 
 
 def test_older_snapshots_never_overwrite_newer_ones() -> None:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fulfillment import signatures
 from fulfillment.errors import Unauthorized
 
@@ -32,7 +31,9 @@ def test_shopify_rejects_a_wrong_secret_and_a_missing_header() -> None:
 
 
 def test_rotation_any_listed_secret_verifies() -> None:
-    signatures.verify_shopify(b'{"foo": "bar"}', "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=", ["new", "test_secret_key"])
+    signatures.verify_shopify(
+        b'{"foo": "bar"}', "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=", ["new", "test_secret_key"]
+    )
 
 
 def test_easypost_vector_needs_the_nfkd_secret(fixtures: Path) -> None:

@@ -6,7 +6,13 @@ from fulfillment.adapters.shipment_store import mark_message
 from fulfillment.adapters.stock_store import StockStore
 from fulfillment.contracts import provider as p
 from fulfillment.domain.shipments import carrier_code
-from fulfillment.errors import AlreadyExists, ConcurrentModification, FulfillmentError, InsufficientStock, NotFound
+from fulfillment.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    FulfillmentError,
+    InsufficientStock,
+    NotFound,
+)
 from fulfillment.shipping import Shipping, epoch
 
 
@@ -38,14 +44,21 @@ def apply(message: p._Inbound, shipping: Shipping, stock: StockStore | None = No
         case p.Shipped():
             lines = [(ln.sku, ln.quantity) for ln in message.lines] if message.lines is not None else None
             carrier = carrier_code(message.carrier)
-            outcome = shipping.shipped(message.shipment_id, carrier, message.tracking_number,
-                                       p.iso(message.shipped_at), lines, marker=marker)
+            outcome = shipping.shipped(
+                message.shipment_id, carrier, message.tracking_number, p.iso(message.shipped_at), lines, marker=marker
+            )
             shipping.replay_early_updates(carrier, message.tracking_number)
             return outcome
         case p.Tracking():
-            return shipping.tracking(message.shipment_id, message.status, p.iso(message.occurred_at),
-                                     description=message.description, location=message.location, est_delivery=None,
-                                     marker=marker)
+            return shipping.tracking(
+                message.shipment_id,
+                message.status,
+                p.iso(message.occurred_at),
+                description=message.description,
+                location=message.location,
+                est_delivery=None,
+                marker=marker,
+            )
         case p.Delivered():
             return shipping.delivered(message.shipment_id, p.iso(message.delivered_at), marker=marker)
         case p.CancellationAccepted():
@@ -78,9 +91,17 @@ def reconcile(message: p.InventorySnapshot, shipping: Shipping, stock: StockStor
             if delta == 0:
                 break
             try:
-                stock.adjust(item.sku, message.location, delta=delta, reason="count",
-                             adjustment_id=f"snapshot-{message.message_id}-{item.sku}", actor=message.provider,
-                             now=as_of, note="inventory.snapshot", expected_on_hand=on_hand if current else None)
+                stock.adjust(
+                    item.sku,
+                    message.location,
+                    delta=delta,
+                    reason="count",
+                    adjustment_id=f"snapshot-{message.message_id}-{item.sku}",
+                    actor=message.provider,
+                    now=as_of,
+                    note="inventory.snapshot",
+                    expected_on_hand=on_hand if current else None,
+                )
                 drift += abs(delta)
                 break
             except AlreadyExists:

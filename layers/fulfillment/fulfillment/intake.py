@@ -56,18 +56,23 @@ def resolve_lines(lines: tuple[Line, ...], catalog: dict[str, dict]) -> tuple[Li
 
 def payload_hash(order: Order) -> str:
     canonical = json.dumps(
-        {"lines": [(ln.sku, ln.quantity, str(ln.unit_price)) for ln in order.lines],
-         "address": asdict(order.shipping_address) if order.shipping_address else None,
-         "customer": asdict(order.customer), "currency": order.currency,
-         "payment": order.payment_status, "fill": order.fill_policy.value},
+        {
+            "lines": [(ln.sku, ln.quantity, str(ln.unit_price)) for ln in order.lines],
+            "address": asdict(order.shipping_address) if order.shipping_address else None,
+            "customer": asdict(order.customer),
+            "currency": order.currency,
+            "payment": order.payment_status,
+            "fill": order.fill_policy.value,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Intake:
-    def __init__(self, settings: Settings, token_key: str, orders: OrderStore | None = None,
-                 catalog: CatalogStore | None = None) -> None:
+    def __init__(
+        self, settings: Settings, token_key: str, orders: OrderStore | None = None, catalog: CatalogStore | None = None
+    ) -> None:
         self.settings = settings
         self.token_key = token_key
         self.orders = orders or OrderStore()
@@ -91,18 +96,22 @@ class Intake:
                 existing, snapshot, now=now, allowed_payment_states=self.settings.allowed_payment_states
             )
             if change is None:
-                return IntakeResult(order_id, aggregate(existing).value, duplicate=True, created=False,
-                                    access_token=token)
+                return IntakeResult(
+                    order_id, aggregate(existing).value, duplicate=True, created=False, access_token=token
+                )
             updated, changes = change
             try:
                 self.orders.save(updated, expected_version=existing.version, entries=changes)
-                return IntakeResult(order_id, aggregate(updated).value, duplicate=False, created=False,
-                                    access_token=token)
+                return IntakeResult(
+                    order_id, aggregate(updated).value, duplicate=False, created=False, access_token=token
+                )
             except ConcurrentModification:
                 continue
         raise ConcurrentModification(f"order {order_id} kept changing while applying an update")
 
-    def _new_order(self, snapshot: Order, order_id: str, token: str, fingerprint: str, now: str) -> tuple[Order, list[Entry]]:
+    def _new_order(
+        self, snapshot: Order, order_id: str, token: str, fingerprint: str, now: str
+    ) -> tuple[Order, list[Entry]]:
         lines = resolve_lines(snapshot.lines, self.catalog.lookup(line.sku for line in snapshot.lines if line.sku))
         order = replace(
             snapshot,
@@ -114,10 +123,13 @@ class Intake:
             access_token_hash=tokens.token_hash(token),
             payload_hash=fingerprint,
         )
-        entries = [Entry("received", {"channel": order.channel.value, "lines": len(lines)}, CustomerEvent.ORDER_RECEIVED)]
+        entries = [
+            Entry("received", {"channel": order.channel.value, "lines": len(lines)}, CustomerEvent.ORDER_RECEIVED)
+        ]
         if order.cancelled:
-            order, cancelled = transitions.cancel(replace(order, cancelled=False), reason=order.cancel_reason,
-                                                  by=order.channel.value)
+            order, cancelled = transitions.cancel(
+                replace(order, cancelled=False), reason=order.cancel_reason, by=order.channel.value
+            )
             return order, entries + cancelled
         order, held = transitions.initial_holds(
             order, allowed_payment_states=self.settings.allowed_payment_states, rules=self.settings.fraud_rules

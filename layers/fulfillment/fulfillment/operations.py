@@ -16,14 +16,27 @@ from fulfillment.domain import transitions
 from fulfillment.domain.model import Hold, LineKind, Order, WorkState
 from fulfillment.domain.shipments import ShipmentStatus
 from fulfillment.domain.status import aggregate
-from fulfillment.errors import AlreadyExists, Conflict, ConcurrentModification, NotFound, OrderNotFound, UnknownLocation, UnknownSku
+from fulfillment.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    Conflict,
+    NotFound,
+    OrderNotFound,
+    UnknownLocation,
+    UnknownSku,
+)
 
 MAX_ATTEMPTS = 8
 
 
 class Operations:
-    def __init__(self, settings: Settings, orders: OrderStore | None = None, catalog: CatalogStore | None = None,
-                 stock: StockStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        orders: OrderStore | None = None,
+        catalog: CatalogStore | None = None,
+        stock: StockStore | None = None,
+    ) -> None:
         self.settings = settings
         self.orders = orders or OrderStore()
         self.catalog = catalog or CatalogStore()
@@ -43,8 +56,14 @@ class Operations:
         items, next_cursor = self.orders.list_by_status(status, limit=limit, cursor=cursor)
         return {
             "orders": [
-                {"order_id": i["order_id"], "status": i["status"], "channel": i["channel"],
-                 "external_id": i["external_id"], "created_at": i["created_at"], "holds": sorted(i.get("holds") or {})}
+                {
+                    "order_id": i["order_id"],
+                    "status": i["status"],
+                    "channel": i["channel"],
+                    "external_id": i["external_id"],
+                    "created_at": i["created_at"],
+                    "holds": sorted(i.get("holds") or {}),
+                }
                 for i in items
             ],
             "next_cursor": next_cursor,
@@ -143,8 +162,13 @@ class Operations:
             raise UnknownLocation(f"no location {location}")
         view = stock_view(self.stock.get(sku, location), sku, location)
         view["recent_adjustments"] = [
-            {"adjustment_id": a["adjustment_id"], "delta": int(a["delta"]), "reason": a["reason"], "at": a["at"],
-             "actor": a.get("actor")}
+            {
+                "adjustment_id": a["adjustment_id"],
+                "delta": int(a["delta"]),
+                "reason": a["reason"],
+                "at": a["at"],
+                "actor": a.get("actor"),
+            }
             for a in self.stock.adjustments(sku, location, limit=10)
         ]
         return view
@@ -159,22 +183,39 @@ class Operations:
             if delta == 0:
                 return stock_view(current, sku, location)
             try:
-                self.stock.adjust(sku, location, delta=delta, reason="count", adjustment_id=uuid.uuid4().hex,
-                                  actor=actor, now=now, note=level.note,
-                                  expected_on_hand=on_hand if current else None)
+                self.stock.adjust(
+                    sku,
+                    location,
+                    delta=delta,
+                    reason="count",
+                    adjustment_id=uuid.uuid4().hex,
+                    actor=actor,
+                    now=now,
+                    note=level.note,
+                    expected_on_hand=on_hand if current else None,
+                )
                 return stock_view(self.stock.get(sku, location), sku, location)
             except ConcurrentModification:
                 continue
         raise ConcurrentModification("stock kept changing")
 
-    def adjust(self, sku: str, location: str, adjustment: Adjustment, *, idempotency_key: str | None,
-               actor: str, now: str) -> tuple[dict, bool]:
+    def adjust(
+        self, sku: str, location: str, adjustment: Adjustment, *, idempotency_key: str | None, actor: str, now: str
+    ) -> tuple[dict, bool]:
         """Apply an audited delta once per adjustment id. Returns the level and whether it was new."""
         self._check(sku, location)
         adjustment_id = adjustment.adjustment_id or idempotency_key or uuid.uuid4().hex
         try:
-            self.stock.adjust(sku, location, delta=adjustment.delta, reason=adjustment.reason,
-                              adjustment_id=adjustment_id, actor=actor, now=now, note=adjustment.note)
+            self.stock.adjust(
+                sku,
+                location,
+                delta=adjustment.delta,
+                reason=adjustment.reason,
+                adjustment_id=adjustment_id,
+                actor=actor,
+                now=now,
+                note=adjustment.note,
+            )
             applied = True
         except AlreadyExists:
             applied = False

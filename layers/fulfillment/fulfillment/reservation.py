@@ -36,8 +36,14 @@ def utc_now() -> str:
 
 
 class Reservations:
-    def __init__(self, settings: Settings, orders: OrderStore | None = None, stock: StockStore | None = None,
-                 catalog: CatalogStore | None = None, shipments: ShipmentStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        orders: OrderStore | None = None,
+        stock: StockStore | None = None,
+        catalog: CatalogStore | None = None,
+        shipments: ShipmentStore | None = None,
+    ) -> None:
         self.settings = settings
         self.orders = orders or OrderStore()
         self.stock = stock or StockStore()
@@ -74,8 +80,11 @@ class Reservations:
 
         first_pass = not any(ln.reserved or ln.backordered or ln.shipped for ln in order.lines)
         if order.fill_policy is FillPolicy.FILL_OR_KILL and order.reservation_cursor == 0 and first_pass:
-            whole = plan_lines([(ln.line_no, ln.sku, ln.unallocated) for ln in pending
-                                if ln.needs_stock and ln.sku not in dropship], available, self.location_ids)
+            whole = plan_lines(
+                [(ln.line_no, ln.sku, ln.unallocated) for ln in pending if ln.needs_stock and ln.sku not in dropship],
+                available,
+                self.location_ids,
+            )
             if any(p.backordered for p in whole):
                 return self._kill(order, now)
 
@@ -89,12 +98,22 @@ class Reservations:
                 plan = LinePlan(line.line_no, line.sku, allocations={dropship[line.sku]: line.unallocated})
                 if len(ops) + len(taken) + len(backlog) + 1 > CHUNK_BUDGET:
                     break
-                ops.append(stock_ops.add_reservation(order.order_id, line.line_no, line.sku, dropship[line.sku],
-                                                     line.unallocated, now, untracked=True))
+                ops.append(
+                    stock_ops.add_reservation(
+                        order.order_id,
+                        line.line_no,
+                        line.sku,
+                        dropship[line.sku],
+                        line.unallocated,
+                        now,
+                        untracked=True,
+                    )
+                )
                 new_lines[line.line_no] = _allocated(line, plan)
             elif line.needs_stock and line.unallocated:
-                [plan] = plan_lines([(line.line_no, line.sku, line.unallocated)],
-                                    _minus(available, taken), self.location_ids)
+                [plan] = plan_lines(
+                    [(line.line_no, line.sku, line.unallocated)], _minus(available, taken), self.location_ids
+                )
                 if order.fill_policy is FillPolicy.FILL_OR_KILL and plan.backordered and first_pass:
                     return self._kill(order, now)
                 line_ops = self._line_ops(order, line, plan, now)
@@ -124,11 +143,14 @@ class Reservations:
         return "reserved" if done else "reserved a chunk"
 
     def _line_ops(self, order: Order, line: Line, plan: LinePlan, now: str) -> list[dynamo.Op]:
-        ops = [stock_ops.add_reservation(order.order_id, line.line_no, line.sku, loc, units, now)
-               for loc, units in plan.allocations.items()]
+        ops = [
+            stock_ops.add_reservation(order.order_id, line.line_no, line.sku, loc, units, now)
+            for loc, units in plan.allocations.items()
+        ]
         if plan.backordered:
-            ops.append(stock_ops.queue_backorder(line.sku, order.created_at, order.order_id, line.line_no,
-                                                 plan.backordered))
+            ops.append(
+                stock_ops.queue_backorder(line.sku, order.created_at, order.order_id, line.line_no, plan.backordered)
+            )
         return ops
 
     def _completion_entries(self, order: Order) -> list[Entry]:
@@ -136,13 +158,20 @@ class Reservations:
         waiting = sum(line.backordered for line in order.lines)
         entries = [Entry("reserved", {"units": reserved, "backordered": waiting})]
         if waiting:
-            entries.append(Entry(
-                "backordered",
-                {"lines": [{"line_no": ln.line_no, "sku": ln.sku, "units": ln.backordered}
-                           for ln in order.lines if ln.backordered]},
-                CustomerEvent.ORDER_BACKORDERED,
-                occurrence=str(order.version),
-            ))
+            entries.append(
+                Entry(
+                    "backordered",
+                    {
+                        "lines": [
+                            {"line_no": ln.line_no, "sku": ln.sku, "units": ln.backordered}
+                            for ln in order.lines
+                            if ln.backordered
+                        ]
+                    },
+                    CustomerEvent.ORDER_BACKORDERED,
+                    occurrence=str(order.version),
+                )
+            )
         return entries
 
     def _kill(self, order: Order, now: str) -> str:
@@ -156,7 +185,7 @@ class Reservations:
 
     # ---------------------------------------------------------------- unpaid expiry
     def expire_unpaid(self, order_id: str, *, expire_after: int) -> str:
-        """Cancel an order still awaiting payment `expire_after` seconds after the hold was placed: its stock returns."""
+        """Cancel an order still awaiting payment `expire_after` s after the hold was placed; its stock returns."""
         for _ in range(MAX_ATTEMPTS):
             order = self.orders.get(order_id)
             hold = order.holds.get(Hold.AWAITING_PAYMENT.value)
@@ -207,8 +236,11 @@ class Reservations:
             if not res.get("untracked"):
                 returned[(res["sku"], res["location"])] += units
             key = {"PK": res["PK"], "SK": res["SK"]}
-            ops.append(stock_ops.drop_reservation(key) if units == int(res["quantity"])
-                       else dynamo.update(key, "ADD quantity :d", values={":d": -units}))
+            ops.append(
+                stock_ops.drop_reservation(key)
+                if units == int(res["quantity"])
+                else dynamo.update(key, "ADD quantity :d", values={":d": -units})
+            )
             line = lines[int(res["line_no"])]
             remaining = line.allocations.get(res["location"], 0) - units
             allocations = {k: v for k, v in {**line.allocations, res["location"]: remaining}.items() if v > 0}
@@ -220,7 +252,9 @@ class Reservations:
             backlog: dict[str, int] = defaultdict(int)
             for line in order.lines:
                 if line.backordered:
-                    ops.append(dynamo.delete(keys.backorder_key(line.sku, order.created_at, order.order_id, line.line_no)))
+                    ops.append(
+                        dynamo.delete(keys.backorder_key(line.sku, order.created_at, order.order_id, line.line_no))
+                    )
                     backlog[line.sku] -= line.backordered
                     lines[line.line_no] = replace(lines[line.line_no], backordered=0)
             ops += [stock_ops.backlog(sku, units) for sku, units in backlog.items()]
@@ -242,8 +276,9 @@ class Reservations:
             waiting = self.stock.waiting(sku, limit=25)
             if not waiting:
                 return served
-            levels = {(sku, item["location"]): max(int(item.get("available", 0)), 0)
-                      for item in self.stock.locations_of(sku)}
+            levels = {
+                (sku, item["location"]): max(int(item.get("available", 0)), 0) for item in self.stock.locations_of(sku)
+            }
             if sum(levels.values()) <= 0:
                 return served
             progressed = False
@@ -273,19 +308,28 @@ class Reservations:
         [plan] = plan_lines([(line_no, sku, line.backordered)], levels, self.location_ids)
         if not plan.allocations:
             return 0
-        ops = [stock_ops.add_reservation(order_id, line_no, sku, loc, units, now) for loc, units in plan.allocations.items()]
+        ops = [
+            stock_ops.add_reservation(order_id, line_no, sku, loc, units, now)
+            for loc, units in plan.allocations.items()
+        ]
         ops += [stock_ops.take_stock(sku, loc, units, now) for loc, units in plan.allocations.items()]
         ops.append(stock_ops.serve_backorder(key, plan.backordered))
         ops.append(stock_ops.backlog(sku, -plan.reserved))
         allocations = dict(line.allocations)
         for loc, units in plan.allocations.items():
             allocations[loc] = allocations.get(loc, 0) + units
-        new_line = replace(line, reserved=line.reserved + plan.reserved, backordered=plan.backordered,
-                           allocations=allocations)
-        updated = replace(transitions.begin(order, now),
-                          lines=tuple(new_line if ln.line_no == line_no else ln for ln in order.lines))
-        entries = [Entry("backorder_allocated", {"line_no": line_no, "sku": sku, "units": plan.reserved,
-                                                 "still_waiting": plan.backordered})]
+        new_line = replace(
+            line, reserved=line.reserved + plan.reserved, backordered=plan.backordered, allocations=allocations
+        )
+        updated = replace(
+            transitions.begin(order, now), lines=tuple(new_line if ln.line_no == line_no else ln for ln in order.lines)
+        )
+        entries = [
+            Entry(
+                "backorder_allocated",
+                {"line_no": line_no, "sku": sku, "units": plan.reserved, "still_waiting": plan.backordered},
+            )
+        ]
         self.orders.save(updated, expected_version=order.version, entries=entries, extra=ops)
         for loc, units in plan.allocations.items():
             levels[(sku, loc)] -= units
@@ -296,8 +340,12 @@ def _allocated(line: Line, plan: LinePlan) -> Line:
     allocations = dict(line.allocations)
     for loc, units in plan.allocations.items():
         allocations[loc] = allocations.get(loc, 0) + units
-    return replace(line, reserved=line.reserved + plan.reserved, backordered=line.backordered + plan.backordered,
-                   allocations=allocations)
+    return replace(
+        line,
+        reserved=line.reserved + plan.reserved,
+        backordered=line.backordered + plan.backordered,
+        allocations=allocations,
+    )
 
 
 def _minus(available: dict, taken: dict) -> dict:

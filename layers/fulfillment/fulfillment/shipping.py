@@ -65,10 +65,18 @@ Mutation = Callable[[Order, Shipment], "tuple[Order | None, Shipment, list[Entry
 
 
 class Shipping:
-    def __init__(self, settings: Settings, send: Sender | None = None, *, ack_timeout: int = 900,
-                 max_submit_attempts: int = 3, delay_after: int = 3 * 24 * 3600,
-                 orders: OrderStore | None = None, shipments: ShipmentStore | None = None,
-                 clock: Callable[[], str] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        send: Sender | None = None,
+        *,
+        ack_timeout: int = 900,
+        max_submit_attempts: int = 3,
+        delay_after: int = 3 * 24 * 3600,
+        orders: OrderStore | None = None,
+        shipments: ShipmentStore | None = None,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
         self.settings = settings
         self.send = send
         self.ack_timeout = ack_timeout
@@ -103,22 +111,45 @@ class Shipping:
                 in_house = location is not None and location.kind == "in_house"
                 shipment_id = keys.shipment_id_for(order_id, seq)
                 shipment = Shipment(
-                    shipment_id=shipment_id, order_id=order_id, location=location_id,
+                    shipment_id=shipment_id,
+                    order_id=order_id,
+                    location=location_id,
                     provider=location.provider if location else "unknown",
                     provider_kind=location.kind if location else "unknown",
-                    lines=tuple(sorted(ship_lines, key=lambda ln: ln.line_no)), request_id=shipment_id,
-                    created_at=now, status=S.ACCEPTED if in_house else S.PENDING, status_at=now, version=1,
+                    lines=tuple(sorted(ship_lines, key=lambda ln: ln.line_no)),
+                    request_id=shipment_id,
+                    created_at=now,
+                    status=S.ACCEPTED if in_house else S.PENDING,
+                    status_at=now,
+                    version=1,
                 )
                 created.append(shipment)
                 for ln in ship_lines:
-                    lines[ln.line_no] = replace(lines[ln.line_no], dispatched=lines[ln.line_no].dispatched + ln.quantity)
-                entries.append(Entry("shipment_created", {"shipment_id": shipment_id, "location": location_id,
-                                                          "units": sum(ln.quantity for ln in ship_lines)}))
-            updated = replace(updated, lines=tuple(lines[ln.line_no] for ln in order.lines),
-                              shipment_seq=order.shipment_seq + len(created))
+                    lines[ln.line_no] = replace(
+                        lines[ln.line_no], dispatched=lines[ln.line_no].dispatched + ln.quantity
+                    )
+                entries.append(
+                    Entry(
+                        "shipment_created",
+                        {
+                            "shipment_id": shipment_id,
+                            "location": location_id,
+                            "units": sum(ln.quantity for ln in ship_lines),
+                        },
+                    )
+                )
+            updated = replace(
+                updated,
+                lines=tuple(lines[ln.line_no] for ln in order.lines),
+                shipment_seq=order.shipment_seq + len(created),
+            )
             try:
-                self.orders.save(updated, expected_version=order.version, entries=entries,
-                                 extra=[ship_ops.put_new(s) for s in created])
+                self.orders.save(
+                    updated,
+                    expected_version=order.version,
+                    entries=entries,
+                    extra=[ship_ops.put_new(s) for s in created],
+                )
                 return len(created)
             except (ConcurrentModification, dynamo.TransactionCancelled):
                 continue
@@ -142,10 +173,19 @@ class Shipping:
                 return f"already {shipment.status.value}"
             now = self.now()
             if order.cancelled or shipment.cancel_requested:
-                result = self._change(shipment_id, lambda o, s: self._cancelled(o, s, "order cancelled before submission"))
+                result = self._change(
+                    shipment_id, lambda o, s: self._cancelled(o, s, "order cancelled before submission")
+                )
                 return f"cancelled before submission ({result})"
-            submitted = replace(shipment, status=S.SUBMITTED, status_at=now, submitted_at=now, attempts=1,
-                                timer_due=plus(now, self.ack_timeout), version=shipment.version + 1)
+            submitted = replace(
+                shipment,
+                status=S.SUBMITTED,
+                status_at=now,
+                submitted_at=now,
+                attempts=1,
+                timer_due=plus(now, self.ack_timeout),
+                version=shipment.version + 1,
+            )
             try:
                 self.shipments.save(submitted, shipment.version)
             except dynamo.TransactionCancelled:
@@ -158,9 +198,14 @@ class Shipping:
         a = order.shipping_address
         ship_to = ShipTo(**({k: getattr(a, k) for k in ShipTo.model_fields} if a else {}))
         return FulfillmentRequest(
-            request_id=shipment.request_id, shipment_id=shipment.shipment_id, order_id=order.order_id,
-            provider=shipment.provider, location=shipment.location, ship_to=ship_to,
-            lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in shipment.lines], requested_at=now,
+            request_id=shipment.request_id,
+            shipment_id=shipment.shipment_id,
+            order_id=order.order_id,
+            provider=shipment.provider,
+            location=shipment.location,
+            ship_to=ship_to,
+            lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in shipment.lines],
+            requested_at=now,
         )
 
     def _send(self, provider: str, message: BaseModel) -> None:
@@ -183,8 +228,12 @@ class Shipping:
                 if order.cancelled:
                     return self._change(shipment_id, lambda o, s: (None, replace(s, timer_due=None), [], []))
                 self._send(shipment.provider, self._request(order, shipment, now))
-                resent = replace(shipment, attempts=shipment.attempts + 1, timer_due=plus(now, self.ack_timeout),
-                                 version=shipment.version + 1)
+                resent = replace(
+                    shipment,
+                    attempts=shipment.attempts + 1,
+                    timer_due=plus(now, self.ack_timeout),
+                    version=shipment.version + 1,
+                )
                 resent = resent.record({"at": now, "type": "request_resent", "attempt": resent.attempts})
                 self.shipments.save(resent, shipment.version)
                 return f"re-sent (attempt {resent.attempts})"
@@ -195,13 +244,27 @@ class Shipping:
 
     def _resend_cancellation(self, shipment: Shipment, now: str) -> str:
         if shipment.attempts >= self.max_submit_attempts + 3:
-            return self._change(shipment.shipment_id, lambda o, s: (
-                o, replace(s, timer_due=None), [Entry("cancellation_unanswered", {"shipment_id": s.shipment_id,
-                                                                                  "provider": s.provider})], []))
-        self._send(shipment.provider, CancellationRequest(
-            request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=shipment.order_id))
-        resent = replace(shipment, attempts=shipment.attempts + 1, timer_due=plus(now, self.ack_timeout),
-                         version=shipment.version + 1).record({"at": now, "type": "cancellation_resent"})
+            return self._change(
+                shipment.shipment_id,
+                lambda o, s: (
+                    o,
+                    replace(s, timer_due=None),
+                    [Entry("cancellation_unanswered", {"shipment_id": s.shipment_id, "provider": s.provider})],
+                    [],
+                ),
+            )
+        self._send(
+            shipment.provider,
+            CancellationRequest(
+                request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=shipment.order_id
+            ),
+        )
+        resent = replace(
+            shipment,
+            attempts=shipment.attempts + 1,
+            timer_due=plus(now, self.ack_timeout),
+            version=shipment.version + 1,
+        ).record({"at": now, "type": "cancellation_resent"})
         self.shipments.save(resent, shipment.version)
         return "cancellation re-sent"
 
@@ -213,9 +276,16 @@ class Shipping:
         return order, replace(shipment, timer_due=None), entries, []
 
     def _delayed(self, order: Order, shipment: Shipment):
-        entry = Entry("shipment_delayed", {"shipment_id": shipment.shipment_id, "last_scan_at": shipment.last_scan_at,
-                                           "est_delivery": shipment.est_delivery},
-                      CustomerEvent.SHIPMENT_DELAYED, occurrence=shipment.shipment_id)
+        entry = Entry(
+            "shipment_delayed",
+            {
+                "shipment_id": shipment.shipment_id,
+                "last_scan_at": shipment.last_scan_at,
+                "est_delivery": shipment.est_delivery,
+            },
+            CustomerEvent.SHIPMENT_DELAYED,
+            occurrence=shipment.shipment_id,
+        )
         return order, replace(shipment, delay_notified=True, timer_due=None), [entry], []
 
     # ================================================================ cancellation
@@ -230,11 +300,26 @@ class Shipping:
                 self._change(shipment.shipment_id, lambda o, s: self._cancelled(o, s, "order cancelled"))
                 touched += 1
             elif shipment.status in (S.SUBMITTED, S.ACCEPTED) and not shipment.cancel_sent:
-                self._send(shipment.provider, CancellationRequest(
-                    request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=order_id))
-                self._change(shipment.shipment_id, lambda o, s: (None, replace(
-                    s, cancel_requested=True, cancel_sent=True, timer_due=plus(self.now(), self.ack_timeout),
-                ).record({"at": self.now(), "type": "cancellation_requested"}), [], []))
+                self._send(
+                    shipment.provider,
+                    CancellationRequest(
+                        request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=order_id
+                    ),
+                )
+                self._change(
+                    shipment.shipment_id,
+                    lambda o, s: (
+                        None,
+                        replace(
+                            s,
+                            cancel_requested=True,
+                            cancel_sent=True,
+                            timer_due=plus(self.now(), self.ack_timeout),
+                        ).record({"at": self.now(), "type": "cancellation_requested"}),
+                        [],
+                        [],
+                    ),
+                )
                 touched += 1
         return touched
 
@@ -277,8 +362,9 @@ class Shipping:
                 order, placed = transitions.place_hold(order, Hold.ADDRESS_INVALID, f"{shipment.provider}: {reason}")
                 entries += placed
             else:
-                order, placed = transitions.place_hold(order, Hold.FULFILLMENT_REJECTED,
-                                                       f"{shipment.provider}: {reason} {message or ''}".strip())
+                order, placed = transitions.place_hold(
+                    order, Hold.FULFILLMENT_REJECTED, f"{shipment.provider}: {reason} {message or ''}".strip()
+                )
                 entries += placed
             return order, rejected, entries, ops
 
@@ -291,8 +377,9 @@ class Shipping:
     def _write_down_and_reroute(self, order: Order, shipment: Shipment, at: str):
         """The location does not have the units after all: write them off there and reserve elsewhere."""
         ops: list[dynamo.Op] = []
-        reservations = {int(r["line_no"]): r for r in self.orders.reservations(order.order_id)
-                        if r["location"] == shipment.location}
+        reservations = {
+            int(r["line_no"]): r for r in self.orders.reservations(order.order_id) if r["location"] == shipment.location
+        }
         lines = {line.line_no: line for line in order.lines}
         per_sku: dict[str, int] = defaultdict(int)
         for ln in shipment.lines:
@@ -305,8 +392,9 @@ class Shipping:
             if units <= 0:
                 continue
             key = keys.reservation_key(order.order_id, ln.line_no, shipment.location)
-            ops.append(dynamo.delete(key) if held == units else
-                       dynamo.update(key, "ADD quantity :d", values={":d": -units}))
+            ops.append(
+                dynamo.delete(key) if held == units else dynamo.update(key, "ADD quantity :d", values={":d": -units})
+            )
             per_sku[ln.sku] += units
             line = lines[ln.line_no]
             allocations = dict(line.allocations)
@@ -314,26 +402,59 @@ class Shipping:
             allocations = {k: v for k, v in allocations.items() if v > 0}
             lines[ln.line_no] = replace(line, reserved=line.reserved - units, allocations=allocations)
         for sku, units in per_sku.items():
-            ops += stock_ops.write_off_reserved(sku, shipment.location, units, at,
-                                                adjustment_id=f"reject-{shipment.shipment_id}-{sku}",
-                                                actor=shipment.provider, note="provider reported out of stock")
-        order = replace(order, lines=tuple(lines[ln.line_no] for ln in order.lines),
-                        reservation_state=WorkState.PENDING, reservation_cursor=0)
+            ops += stock_ops.write_off_reserved(
+                sku,
+                shipment.location,
+                units,
+                at,
+                adjustment_id=f"reject-{shipment.shipment_id}-{sku}",
+                actor=shipment.provider,
+                note="provider reported out of stock",
+            )
+        order = replace(
+            order,
+            lines=tuple(lines[ln.line_no] for ln in order.lines),
+            reservation_state=WorkState.PENDING,
+            reservation_cursor=0,
+        )
         return order, ops
 
-    def shipped(self, shipment_id: str, carrier: str, tracking_number: str, shipped_at: str,
-                lines: list[tuple[str, int]] | None, *, marker: dynamo.Op) -> str:
+    def shipped(
+        self,
+        shipment_id: str,
+        carrier: str,
+        tracking_number: str,
+        shipped_at: str,
+        lines: list[tuple[str, int]] | None,
+        *,
+        marker: dynamo.Op,
+    ) -> str:
         def mutate(order: Order, shipment: Shipment):
             if not shipment.active:
-                return None, shipment.record({"at": shipped_at, "type": "shipped_after_" + shipment.status.value,
-                                              "tracking_number": tracking_number}), [], []
+                return (
+                    None,
+                    shipment.record(
+                        {
+                            "at": shipped_at,
+                            "type": "shipped_after_" + shipment.status.value,
+                            "tracking_number": tracking_number,
+                        }
+                    ),
+                    [],
+                    [],
+                )
             units = _units_to_ship(shipment, lines)
             order, shipment, entries, ops = self._commit(order, shipment, units, shipped_at)
-            shipment = replace(shipment, carrier=carrier, tracking_number=tracking_number,
-                               shipped_at=shipment.shipped_at or shipped_at,
-                               last_scan_at=max(filter(None, (shipment.last_scan_at, shipped_at))))
-            shipment = shipment.record({"at": shipped_at, "type": "shipped", "carrier": carrier,
-                                        "tracking_number": tracking_number})
+            shipment = replace(
+                shipment,
+                carrier=carrier,
+                tracking_number=tracking_number,
+                shipped_at=shipment.shipped_at or shipped_at,
+                last_scan_at=max(filter(None, (shipment.last_scan_at, shipped_at))),
+            )
+            shipment = shipment.record(
+                {"at": shipped_at, "type": "shipped", "carrier": carrier, "tracking_number": tracking_number}
+            )
             if progress(shipment, S.SHIPPED, shipped_at) or shipment.status in BEFORE_SHIPPING:
                 shipment = replace(shipment, status=S.SHIPPED, status_at=shipped_at)
             shipment = self._arm_delay_timer(shipment)
@@ -347,8 +468,9 @@ class Shipping:
         if not any(units.values()):
             return order, shipment, [], []
         was_shipped = any(line.shipped for line in order.lines)
-        reservations = {int(r["line_no"]): r for r in self.orders.reservations(order.order_id)
-                        if r["location"] == shipment.location}
+        reservations = {
+            int(r["line_no"]): r for r in self.orders.reservations(order.order_id) if r["location"] == shipment.location
+        }
         ops: list[dynamo.Op] = []
         per_sku: dict[str, int] = defaultdict(int)
         lines = {line.line_no: line for line in order.lines}
@@ -358,13 +480,26 @@ class Shipping:
             if u:
                 held = int(reservations[ln.line_no]["quantity"]) if ln.line_no in reservations else 0
                 key = keys.reservation_key(order.order_id, ln.line_no, shipment.location)
-                ops.append(dynamo.delete(key) if held <= u else dynamo.update(key, "ADD quantity :d", values={":d": -u}))
+                ops.append(
+                    dynamo.delete(key) if held <= u else dynamo.update(key, "ADD quantity :d", values={":d": -u})
+                )
                 per_sku[ln.sku] += u
                 line = lines[ln.line_no]
-                allocations = {k: v for k, v in {**line.allocations, shipment.location:
-                                                 line.allocations.get(shipment.location, 0) - u}.items() if v > 0}
-                lines[ln.line_no] = replace(line, reserved=line.reserved - u, dispatched=line.dispatched - u,
-                                            shipped=line.shipped + u, allocations=allocations)
+                allocations = {
+                    k: v
+                    for k, v in {
+                        **line.allocations,
+                        shipment.location: line.allocations.get(shipment.location, 0) - u,
+                    }.items()
+                    if v > 0
+                }
+                lines[ln.line_no] = replace(
+                    line,
+                    reserved=line.reserved - u,
+                    dispatched=line.dispatched - u,
+                    shipped=line.shipped + u,
+                    allocations=allocations,
+                )
             new_ship_lines.append(replace(ln, shipped=ln.shipped + u))
         if self._tracks_stock(shipment.location):
             ops += [stock_ops.ship_units(sku, shipment.location, u, at) for sku, u in per_sku.items()]
@@ -374,14 +509,31 @@ class Shipping:
             entries.append(Entry("shipped", {"shipment_id": shipment.shipment_id}, CustomerEvent.ORDER_SHIPPED))
         return order, replace(shipment, lines=tuple(new_ship_lines)), entries, ops
 
-    def tracking(self, shipment_id: str, status: ShipmentStatus | None, occurred_at: str, *, description: str | None,
-                 location: str | None, est_delivery: str | None, marker: dynamo.Op, raw: str | None = None) -> str:
+    def tracking(
+        self,
+        shipment_id: str,
+        status: ShipmentStatus | None,
+        occurred_at: str,
+        *,
+        description: str | None,
+        location: str | None,
+        est_delivery: str | None,
+        marker: dynamo.Op,
+        raw: str | None = None,
+    ) -> str:
         if status is S.DELIVERED:
             return self.delivered(shipment_id, occurred_at, marker=marker, description=description)
 
         def mutate(order: Order, shipment: Shipment):
-            shipment = shipment.record({"at": occurred_at, "type": "tracking", "status": (status or raw or "info"),
-                                        "description": description, "location": location})
+            shipment = shipment.record(
+                {
+                    "at": occurred_at,
+                    "type": "tracking",
+                    "status": (status or raw or "info"),
+                    "description": description,
+                    "location": location,
+                }
+            )
             if est_delivery:
                 shipment = replace(shipment, est_delivery=est_delivery)
             if shipment.status not in BEFORE_SHIPPING or status is not None:
@@ -393,7 +545,9 @@ class Shipping:
 
         return self._change(shipment_id, mutate, marker)
 
-    def delivered(self, shipment_id: str, delivered_at: str, *, marker: dynamo.Op, description: str | None = None) -> str:
+    def delivered(
+        self, shipment_id: str, delivered_at: str, *, marker: dynamo.Op, description: str | None = None
+    ) -> str:
         def mutate(order: Order, shipment: Shipment):
             shipment = shipment.record({"at": delivered_at, "type": "delivered", "description": description})
             if shipment.status is S.DELIVERED or not shipment.active:
@@ -407,10 +561,17 @@ class Shipping:
                 line = lines[ln.line_no]
                 lines[ln.line_no] = replace(line, delivered=min(line.delivered + ln.shipped, line.quantity))
             order = replace(order, lines=tuple(lines[ln.line_no] for ln in order.lines))
-            shipment = replace(shipment, status=S.DELIVERED, status_at=delivered_at, delivered_at=delivered_at,
-                               timer_due=None)
-            entries.append(Entry("shipment_delivered", {"shipment_id": shipment_id}, CustomerEvent.SHIPMENT_DELIVERED,
-                                 occurrence=shipment_id))
+            shipment = replace(
+                shipment, status=S.DELIVERED, status_at=delivered_at, delivered_at=delivered_at, timer_due=None
+            )
+            entries.append(
+                Entry(
+                    "shipment_delivered",
+                    {"shipment_id": shipment_id},
+                    CustomerEvent.SHIPMENT_DELIVERED,
+                    occurrence=shipment_id,
+                )
+            )
             physical = [line for line in order.physical_lines if line.needs_stock]
             if physical and all(line.delivered >= line.quantity for line in physical):
                 entries.append(Entry("delivered", {}, CustomerEvent.ORDER_DELIVERED))
@@ -418,11 +579,13 @@ class Shipping:
 
         return self._change(shipment_id, mutate, marker)
 
-    def cancellation_answer(self, shipment_id: str, accepted: bool, message: str | None, *, marker: dynamo.Op,
-                            at: str) -> str:
+    def cancellation_answer(
+        self, shipment_id: str, accepted: bool, message: str | None, *, marker: dynamo.Op, at: str
+    ) -> str:
         if accepted:
-            return self._change(shipment_id, lambda o, s: self._cancelled(o, s, "provider accepted the cancellation"),
-                                marker)
+            return self._change(
+                shipment_id, lambda o, s: self._cancelled(o, s, "provider accepted the cancellation"), marker
+            )
 
         def mutate(order: Order, shipment: Shipment):
             entry = Entry("cancellation_rejected", {"shipment_id": shipment_id, "message": message})
@@ -445,9 +608,16 @@ class Shipping:
                 return "kept for later"
         if shipment_id is None:
             return "unmatched"
-        return self.tracking(shipment_id, update.status, update.occurred_at, description=update.description,
-                             location=update.location, est_delivery=update.est_delivery, marker=marker,
-                             raw=update.raw_status)
+        return self.tracking(
+            shipment_id,
+            update.status,
+            update.occurred_at,
+            description=update.description,
+            location=update.location,
+            est_delivery=update.est_delivery,
+            marker=marker,
+            raw=update.raw_status,
+        )
 
     def replay_early_updates(self, carrier: str, tracking_number: str) -> int:
         """Apply carrier updates that arrived before this tracking number was known. Returns how many applied."""
@@ -505,7 +675,8 @@ def _adjust_lines(order: Order, shipment: Shipment, *, dispatched: int) -> tuple
     changed = {ln.line_no: ln.unshipped for ln in shipment.lines}
     return tuple(
         replace(line, dispatched=max(line.dispatched + dispatched * changed[line.line_no], 0))
-        if line.line_no in changed else line
+        if line.line_no in changed
+        else line
         for line in order.lines
     )
 

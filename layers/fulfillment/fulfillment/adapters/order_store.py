@@ -171,9 +171,7 @@ class OrderStore:
     def save(self, order: Order, *, expected_version: int, entries: list[Entry], extra: list[dynamo.Op] = ()) -> None:
         """Write the order's new state if nobody changed it since `expected_version`."""
         ops = [
-            dynamo.put(
-                to_item(order), condition="version = :expected", values={":expected": expected_version}
-            ),
+            dynamo.put(to_item(order), condition="version = :expected", values={":expected": expected_version}),
             *[dynamo.put(item, condition="attribute_not_exists(PK)") for item in timeline_items(order, entries)],
             *extra,
         ]
@@ -181,7 +179,9 @@ class OrderStore:
             dynamo.transact(ops)
         except dynamo.TransactionCancelled as exc:
             if exc.failed(0) or exc.conflict:
-                raise ConcurrentModification(f"order {order.order_id} changed since version {expected_version}") from None
+                raise ConcurrentModification(
+                    f"order {order.order_id} changed since version {expected_version}"
+                ) from None
             raise
 
     def get(self, order_id: str) -> Order:
@@ -252,7 +252,11 @@ def _decode_cursor(cursor: str, status: str) -> dict:
     except (ValueError, TypeError):
         raise BadRequest("cursor is not one this API returned") from None
     expected = {"PK", "SK", "GSI1PK", "GSI1SK"}
-    if not isinstance(start, dict) or set(start) != expected or not all(isinstance(v, str) for v in start.values()) \
-            or start["GSI1PK"] != keys.status_index_partition(status):
+    if (
+        not isinstance(start, dict)
+        or set(start) != expected
+        or not all(isinstance(v, str) for v in start.values())
+        or start["GSI1PK"] != keys.status_index_partition(status)
+    ):
         raise BadRequest("cursor is not one this API returned for this status")
     return start

@@ -34,7 +34,9 @@ def from_item(item: dict) -> Shipment:
     fields = {k: item.get(k) for k in Shipment.__dataclass_fields__ if k in item}
     fields["status"] = ShipmentStatus(item["status"])
     fields["lines"] = tuple(
-        ShipmentLine(line_no=int(ln["line_no"]), sku=ln["sku"], quantity=int(ln["quantity"]), shipped=int(ln.get("shipped", 0)))
+        ShipmentLine(
+            line_no=int(ln["line_no"]), sku=ln["sku"], quantity=int(ln["quantity"]), shipped=int(ln.get("shipped", 0))
+        )
         for ln in item["lines"]
     )
     fields["events"] = tuple(item.get("events") or ())
@@ -57,15 +59,26 @@ def put_changed(shipment: Shipment, expected_version: int) -> dynamo.Op:
 def mark_message(source: str, message_id: str, kind: str, now_epoch: int) -> dynamo.Op:
     """Applied exactly once: this marker is written in the same transaction as the message's effect."""
     return dynamo.put(
-        {**keys.message_key(source, message_id), "type": "message", "kind": kind,
-         "expires_at": now_epoch + MESSAGE_MARKER_TTL_SECONDS},
+        {
+            **keys.message_key(source, message_id),
+            "type": "message",
+            "kind": kind,
+            "expires_at": now_epoch + MESSAGE_MARKER_TTL_SECONDS,
+        },
         condition="attribute_not_exists(PK)",
     )
 
 
 def tracking_pointer(carrier: str, tracking_number: str, shipment_id: str) -> dynamo.Op:
-    return dynamo.put({**keys.tracking_key(carrier, tracking_number), "type": "tracking",
-                       "shipment_id": shipment_id, "carrier": carrier, "tracking_number": tracking_number})
+    return dynamo.put(
+        {
+            **keys.tracking_key(carrier, tracking_number),
+            "type": "tracking",
+            "shipment_id": shipment_id,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+        }
+    )
 
 
 class ShipmentStore:
@@ -75,7 +88,8 @@ class ShipmentStore:
 
     def of_order(self, order_id: str) -> list[Shipment]:
         response = table().query(
-            KeyConditionExpression=K("PK").eq(keys.order_partition(order_id)) & K("SK").begins_with(keys.SHIPMENT_PREFIX),
+            KeyConditionExpression=K("PK").eq(keys.order_partition(order_id))
+            & K("SK").begins_with(keys.SHIPMENT_PREFIX),
             ConsistentRead=True,
         )
         return [from_item(i) for i in response.get("Items", [])]
@@ -86,8 +100,14 @@ class ShipmentStore:
 
     def keep_early(self, update: dict, now_epoch: int) -> None:
         key = keys.early_tracking_key(update["carrier"], update["tracking_number"], update["event_id"])
-        table().put_item(Item={**key, "type": "early_tracking", "update": update,
-                               "expires_at": now_epoch + MESSAGE_MARKER_TTL_SECONDS})
+        table().put_item(
+            Item={
+                **key,
+                "type": "early_tracking",
+                "update": update,
+                "expires_at": now_epoch + MESSAGE_MARKER_TTL_SECONDS,
+            }
+        )
 
     def early(self, carrier: str, tracking_number: str) -> list[dict]:
         response = table().query(

@@ -53,8 +53,13 @@ class CatalogStore:
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": value for i, value in enumerate(fields.values())}
         sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
-        sets += ["sku = :sku", "#type = :type", "updated_at = :now", "created_at = if_not_exists(created_at, :now)",
-                 "backordered_units = if_not_exists(backordered_units, :zero)"]
+        sets += [
+            "sku = :sku",
+            "#type = :type",
+            "updated_at = :now",
+            "created_at = if_not_exists(created_at, :now)",
+            "backordered_units = if_not_exists(backordered_units, :zero)",
+        ]
         response = table().update_item(
             Key=keys.catalog_key(sku),
             UpdateExpression="SET " + ", ".join(sets),
@@ -83,8 +88,17 @@ class StockStore:
         return response.get("Items", [])
 
     def adjust(
-        self, sku: str, location: str, *, delta: int, reason: str, adjustment_id: str, actor: str, now: str,
-        note: str | None = None, expected_on_hand: int | None = None,
+        self,
+        sku: str,
+        location: str,
+        *,
+        delta: int,
+        reason: str,
+        adjustment_id: str,
+        actor: str,
+        now: str,
+        note: str | None = None,
+        expected_on_hand: int | None = None,
     ) -> None:
         """Change on_hand by `delta`, audited, exactly once per `adjustment_id`.
 
@@ -94,7 +108,12 @@ class StockStore:
         """
         condition = ["(attribute_not_exists(PK) OR available >= :needed)"]
         values: dict[str, Any] = {
-            ":d": delta, ":zero": 0, ":now": now, ":sku": sku, ":loc": location, ":type": "stock",
+            ":d": delta,
+            ":zero": 0,
+            ":now": now,
+            ":sku": sku,
+            ":loc": location,
+            ":type": "stock",
             ":needed": max(-delta, 0),
         }
         if expected_on_hand is not None:
@@ -112,8 +131,15 @@ class StockStore:
         audit = dynamo.put(
             {
                 **keys.adjustment_key(sku, location, adjustment_id),
-                "type": "adjustment", "sku": sku, "location": location, "delta": delta, "reason": reason,
-                "adjustment_id": adjustment_id, "actor": actor, "note": note, "at": now,
+                "type": "adjustment",
+                "sku": sku,
+                "location": location,
+                "delta": delta,
+                "reason": reason,
+                "adjustment_id": adjustment_id,
+                "actor": actor,
+                "note": note,
+                "at": now,
             },
             condition="attribute_not_exists(PK)",
         )
@@ -125,9 +151,7 @@ class StockStore:
             if exc.failed(1):
                 if expected_on_hand is not None:
                     raise ConcurrentModification("stock changed since it was read") from None
-                raise InsufficientStock(
-                    f"removing {-delta} would take reserved units of {sku} at {location}"
-                ) from None
+                raise InsufficientStock(f"removing {-delta} would take reserved units of {sku} at {location}") from None
             raise ConcurrentModification("concurrent stock change") from None
 
     def adjustments(self, sku: str, location: str, limit: int = 50) -> list[dict]:
@@ -170,15 +194,24 @@ def return_stock(sku: str, location: str, units: int, now: str) -> dynamo.Op:
     )
 
 
-def add_reservation(order_id: str, line_no: int, sku: str, location: str, units: int, now: str,
-                    *, untracked: bool = False) -> dynamo.Op:
+def add_reservation(
+    order_id: str, line_no: int, sku: str, location: str, units: int, now: str, *, untracked: bool = False
+) -> dynamo.Op:
     """`untracked`: held at a dropship supplier, whose stock we do not count (no stock item moves)."""
     return dynamo.update(
         keys.reservation_key(order_id, line_no, location),
         "SET order_id = :o, line_no = :n, sku = :s, #loc = :l, #type = :t, untracked = :u,"
         " created_at = if_not_exists(created_at, :now) ADD quantity :q",
-        values={":o": order_id, ":n": line_no, ":s": sku, ":l": location, ":t": "reservation", ":now": now, ":q": units,
-                ":u": untracked},
+        values={
+            ":o": order_id,
+            ":n": line_no,
+            ":s": sku,
+            ":l": location,
+            ":t": "reservation",
+            ":now": now,
+            ":q": units,
+            ":u": untracked,
+        },
         names={"#loc": "location", "#type": "type"},
     )
 
@@ -217,8 +250,9 @@ def ship_units(sku: str, location: str, units: int, now: str) -> dynamo.Op:
     )
 
 
-def write_off_reserved(sku: str, location: str, units: int, now: str, *, adjustment_id: str, actor: str,
-                       note: str) -> list[dynamo.Op]:
+def write_off_reserved(
+    sku: str, location: str, units: int, now: str, *, adjustment_id: str, actor: str, note: str
+) -> list[dynamo.Op]:
     """Reserved units that turned out not to exist: on-hand and reserved fall, audited as a correction."""
     return [
         dynamo.update(
@@ -228,9 +262,18 @@ def write_off_reserved(sku: str, location: str, units: int, now: str, *, adjustm
             condition="reserved >= :q AND on_hand >= :q",
         ),
         dynamo.put(
-            {**keys.adjustment_key(sku, location, adjustment_id), "type": "adjustment", "sku": sku,
-             "location": location, "delta": -units, "reason": "correction", "adjustment_id": adjustment_id,
-             "actor": actor, "note": note, "at": now},
+            {
+                **keys.adjustment_key(sku, location, adjustment_id),
+                "type": "adjustment",
+                "sku": sku,
+                "location": location,
+                "delta": -units,
+                "reason": "correction",
+                "adjustment_id": adjustment_id,
+                "actor": actor,
+                "note": note,
+                "at": now,
+            },
             condition="attribute_not_exists(PK)",
         ),
     ]

@@ -53,7 +53,9 @@ class Adjustment(BaseModel):
     delta: StrictInt = Field(ge=-10_000_000, le=10_000_000)
     reason: AdjustmentReason
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
-    adjustment_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")] | None = None
+    adjustment_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")] | None
+    ) = None
 
     @model_validator(mode="after")
     def _sign_fits_reason(self) -> Adjustment:

@@ -28,7 +28,9 @@ class CarrierUpdate:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat(timespec="microseconds")
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat(
+        timespec="microseconds"
+    )
 
 
 class _Lenient(BaseModel):
@@ -68,14 +70,26 @@ class EasyPostEvent(_Lenient):
         last = tracker.tracking_details[-1] if tracker.tracking_details else None
         where = None
         if last and last.tracking_location:
-            where = ", ".join(p for p in (last.tracking_location.city, last.tracking_location.state,
-                                          last.tracking_location.country) if p) or None
+            where = (
+                ", ".join(
+                    p
+                    for p in (last.tracking_location.city, last.tracking_location.state, last.tracking_location.country)
+                    if p
+                )
+                or None
+            )
         occurred = (last.datetime if last and last.datetime else None) or tracker.updated_at or self.updated_at
         return CarrierUpdate(
-            source="easypost", event_id=self.id, carrier=carrier_code(tracker.carrier),
-            tracking_number=tracker.tracking_code, status=EASYPOST_STATUS.get(tracker.status),
-            raw_status=tracker.status, occurred_at=_iso(occurred) or "", description=last.message if last else None,
-            location=where, est_delivery=_iso(tracker.est_delivery_date),
+            source="easypost",
+            event_id=self.id,
+            carrier=carrier_code(tracker.carrier),
+            tracking_number=tracker.tracking_code,
+            status=EASYPOST_STATUS.get(tracker.status),
+            raw_status=tracker.status,
+            occurred_at=_iso(occurred) or "",
+            description=last.message if last else None,
+            location=where,
+            est_delivery=_iso(tracker.est_delivery_date),
         )
 
 
@@ -104,11 +118,20 @@ class AfterShipEvent(_Lenient):
     def normalise(self) -> CarrierUpdate:
         tracking = self.msg
         last = tracking.checkpoints[-1] if tracking.checkpoints else None
-        occurred = last.checkpoint_time if last and last.checkpoint_time else (
-            datetime.fromtimestamp(self.ts, UTC) if self.ts else None)
+        occurred = (
+            last.checkpoint_time
+            if last and last.checkpoint_time
+            else (datetime.fromtimestamp(self.ts, UTC) if self.ts else None)
+        )
         return CarrierUpdate(
-            source="aftership", event_id=self.event_id, carrier=carrier_code(tracking.slug),
-            tracking_number=tracking.tracking_number, status=AFTERSHIP_TAG.get(tracking.tag), raw_status=tracking.tag,
-            occurred_at=_iso(occurred) or "", description=last.message if last else None,
-            location=(last.location or last.city) if last else None, est_delivery=_iso(tracking.expected_delivery),
+            source="aftership",
+            event_id=self.event_id,
+            carrier=carrier_code(tracking.slug),
+            tracking_number=tracking.tracking_number,
+            status=AFTERSHIP_TAG.get(tracking.tag),
+            raw_status=tracking.tag,
+            occurred_at=_iso(occurred) or "",
+            description=last.message if last else None,
+            location=(last.location or last.city) if last else None,
+            est_delivery=_iso(tracking.expected_delivery),
         )

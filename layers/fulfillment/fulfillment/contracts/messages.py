@@ -32,9 +32,12 @@ class ExpireUnpaid(_Message):
     order_id: str = Field(min_length=1, max_length=64)
 
 
-ReservationWork = Annotated[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid, Field(discriminator="type")]
+ReservationWork = Annotated[
+    ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid, Field(discriminator="type")
+]
 RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid] = TypeAdapter(
-    ReservationWork)
+    ReservationWork
+)
 
 
 class DispatchOrder(_Message):
@@ -57,7 +60,9 @@ class CancelOrderShipments(_Message):
     order_id: str = Field(min_length=1, max_length=64)
 
 
-DispatchWork = Annotated[DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments,
-                         Field(discriminator="type")]
+DispatchWork = Annotated[
+    DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments, Field(discriminator="type")
+]
 DISPATCH_WORK: TypeAdapter[DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments] = TypeAdapter(
-    DispatchWork)
+    DispatchWork
+)

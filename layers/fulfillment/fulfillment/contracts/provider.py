@@ -12,8 +12,10 @@ from fulfillment.domain.shipments import CARRIER_STATUSES, ShipmentStatus
 
 def _carrier_status(value: ShipmentStatus) -> ShipmentStatus:
     if value not in CARRIER_STATUSES:
-        raise ValueError(f"a tracking update reports where the parcel is, one of {sorted(CARRIER_STATUSES)};"
-                         f" use the message type for {value.value}")
+        raise ValueError(
+            f"a tracking update reports where the parcel is, one of {sorted(CARRIER_STATUSES)};"
+            f" use the message type for {value.value}"
+        )
     return value
 
 
@@ -79,8 +81,9 @@ class Accepted(_Inbound):
     shipment_id: Id
 
 
-RejectReason = Literal["INVENTORY_OUT_OF_STOCK", "INCORRECT_ADDRESS", "INELIGIBLE_PRODUCT",
-                       "UNDELIVERABLE_DESTINATION", "OTHER"]
+RejectReason = Literal[
+    "INVENTORY_OUT_OF_STOCK", "INCORRECT_ADDRESS", "INELIGIBLE_PRODUCT", "UNDELIVERABLE_DESTINATION", "OTHER"
+]
 
 
 class Rejected(_Inbound):
@@ -150,8 +153,15 @@ class InventorySnapshot(_Inbound):
 
 
 InboundMessage = Annotated[
-    Accepted | Rejected | Shipped | Tracking | Delivered | CancellationAccepted | CancellationRejected
-    | ReturnReceived | InventorySnapshot,
+    Accepted
+    | Rejected
+    | Shipped
+    | Tracking
+    | Delivered
+    | CancellationAccepted
+    | CancellationRejected
+    | ReturnReceived
+    | InventorySnapshot,
     Field(discriminator="type"),
 ]
 INBOUND: TypeAdapter = TypeAdapter(InboundMessage)

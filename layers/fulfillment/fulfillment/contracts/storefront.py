@@ -15,7 +15,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, S
 
 from fulfillment.domain.model import Address, Channel, Customer, FillPolicy, Line, LineKind, Order
 
-OptStr = Annotated[str | None, BeforeValidator(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else v)]
+OptStr = Annotated[
+    str | None, BeforeValidator(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else v)
+]
 
 
 def _utc_iso(value: datetime | None) -> str | None:
@@ -24,7 +26,6 @@ def _utc_iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="microseconds")
-
 
 
 class _Lenient(BaseModel):
@@ -302,12 +303,23 @@ class NativeOrder(BaseModel):
         if self.shipping_address is not None:
             a = self.shipping_address
             address = Address(
-                name=a.name, line1=a.line1, line2=a.line2, city=a.city, region=a.region,
-                postal_code=a.postal_code, country=(a.country or "").upper() or None, phone=a.phone,
+                name=a.name,
+                line1=a.line1,
+                line2=a.line2,
+                city=a.city,
+                region=a.region,
+                postal_code=a.postal_code,
+                country=(a.country or "").upper() or None,
+                phone=a.phone,
             )
         lines = tuple(
-            Line(line_no=i + 1, sku=line.sku, quantity=line.quantity, unit_price=Decimal(line.unit_price),
-                 kind=LineKind.PHYSICAL)
+            Line(
+                line_no=i + 1,
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=Decimal(line.unit_price),
+                kind=LineKind.PHYSICAL,
+            )
             for i, line in enumerate(self.lines)
         )
         return Order(

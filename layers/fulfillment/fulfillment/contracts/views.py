@@ -6,10 +6,13 @@ from fulfillment import keys
 from fulfillment.adapters.order_store import from_item
 from fulfillment.domain.status import aggregate
 
-
 # Timeline details a customer does not see: fraud rules, provider messages, operator notes.
-OPERATOR_ONLY_DETAIL = {"hold_placed": ("reason",), "shipment_rejected": ("shipment_id", "reason"),
-                        "cancellation_rejected": ("shipment_id",), "cancelled": ("reason",)}
+OPERATOR_ONLY_DETAIL = {
+    "hold_placed": ("reason",),
+    "shipment_rejected": ("shipment_id", "reason"),
+    "cancellation_rejected": ("shipment_id",),
+    "cancelled": ("reason",),
+}
 
 
 def _detail_for(entry: dict, admin: bool) -> dict:
@@ -61,8 +64,9 @@ def order_view(items: list[dict], *, admin: bool = False) -> dict:
                 "status": i["status"],
                 "carrier": i.get("carrier"),
                 "tracking_number": i.get("tracking_number"),
-                "lines": [{"sku": ln["sku"], "quantity": ln["quantity"], "shipped": ln.get("shipped", 0)}
-                          for ln in i["lines"]],
+                "lines": [
+                    {"sku": ln["sku"], "quantity": ln["quantity"], "shipped": ln.get("shipped", 0)} for ln in i["lines"]
+                ],
                 "shipped_at": i.get("shipped_at"),
                 "delivered_at": i.get("delivered_at"),
                 "est_delivery": i.get("est_delivery"),
@@ -73,7 +77,12 @@ def order_view(items: list[dict], *, admin: bool = False) -> dict:
         "downloads": [],
         "returns": [],
         "timeline": [
-            {"at": t["at"], "type": t["entry"], "detail": _detail_for(t, admin), **({"event": t["event"]} if t.get("event") else {})}
+            {
+                "at": t["at"],
+                "type": t["entry"],
+                "detail": _detail_for(t, admin),
+                **({"event": t["event"]} if t.get("event") else {}),
+            }
             for t in timeline
         ],
     }

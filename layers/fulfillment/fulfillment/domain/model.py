@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum

@@ -26,29 +26,65 @@ class ShipmentStatus(StrEnum):
 S = ShipmentStatus
 # Progress order. Statuses of equal rank may follow each other (a failed attempt, then out for delivery again).
 RANK = {
-    S.PENDING: 0, S.SUBMITTED: 1, S.ACCEPTED: 2, S.SHIPPED: 3, S.IN_TRANSIT: 4, S.EXCEPTION: 4,
-    S.ATTEMPT_FAILED: 5, S.OUT_FOR_DELIVERY: 5, S.AVAILABLE_FOR_PICKUP: 5,
-    S.DELIVERED: 9, S.RETURN_TO_SENDER: 9, S.REJECTED: 9, S.CANCELLED: 9,
+    S.PENDING: 0,
+    S.SUBMITTED: 1,
+    S.ACCEPTED: 2,
+    S.SHIPPED: 3,
+    S.IN_TRANSIT: 4,
+    S.EXCEPTION: 4,
+    S.ATTEMPT_FAILED: 5,
+    S.OUT_FOR_DELIVERY: 5,
+    S.AVAILABLE_FOR_PICKUP: 5,
+    S.DELIVERED: 9,
+    S.RETURN_TO_SENDER: 9,
+    S.REJECTED: 9,
+    S.CANCELLED: 9,
 }
 TERMINAL = frozenset({S.DELIVERED, S.RETURN_TO_SENDER, S.REJECTED, S.CANCELLED})
 BEFORE_SHIPPING = frozenset({S.PENDING, S.SUBMITTED, S.ACCEPTED})
-CARRIER_STATUSES = frozenset({S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.ATTEMPT_FAILED, S.EXCEPTION,
-                              S.DELIVERED, S.RETURN_TO_SENDER})
+CARRIER_STATUSES = frozenset(
+    {
+        S.IN_TRANSIT,
+        S.OUT_FOR_DELIVERY,
+        S.AVAILABLE_FOR_PICKUP,
+        S.ATTEMPT_FAILED,
+        S.EXCEPTION,
+        S.DELIVERED,
+        S.RETURN_TO_SENDER,
+    }
+)
 
 EASYPOST_STATUS = {
-    "in_transit": S.IN_TRANSIT, "out_for_delivery": S.OUT_FOR_DELIVERY, "delivered": S.DELIVERED,
-    "available_for_pickup": S.AVAILABLE_FOR_PICKUP, "return_to_sender": S.RETURN_TO_SENDER,
-    "failure": S.EXCEPTION, "error": S.EXCEPTION,
+    "in_transit": S.IN_TRANSIT,
+    "out_for_delivery": S.OUT_FOR_DELIVERY,
+    "delivered": S.DELIVERED,
+    "available_for_pickup": S.AVAILABLE_FOR_PICKUP,
+    "return_to_sender": S.RETURN_TO_SENDER,
+    "failure": S.EXCEPTION,
+    "error": S.EXCEPTION,
 }  # pre_transit, unknown, cancelled: recorded, no status change
 AFTERSHIP_TAG = {
-    "InTransit": S.IN_TRANSIT, "OutForDelivery": S.OUT_FOR_DELIVERY, "AttemptFail": S.ATTEMPT_FAILED,
-    "Delivered": S.DELIVERED, "AvailableForPickup": S.AVAILABLE_FOR_PICKUP, "Exception": S.EXCEPTION,
+    "InTransit": S.IN_TRANSIT,
+    "OutForDelivery": S.OUT_FOR_DELIVERY,
+    "AttemptFail": S.ATTEMPT_FAILED,
+    "Delivered": S.DELIVERED,
+    "AvailableForPickup": S.AVAILABLE_FOR_PICKUP,
+    "Exception": S.EXCEPTION,
 }  # Pending, InfoReceived, Expired: recorded, no status change
 
-CARRIER_ALIASES = {"united states postal service": "usps", "fedex ground": "fedex", "fedex express": "fedex",
-                   "dhl express": "dhl", "dhl_express": "dhl", "dhl ecommerce": "dhl", "royal-mail": "royalmail",
-                   "royal mail": "royalmail", "ups mail innovations": "ups", "canada post": "canadapost",
-                   "canada-post": "canadapost"}
+CARRIER_ALIASES = {
+    "united states postal service": "usps",
+    "fedex ground": "fedex",
+    "fedex express": "fedex",
+    "dhl express": "dhl",
+    "dhl_express": "dhl",
+    "dhl ecommerce": "dhl",
+    "royal-mail": "royalmail",
+    "royal mail": "royalmail",
+    "ups mail innovations": "ups",
+    "canada post": "canadapost",
+    "canada-post": "canadapost",
+}
 
 
 def carrier_code(name: str) -> str:

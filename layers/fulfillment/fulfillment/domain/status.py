@@ -15,9 +15,7 @@ def aggregate(order: Order, *, digital_issued: bool = False) -> OrderStatus:
         return OrderStatus.ON_HOLD
     physical = [line for line in order.lines if line.kind is LineKind.PHYSICAL]
     has_digital = any(line.kind is LineKind.DIGITAL for line in order.lines)
-    if physical and all(line.delivered >= line.quantity for line in physical) and (
-        digital_issued or not has_digital
-    ):
+    if physical and all(line.delivered >= line.quantity for line in physical) and (digital_issued or not has_digital):
         return OrderStatus.DELIVERED
     if physical and all(line.shipped >= line.quantity for line in physical):
         return OrderStatus.SHIPPED

@@ -60,7 +60,9 @@ def cancel(order: Order, *, reason: str | None, by: str) -> Change:
 
 def initial_holds(order: Order, *, allowed_payment_states: frozenset[str], rules: FraudRules) -> Change:
     entries: list[Entry] = []
-    for reason, detail in hold_rules.evaluate(order, allowed_payment_states=allowed_payment_states, rules=rules).items():
+    for reason, detail in hold_rules.evaluate(
+        order, allowed_payment_states=allowed_payment_states, rules=rules
+    ).items():
         order, placed = place_hold(order, reason, detail)
         entries += placed
     return order, entries
@@ -88,7 +90,9 @@ def is_newer(incoming: str | None, stored: str | None) -> bool:
     return stored is None or incoming > stored
 
 
-def apply_snapshot(existing: Order, snapshot: Order, *, now: str, allowed_payment_states: frozenset[str]) -> Change | None:
+def apply_snapshot(
+    existing: Order, snapshot: Order, *, now: str, allowed_payment_states: frozenset[str]
+) -> Change | None:
     """A later storefront snapshot of a stored order (orders/paid, orders/cancelled, order.updated).
 
     None means nothing to apply: a redelivery, or an older snapshot arriving late.
