@@ -103,6 +103,12 @@ def _specificity(pattern: list[str]) -> tuple[int, ...]:
     return tuple(kinds)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of parallel clients (40 shoppers at
+    # the same moment) would see connection resets that API Gateway never gives.
+    request_queue_size = 256
+
+
 class ApiGateway:
     """The HTTP server. Bind first (the port is part of the stack's outputs), add routes, serve."""
 
@@ -113,7 +119,7 @@ class ApiGateway:
         self.by_status: dict[int, int] = {}
         self._stats_lock = threading.Lock()
         handler = type("_BoundHandler", (_Handler,), {"gateway": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server = _Server((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="api")
 

@@ -130,7 +130,14 @@ class _Worker:
         resp_read, resp_write = os.pipe()
         try:
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "fulfillment_local.worker", spec.handler, str(resp_write)],
+                [
+                    sys.executable,
+                    "-m",
+                    "fulfillment_local.worker",
+                    spec.handler,
+                    str(resp_write),
+                    repr(time.time()),
+                ],
                 cwd=spec.code_dir,
                 env=spec.env,
                 stdin=subprocess.PIPE,

@@ -19,6 +19,8 @@ from urllib.parse import parse_qs
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .capacity import WRITE_OPERATIONS, WriteMeter
+
 # moto 5 answers DynamoDB Streams with 404 unless account-id endpoints are off.
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 
@@ -92,8 +94,139 @@ def patch_moto_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def patch_moto_queries() -> None:
+    """Make moto's Query cost what DynamoDB's does: the partition, not the table.
+
+    moto answers every Query - also one on the table's own key - by sorting *all* items of the
+    table and then filtering them (O(N log N) per call, with DynamoType comparisons). On a demo-
+    sized table that made an order view take tens of milliseconds inside the serialising lock.
+    Here a table Query only looks at its partition, and an index Query walks the items unsorted
+    with a cheap pre-filter on the index's hash key; moto sorts and filters the candidates exactly
+    as before, so the results are unchanged.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, "_partition_scoped", False):
+        return
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is None:
+            if hash_key is None:
+                return original(self, hash_key, *args, **kwargs)
+            bucket = self.items.get(hash_key)
+            if bucket is None:
+                candidates: list[Any] = []
+            elif self.range_key_attr:
+                candidates = list(bucket.values())
+            else:
+                candidates = [bucket]
+        else:
+            conditions = kwargs.get("hash_key_conditions") or []
+            candidates = []
+            for partition in self.items.values():
+                for item in partition.values() if self.range_key_attr else [partition]:
+                    attrs = item.attrs
+                    for name, expected in conditions:
+                        value = attrs.get(name)
+                        if value is None or value.value != expected.value:
+                            break
+                    else:
+                        candidates.append(item)
+        self.all_items = lambda: candidates  # type: ignore[method-assign] # moto sorts the candidates itself
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    query._partition_scoped = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def patch_moto_dispatch() -> None:
+    """Trim moto's per-request overhead that does not depend on the request: the list of a
+    response class's method names (computed with `inspect` on every call)."""
+    import functools
+
+    import moto.core.responses as responses
+
+    if getattr(responses.method_names_from_class, "cache_info", None) is None:
+        responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+
+
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's host-based dispatcher, with the backend app cached per signed service/region/target.
+
+    moto finds the backend for every request by scanning its module list and URL patterns
+    (~0.5 ms). An SDK request names its service in the SigV4 credential scope (and DynamoDB
+    Streams in its X-Amz-Target), which decides the backend the same way every time.
+    """
+
+    def __init__(self, create_app: Any) -> None:
+        super().__init__(create_app)
+        self._by_scope: dict[tuple[str, str, str], Any] = {}
+
+    def get_application(self, environ: dict[str, Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if scope is None or path.startswith(("/moto-api", "/latest/")) or path == "/favicon.ico":
+            return super().get_application(environ)
+        key = (scope.group(2), scope.group(1), environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0])
+        app = self._by_scope.get(key)
+        if app is None:
+            app = self._by_scope[key] = super().get_application(environ)
+        return app
+
+
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
-_LONG_POLL_STEP_SECONDS = 0.02
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+_LONG_POLL_RECHECK_SECONDS = 0.25
+
+
+class QueueSignals:
+    """Wakes whoever waits for a queue as soon as a message is sent to it (in this process).
+
+    Long polling and the runtime's SQS pollers wait here instead of re-polling moto every few
+    milliseconds: no emulator time spent on empty receives, and no added latency. Waiters still
+    wake after their timeout, which covers messages becoming visible again (failed deliveries).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._sent: dict[str, int] = {}
+
+    @staticmethod
+    def key(queue_url: str) -> str:
+        return queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+    def generation(self, queue_url: str) -> int:
+        with self._cond:
+            return self._sent.get(self.key(queue_url), 0)
+
+    def notify(self, queue_url: str) -> None:
+        name = self.key(queue_url)
+        with self._cond:
+            self._sent[name] = self._sent.get(name, 0) + 1
+            self._cond.notify_all()
+
+    def wait(self, queue_url: str, timeout: float, since: int | None = None) -> bool:
+        """Wait until a message is sent to the queue after generation `since` (default: now)."""
+        name = self.key(queue_url)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            start = self._sent.get(name, 0) if since is None else since
+            while self._sent.get(name, 0) == start:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+
+_READ_BODY = frozenset({"AmazonSQS.ReceiveMessage", "DynamoDBStreams_20120810.GetRecords"})
+_SENDS = frozenset({"AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch", "AmazonSQS.ChangeMessageVisibility",
+                    "AmazonSQS.ChangeMessageVisibilityBatch"})
 
 
 class _Serialised:
@@ -108,23 +241,90 @@ class _Serialised:
         self.lock = threading.Lock()
         self.requests = 0
         self.by_operation: dict[str, int] = {}
+        self.by_caller: dict[str, dict[str, int]] = {}  # access key id -> operation -> calls
+        self.busy_seconds: dict[str, float] = {}  # operation -> time moto spent on it (inside the lock)
+        self.writes = WriteMeter()
+        self.signals = QueueSignals()
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation = target.rpartition(".")[2]
+        metered = target.startswith("DynamoDB_") and operation in WRITE_OPERATIONS
         body: bytes | None = None
-        if not target or target == "AmazonSQS.ReceiveMessage":
+        if not target or target in _READ_BODY or metered or target in _SENDS:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
             target = target or _operation_name(environ, body)
+        caller = _caller(environ)
         with self.lock:
             self.requests += 1
             if target:
                 self.by_operation[target] = self.by_operation.get(target, 0) + 1
+                calls = self.by_caller.setdefault(caller, {})
+                calls[target] = calls.get(target, 0) + 1
         if target == "AmazonSQS.ReceiveMessage" and body is not None:
             return self._receive_message(environ, start_response, body)
+        if target == "DynamoDBStreams_20120810.GetRecords" and body is not None:
+            fast = self._get_records(environ, start_response, body, caller)
+            if fast is not None:
+                return fast
+        status: dict[str, str] = {}
+
+        def capture_status(value: str, headers: list, exc_info: Any = None) -> Any:
+            status["value"] = value
+            return start_response(value, headers, exc_info) if exc_info else start_response(value, headers)
+
         with self.lock:
+            started = time.perf_counter()
+            measurement = None
+            if metered:
+                scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+                region = scope.group(1) if scope else "us-east-1"
+                measurement = self.writes.begin(operation, caller, body or b"", _account_of(caller), region)
             # Materialise the response inside the lock: moto may build it lazily.
-            return list(self._app(environ, start_response))
+            response = list(self._app(environ, capture_status))
+            if measurement is not None:
+                self.writes.end(measurement, ok=status.get("value", "").startswith("200"))
+            self.busy_seconds[target] = self.busy_seconds.get(target, 0.0) + time.perf_counter() - started
+        if target in _SENDS and status.get("value", "").startswith("200"):
+            try:
+                self.signals.notify(json.loads(body or b"{}").get("QueueUrl", ""))
+            except (ValueError, AttributeError):
+                pass
+        return response
+
+    def reset_counters(self) -> None:
+        with self.lock:
+            self.requests = 0
+            self.by_operation.clear()
+            self.by_caller.clear()
+            self.busy_seconds.clear()
+            self.writes.reset()
+
+    def _get_records(self, environ: dict, start_response: Any, body: bytes, caller: str) -> Any:
+        """GetRecords without moto's generic response serializer, which walks every attribute of
+        every image against the service model (~0.3 ms a record). The records are already in wire
+        format; only the timestamps need converting. Anything unusual takes moto's own path."""
+        try:
+            from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+            request = json.loads(body or b"{}")
+            scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+            backend = dynamodbstreams_backends[_account_of(caller)][scope.group(1) if scope else "us-east-1"]
+            with self.lock:
+                started = time.perf_counter()
+                if request["ShardIterator"] not in backend.shard_iterators:
+                    return None
+                result = backend.get_records(request["ShardIterator"], int(request.get("Limit") or 1000))
+                payload = json.dumps(result, default=_epoch_seconds, separators=(",", ":")).encode()
+                self.busy_seconds["DynamoDBStreams_20120810.GetRecords"] = (
+                    self.busy_seconds.get("DynamoDBStreams_20120810.GetRecords", 0.0) + time.perf_counter() - started
+                )
+        except Exception:  # noqa: BLE001 - let moto produce its own answer (and error)
+            return None
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"),
+                                  ("Content-Length", str(len(payload)))])
+        return [payload]
 
     def _receive_message(self, environ: dict, start_response: Any, body: bytes) -> Any:
         try:
@@ -141,7 +341,9 @@ class _Serialised:
         request["WaitTimeSeconds"] = 0
         data = json.dumps(request).encode()
         deadline = time.monotonic() + float(wait or 0)
+        queue_url = str(request.get("QueueUrl", ""))
         while True:
+            generation = self.signals.generation(queue_url)
             captured: dict[str, Any] = {}
 
             def capture(status: str, headers: list, exc_info: Any = None, _into: dict = captured) -> Any:
@@ -151,14 +353,20 @@ class _Serialised:
             attempt = dict(environ, CONTENT_LENGTH=str(len(data)))
             attempt["wsgi.input"] = io.BytesIO(data)
             with self.lock:
+                started = time.perf_counter()
                 chunks = list(self._app(attempt, capture))
+                self.busy_seconds["AmazonSQS.ReceiveMessage"] = (
+                    self.busy_seconds.get("AmazonSQS.ReceiveMessage", 0.0) + time.perf_counter() - started
+                )
             payload = b"".join(chunks)
             if time.monotonic() >= deadline or not captured["status"].startswith("200") or _has_messages(
                 payload
             ):
                 start_response(captured["status"], captured["headers"])
                 return [payload]
-            time.sleep(_LONG_POLL_STEP_SECONDS)
+            # Wake on the next send, or re-check soon (messages whose visibility timeout ran out).
+            self.signals.wait(queue_url, min(_LONG_POLL_RECHECK_SECONDS, max(deadline - time.monotonic(), 0.0)),
+                              since=generation)
 
 
 def _operation_name(environ: dict, body: bytes) -> str:
@@ -173,6 +381,32 @@ def _operation_name(environ: dict, body: bytes) -> str:
     if "Action" in params:
         return f"{service}.{params['Action'][0]}"
     return f"{service}.{environ.get('REQUEST_METHOD', '')}"
+
+
+def _epoch_seconds(value: Any) -> float:
+    import calendar
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # moto keeps naive UTC
+            return calendar.timegm(value.timetuple()) + value.microsecond / 1e6
+        return value.timestamp()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _caller(environ: dict) -> str:
+    """The access key id that signed the request: the local stand-in for "which IAM principal"."""
+    match = _ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else "anonymous"
+
+
+def _account_of(access_key: str) -> str:
+    try:
+        from moto.iam.models import get_account_id_from
+
+        return get_account_id_from(access_key)
+    except Exception:  # noqa: BLE001
+        return "123456789012"
 
 
 def _has_messages(payload: bytes) -> bool:
@@ -204,10 +438,12 @@ class SerialisedMotoServer:
 
     def __init__(self, port: int = 0) -> None:
         patch_moto_transactions()
+        patch_moto_queries()
+        patch_moto_dispatch()
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self.app = _Serialised(DomainDispatcherApplication(create_backend_app))
+        self.app = _Serialised(_Dispatcher(create_backend_app))
 
     def start(self) -> SerialisedMotoServer:
         self._server = make_server(

@@ -48,6 +48,9 @@ class SqsSource:
     async_invoke: bool = False
 
 
+_IDLE_RECHECK_SECONDS = 0.25
+
+
 class SqsPoller:
     def __init__(
         self,
@@ -59,8 +62,10 @@ class SqsPoller:
         chaos: Chaos | None,
         retry_delay_seconds: float,
         idle_poll_seconds: float = 0.1,
+        signals: Any = None,
     ) -> None:
         self.source = source
+        self._signals = signals  # moto_server.QueueSignals: wake on a send instead of re-polling
         self._sqs = sqs
         self._invoke = invoke
         self._activity = activity
@@ -96,6 +101,7 @@ class SqsPoller:
         idle = self._idle_poll / 8
         while not self._stop.is_set():
             self._slots.acquire()
+            generation = self._signals.generation(self.source.queue_url) if self._signals else 0
             try:
                 messages = self._receive_batch()
             except Exception:  # noqa: BLE001 - keep polling, like the real poller
@@ -103,8 +109,13 @@ class SqsPoller:
                 messages = []
             if not messages:
                 self._slots.release()
-                self._stop.wait(idle)
-                idle = min(self._idle_poll, idle * 2)
+                if self._signals is not None:
+                    # Like a long poll: back as soon as something is sent, or after a while to pick
+                    # up messages whose visibility timeout ran out (failed deliveries coming back).
+                    self._signals.wait(self.source.queue_url, _IDLE_RECHECK_SECONDS, since=generation)
+                else:
+                    self._stop.wait(idle)
+                    idle = min(self._idle_poll, idle * 2)
                 continue
             idle = self._idle_poll / 8
             self._activity.begin()

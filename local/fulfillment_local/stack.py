@@ -120,6 +120,7 @@ class LocalStack:
         self._schedules: list[Schedule] = []
         self._on_failure_queues: set[str] = set()
         self._started = False
+        self._stopping = False
 
     # ================================================================== lifecycle
     def __enter__(self) -> LocalStack:
@@ -188,6 +189,7 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop pollers, the API, the workers and moto; forget moto's state."""
+        self._stopping = True
         steps: list[Any] = []
         if self._scheduler:
             steps.append(self._scheduler.stop)
@@ -205,6 +207,7 @@ class LocalStack:
                     log.exception("stopping the stack: %r failed", step)
         finally:
             self._started = False
+            self._stopping = False
             with LocalStack._active_lock:
                 if LocalStack._active is self:
                     LocalStack._active = None
@@ -294,6 +297,10 @@ class LocalStack:
             else:
                 time.sleep(0.02)
 
+    def busy_reasons(self) -> list[str]:
+        """Why the stack is not idle right now (empty list = idle); one look, no waiting."""
+        return self._busy_reasons()
+
     def _busy_reasons(self) -> list[str]:
         reasons = []
         if self.activity.in_flight:
@@ -326,9 +333,18 @@ class LocalStack:
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
             dlq_depths[logical_id] = sum(int(v) for v in attributes.values())
+        app = self._moto.app
+        with app.lock:
+            by_caller = {caller: dict(sorted(calls.items())) for caller, calls in sorted(app.by_caller.items())}
+            busy = {op: round(seconds, 3) for op, seconds in sorted(app.busy_seconds.items())}
         return {
-            "aws_requests": self._moto.app.requests,
-            "aws_calls": dict(sorted(self._moto.app.by_operation.items())),
+            "aws_requests": app.requests,
+            "aws_calls": dict(sorted(app.by_operation.items())),
+            # Access key -> operation -> calls. Functions sign with their logical id; the runtime's
+            # pollers and stack.boto3_client() with "testing"; peers with whatever key they chose.
+            "aws_calls_by_caller": by_caller,
+            "aws_busy_seconds": busy,  # time the (serialised) emulator spent per operation
+            "dynamodb_writes": app.writes.by_caller(),  # estimated write units (see capacity.py)
             "functions": {name: runtime.stats() for name, runtime in self.functions.items()},
             "api": self._gateway.stats() if self._gateway else {},
             "sqs_sources": {f"{p.source.function}.{p.source.name}": p.stats() for p in self.sqs_pollers},
@@ -338,6 +354,23 @@ class LocalStack:
             "schedules": dict(self._scheduler.fired) if self._scheduler else {},
             "dlq_depths": dlq_depths,
         }
+
+    def reset_counters(self) -> None:
+        """Zero the AWS call counters and write meter (e.g. after seeding, before measuring)."""
+        self._moto.app.reset_counters()
+
+    @property
+    def routes(self) -> list[Route]:
+        """The HTTP API's routes (function, method, path) as the template declares them."""
+        assert self._gateway is not None, "start() first"
+        return list(self._gateway.router.routes)
+
+    def has_route(self, method: str, path: str) -> bool:
+        """Whether a request `method path` reaches a function (path as in the template, e.g.
+        /orders/{order_id}: each {param} stands for any value, matched like the API matches it)."""
+        assert self._gateway is not None, "start() first"
+        segments = ["sample" if part.startswith("{") else part for part in path.split("/") if part]
+        return self._gateway.router.match(method.upper(), segments) is not None
 
     # ================================================================== functions
     def _function_id(self, name: str) -> str:
@@ -378,6 +411,9 @@ class LocalStack:
                 "PYTHONPATH": os.pathsep.join(python_path),
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 **DUMMY_CREDENTIALS,
+                # One access key per function, like one execution role each: AWS calls are
+                # attributed to the function that made them (stats()["aws_calls_by_caller"]).
+                "AWS_ACCESS_KEY_ID": fn.logical_id,
                 "AWS_REGION": REGION,
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
@@ -506,6 +542,7 @@ class LocalStack:
             chaos=self.chaos,
             retry_delay_seconds=self.retry_delay_seconds,
             idle_poll_seconds=self.idle_poll_seconds,
+            signals=self._moto.app.signals,
         )
 
     def _add_async_queue(self, function: str, queue_url: str, queue_arn: str, origin: str) -> None:
@@ -632,7 +669,14 @@ class LocalStack:
     def _invoke_async(self, function: str, event: Any) -> None:
         """Lambda's asynchronous invocation: retried twice, then dropped (logged)."""
         for attempt in range(_ASYNC_RETRIES + 1):
-            result = self._invoke_result(function, event)
+            if self._stopping:
+                return  # the stack is going down: queued schedule fires are dropped quietly
+            try:
+                result = self._invoke_result(function, event)
+            except (RuntimeError, OSError):
+                if self._stopping:
+                    return
+                raise
             if result.ok:
                 return
             if attempt < _ASYNC_RETRIES:

@@ -12,7 +12,9 @@ Checks, in order:
    failure is an error, and every cause the translator gives is printed.
 3. cfn-lint on the translated template. It sees what the source check cannot: misspelt SAM event
    properties, implicit dependencies SAM adds (API -> function), the IAM policies SAM generates.
-4. ``sam validate --lint`` if a ``sam`` executable is on PATH (aws-sam-cli lives in its own venv: it pins
+4. The paths of the functions' Api events are valid API Gateway resource paths (nothing else reads
+   inside the Path string: a malformed one translates and lints cleanly, then fails `sam deploy`).
+5. ``sam validate --lint`` if a ``sam`` executable is on PATH (aws-sam-cli lives in its own venv: it pins
    its own boto3/click); skipped with a note when absent.
 
 Errors fail the gate; warnings are printed and fail it only with ``--strict``. A rule that must be
@@ -28,6 +30,7 @@ import copy
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -179,9 +182,7 @@ def translate(sam_template: dict[str, Any]) -> dict[str, Any]:
     pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": PARTITION}
     # Managed policy names resolve from the map bundled with the translator; this stub is the fallback
     # that would otherwise list IAM policies. We use inline Statement policies only.
-    return translator.translate(
-        sam_template=template, parameter_values=pseudo, get_managed_policy_map=lambda: {}
-    )
+    return translator.translate(sam_template=template, parameter_values=pseudo, get_managed_policy_map=lambda: {})
 
 
 def translation_errors(exc: BaseException) -> list[Finding]:
@@ -224,6 +225,54 @@ def run_translation(template: Path, output: Path) -> CheckResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(translated, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     result.note = f"{len(translated.get('Resources', {}))} CloudFormation resources -> {_display(output)}"
+    return result
+
+
+# ---------------------------------------------------------------- API paths
+
+CHECK_API_PATHS = "API event paths (API Gateway resource rules)"
+# A path part is literal ([A-Za-z0-9._-]+) or a whole-segment parameter: {name} or a greedy {name+}.
+_PATH_PART = re.compile(r"^(?:[A-Za-z0-9._\-]+|\{[A-Za-z0-9._\-]+\+?\})$")
+
+
+def run_api_paths(template: Path) -> CheckResult:
+    """Every Api event's Path must be a valid API Gateway resource path.
+
+    Neither cfn-lint nor the translator looks inside the string: a path such as
+    "/orders/{order_id, Auth: {Authorizer: AWS_IAM}}/cancel" translates and lints cleanly, and then
+    fails `sam deploy` (API Gateway rejects the path part) - and the Auth it meant to set is not set.
+    """
+    result = CheckResult(CHECK_API_PATHS)
+    try:
+        data = load_template(template)
+    except ValueError as exc:
+        result.skipped = f"{exc} (see the source check)"
+        return result
+    checked = 0
+    for logical_id, resource in (data.get("Resources") or {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") not in ("Api", "HttpApi"):
+                continue
+            path = (event.get("Properties") or {}).get("Path")
+            if not isinstance(path, str):
+                continue
+            checked += 1
+            where = f"Resources/{logical_id}/Properties/Events/{name}/Properties/Path"
+            parts = path.split("/")
+            bad = [part for part in parts[1:] if not _PATH_PART.match(part)] if path != "/" else []
+            if not path.startswith("/") or bad:
+                result.findings.append(
+                    Finding(
+                        "API-PATH",
+                        "error",
+                        f"{path!r}: not a valid API Gateway path"
+                        + (f" (bad part(s): {', '.join(repr(b) for b in bad)})" if bad else " (must start with /)"),
+                        where,
+                    )
+                )
+    result.note = f"{checked} API event paths"
     return result
 
 
@@ -286,9 +335,7 @@ def report(results: Iterable[CheckResult], *, strict: bool, verbose: bool, out: 
             continue
         e, w, n = res.count("error"), res.count("warning"), res.count("info")
         errors, warnings = errors + e, warnings + w
-        summary = (
-            "ok" if not (e or w or n) else f"{e} error(s), {w} warning(s)" + (f", {n} info" if n else "")
-        )
+        summary = "ok" if not (e or w or n) else f"{e} error(s), {w} warning(s)" + (f", {n} info" if n else "")
         if res.ignored:
             summary += f", {res.ignored} ignored"
         print(f"{head}: {summary} ({res.seconds:.1f}s)", file=out)
@@ -327,6 +374,7 @@ def run_checks(template: Path, output: Path, *, sam: str | None) -> list[CheckRe
         results.append(CheckResult(CHECK_TRANSLATED, skipped="no translated template"))
     else:
         results.append(_timed(run_cfn_lint, output, CHECK_TRANSLATED))
+    results.append(_timed(run_api_paths, template))
     results.append(_timed(run_sam_validate, template, sam))
     return results
 
@@ -342,9 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="translated template (default: .aws-sam/translated-template.json beside it)",
     )
     parser.add_argument("--strict", action="store_true", help="warnings fail too")
-    parser.add_argument(
-        "--no-sam", action="store_true", help="skip `sam validate --lint` even if sam is on PATH"
-    )
+    parser.add_argument("--no-sam", action="store_true", help="skip `sam validate --lint` even if sam is on PATH")
     parser.add_argument("--sam", help="the sam executable to use (default: `sam` on PATH)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print long messages whole")
     args = parser.parse_args(argv)

@@ -124,11 +124,22 @@ def getatt_bad_attribute_in_event(template: dict[str, Any]) -> tuple[str, ...]:
     return ("E1010", "'Arnn' is not one of", "EventSourceArn/Fn::GetAtt/1")
 
 
+def malformed_api_path(template: dict[str, Any]) -> tuple[str, ...]:
+    """An option pasted into the path string: translates and lints cleanly, fails at deploy."""
+    function = next(r for r in template["Resources"].values() if r.get("Type") == "AWS::Serverless::Function")
+    function["Properties"].setdefault("Events", {})["Cancel"] = {
+        "Type": "Api",
+        "Properties": {"Path": "/orders/{order_id, Auth: {Authorizer: AWS_IAM}}/cancel", "Method": "post"},
+    }
+    return ("API-PATH at Resources/", "not a valid API Gateway path", "'{order_id, Auth: {Authorizer: AWS_IAM}}'")
+
+
 MUTATIONS: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
     "bogus-sqs-event-property": bogus_event_property,
     "getatt-missing-resource-in-output": getatt_missing_resource_in_output,
     "getatt-missing-resource-in-property": getatt_missing_resource_in_property,
     "getatt-bad-attribute-in-sam-event": getatt_bad_attribute_in_event,
+    "malformed-api-path": malformed_api_path,
 }
 
 
@@ -143,9 +154,7 @@ def test_minimal_template_passes(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize("kind", ["minimal", "repo"])
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
-def test_mutation_fails_the_gate(
-    kind: str, mutation: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_mutation_fails_the_gate(kind: str, mutation: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     template = _source(kind, tmp_path)
     expected = MUTATIONS[mutation](template)
     rc, out = _run(template, tmp_path, capsys)

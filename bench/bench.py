@@ -1,0 +1,173 @@
+"""Cold starts and cost per order, measured through the local runtime. Run on demand, not in CI:
+
+    .venv/bin/python bench/bench.py [--orders 50] [--chaos] [--repeat 3] [--json out.json]
+
+1. Import time of each handler (`python -X importtime`, the module-level work a cold start pays),
+   in the function's own environment (its code dir, the layer, its env vars), next to a baseline of
+   importing boto3 alone - the floor any Python Lambda that talks to AWS pays.
+2. A demo run of N orders; from the runtime's stats: init duration per function (interpreter start
+   + handler import, like Lambda's Init Duration), AWS API calls per order by function and operation,
+   and DynamoDB write calls and (estimated) write units per order.
+
+It prints counts and ratios only; nothing here asserts on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "local"))
+
+from fulfillment_local.demo import DemoOptions, run_demo  # noqa: E402
+from fulfillment_local.stack import LocalStack  # noqa: E402
+
+_IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+
+
+def import_profile(env: dict[str, str], cwd: Path, statement: str) -> tuple[float, list[tuple[str, float]]]:
+    """(ms to run the import statement, [(top-level package, cumulative ms)] heaviest first).
+
+    `python -X importtime` prints one line per module with its cumulative import time; the
+    statement's own module is the outermost line, packages are lines whose name has no dot."""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-X", "importtime", "-c", statement], cwd=cwd, env=env, capture_output=True, text=True,
+        check=True,
+    )
+    target = statement.split()[-1]
+    total = 0.0
+    packages: dict[str, float] = {}
+    for line in result.stderr.splitlines():
+        match = _IMPORTTIME.match(line)
+        if not match:
+            continue
+        cumulative, name = int(match.group(2)) / 1000, match.group(4)
+        if name == target:
+            total = cumulative
+        elif "." not in name:
+            packages[name] = max(packages.get(name, 0.0), cumulative)
+    return total, sorted(packages.items(), key=lambda kv: -kv[1])
+
+
+def import_times(template: Path, repeat: int) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    with LocalStack(template, port=0, schedules=False, state_dir=ROOT / ".local" / "bench") as stack:
+        specs = {name: runtime.spec for name, runtime in stack.functions.items()}
+    for name, spec in sorted(specs.items()):
+        module = spec.handler.rsplit(".", 1)[0]
+        handler_runs = [import_profile(spec.env, spec.code_dir, f"import {module}") for _ in range(repeat)]
+        boto_runs = [import_profile(spec.env, spec.code_dir, "import boto3") for _ in range(repeat)]
+        out[name] = {
+            "handler_ms": statistics.median(r[0] for r in handler_runs),
+            "boto3_ms": statistics.median(r[0] for r in boto_runs),
+            "heaviest": handler_runs[-1][1][:6],
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=50)
+    parser.add_argument("--chaos", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="import-time samples per function (median)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    args = parser.parse_args(argv)
+
+    print(f"== import time of each handler vs `import boto3` (median of {args.repeat}, python -X importtime)")
+    imports = import_times(args.template, args.repeat)
+    for name, row in imports.items():
+        ratio = row["handler_ms"] / row["boto3_ms"] if row["boto3_ms"] else float("nan")
+        heaviest = ", ".join(f"{pkg} {ms:.0f}" for pkg, ms in row["heaviest"][:4])
+        print(
+            f"  {name:<26} {row['handler_ms']:7.0f} ms   boto3 alone {row['boto3_ms']:5.0f} ms   x{ratio:4.1f}"
+            f"   heaviest: {heaviest}"
+        )
+
+    print(f"\n== a demo run of {args.orders} orders{' under chaos' if args.chaos else ''}")
+    out = io.StringIO()
+    result = run_demo(
+        DemoOptions(
+            orders=args.orders,
+            chaos=args.chaos,
+            seed=args.seed,
+            quiet=True,
+            template=args.template,
+            state_dir=ROOT / ".local" / "bench",
+        ),
+        out,
+    )
+    orders = max(sum(result.statuses.values()), 1)
+    stats = result.stats
+    functions = set(stats["functions"])
+    print(f"  {orders} orders in {result.timings['total']:.0f} s; checks {'passed' if result.ok else 'FAILED'}")
+
+    print("\n== init duration per function (runtime start + handler import, per cold start)")
+    for name, fn in sorted(stats["functions"].items()):
+        init = fn["init_ms"]
+        print(
+            f"  {name:<26} cold starts {fn['cold_starts']:>2}   init mean {init['mean'] or 0:6.0f} ms   "
+            f"max {init['max'] or 0:6.0f} ms   invocations {fn['invocations']}"
+        )
+
+    print("\n== AWS API calls per order (calls signed by the functions)")
+    by_fn: Counter[str] = Counter()
+    by_op: Counter[str] = Counter()
+    for caller, ops in stats["aws_calls_by_caller"].items():
+        if caller in functions:
+            for op, n in ops.items():
+                by_fn[caller] += n
+                by_op[op.rsplit(".", 1)[-1]] += n
+    print(f"  total {sum(by_fn.values()) / orders:.1f} per order")
+    for name, n in by_fn.most_common():
+        ops = Counter({op.rsplit(".", 1)[-1]: c for op, c in stats["aws_calls_by_caller"][name].items()})
+        print(f"  {name:<26} {n / orders:6.1f}   ({', '.join(f'{o} {c / orders:.1f}' for o, c in ops.most_common(5))})")
+
+    print("\n== DynamoDB writes per order (write units estimated from item sizes; x2 in transactions; GSIs extra)")
+    total_calls = total_units = 0
+    for name, ops in sorted(stats["dynamodb_writes"].items()):
+        if name not in functions:
+            continue
+        calls = sum(t["calls"] for t in ops.values())
+        units = sum(t["units"] + t["index_units"] for t in ops.values())
+        gsi = sum(t["index_units"] for t in ops.values())
+        failed = sum(t["failed_calls"] for t in ops.values())
+        total_calls += calls
+        total_units += units
+        print(
+            f"  {name:<26} {calls / orders:6.1f} write calls   {units / orders:7.1f} units (GSI {gsi / orders:.1f})"
+            f"   rejected {failed}"
+        )
+    print(f"  {'total':<26} {total_calls / orders:6.1f} write calls   {total_units / orders:7.1f} units")
+
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "imports": imports,
+                    "orders": orders,
+                    "timings": result.timings,
+                    "functions": stats["functions"],
+                    "aws_calls_by_caller": stats["aws_calls_by_caller"],
+                    "dynamodb_writes": stats["dynamodb_writes"],
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
