@@ -18,7 +18,7 @@ demo: $(STAMP)          ## start the local stack, run the demo, print the summar
 stack: $(STAMP)         ## start the local stack and keep it running for curl / aws-cli
 	$(PY) -m fulfillment_local.stack $(ARGS)
 
-test: $(STAMP) template-check   ## template checks, then the whole test suite
+test: $(STAMP) template-check lint   ## template gate, lint, then the whole test suite
 	$(PY) -m pytest $(ARGS)
 
 template-check: $(STAMP)
