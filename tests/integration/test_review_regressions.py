@@ -291,3 +291,29 @@ def test_a_provider_is_believed_only_from_its_own_senders(stack, admin, intake_f
     tracking_fn.lambda_handler(event, Context())
     assert shipments(stack)[0]["status"] == "shipped"
     tracking_fn.provider_senders.cache_clear()
+
+
+def test_a_shipment_sent_in_two_parcels_is_delivered_when_both_are(stack, admin, intake_fn, flow):
+    admin.catalog("A")
+    admin.catalog("B")
+    admin.stock("A", "WH-EAST", 1)
+    admin.stock("B", "WH-EAST", 1)
+    _, body = native_order(intake_fn, lines=[("A", 1), ("B", 1)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    sid = request["shipment_id"]
+    flow.to_inbound(
+        tpl.shipped(sid, "PARCEL-1", lines=[{"sku": "A", "quantity": 1}], minute=10),
+        tpl.delivered(sid, 20),
+        tpl.shipped(sid, "PARCEL-2", lines=[{"sku": "B", "quantity": 1}], minute=30),
+    )
+    flow.pump()
+    assert admin.order(body["order_id"])["status"] == "shipped"
+    flow.to_inbound(tpl.delivered(sid, 40))
+    flow.pump()
+    view = admin.order(body["order_id"])
+    assert view["status"] == "delivered"
+    assert [(ln["shipped"], ln["delivered"]) for ln in view["lines"]] == [(1, 1), (1, 1)]
+    types = [e["detail-type"] for e in flow.customer_events]
+    assert types.count("ShipmentDelivered") == 1 and types.count("OrderDelivered") == 1
+    assert check(stack.items(), flow.customer_events).ok

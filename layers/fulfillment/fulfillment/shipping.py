@@ -553,14 +553,23 @@ class Shipping:
             if shipment.status is S.DELIVERED or not shipment.active:
                 return None, shipment, [], []
             # Delivered implies shipped: a shipment never reported shipped (lost or late message) shipped whole.
-            # After a partial shipment, only what shipped was delivered; the rest is still in flight.
+            # After a partial shipment, only what shipped was delivered; the rest is still in flight, and a shipment
+            # sent in several parcels is delivered when its last parcel is.
             implied = {ln.line_no: ln.unshipped for ln in shipment.lines} if shipment.shipped_units == 0 else {}
             order, shipment, entries, ops = self._commit(order, shipment, implied, delivered_at)
             lines = {line.line_no: line for line in order.lines}
+            ship_lines = []
             for ln in shipment.lines:
-                line = lines[ln.line_no]
-                lines[ln.line_no] = replace(line, delivered=min(line.delivered + ln.shipped, line.quantity))
+                newly = ln.shipped - ln.delivered
+                if newly > 0:
+                    line = lines[ln.line_no]
+                    lines[ln.line_no] = replace(line, delivered=min(line.delivered + newly, line.quantity))
+                ship_lines.append(replace(ln, delivered=ln.shipped))
             order = replace(order, lines=tuple(lines[ln.line_no] for ln in order.lines))
+            shipment = replace(shipment, lines=tuple(ship_lines))
+            if any(ln.delivered < ln.quantity for ln in shipment.lines):
+                entries.append(Entry("parcel_delivered", {"shipment_id": shipment_id}))
+                return order, shipment, entries, ops
             shipment = replace(
                 shipment, status=S.DELIVERED, status_at=delivered_at, delivered_at=delivered_at, timer_due=None
             )

@@ -99,6 +99,7 @@ class ShipmentLine:
     sku: str
     quantity: int
     shipped: int = 0
+    delivered: int = 0
 
     @property
     def unshipped(self) -> int:
