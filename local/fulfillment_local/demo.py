@@ -74,6 +74,7 @@ class DemoOptions:
     late_parcels: float = 0.02  # parcels with no scan for longer than delay_after (ShipmentDelayed)
     unpaid_expiry: int = 60  # UnpaidExpirySeconds for the run: unpaid orders are cancelled after this
     lost_requests: float = 0.0  # requests a 3PL loses once (the backend re-sends after ack_timeout)
+    partial_shipments: float = 0.05  # multi-line 3PL shipments that leave in two parcels, the second later
 
     @property
     def effective_fault_rate(self) -> float:
@@ -158,7 +159,7 @@ class Demo:
                     duplicate_rate=0.3 if doubled else 0.05,
                     shuffle=options.chaos,
                     late=options.late_parcels if self.capabilities["timers"] else 0.0,
-                    late_seconds=options.delay_after + 5,
+                    late_seconds=options.delay_after + 15,
                     seed=options.seed,
                 ),
             )
@@ -173,6 +174,7 @@ class Demo:
                     duplicate_rate=0.3 if doubled else 0.05,
                     reorder=options.chaos,
                     lost_rate=options.lost_requests if self.capabilities["timers"] else 0.0,
+                    partial_rate=options.partial_shipments,
                     seed=options.seed,
                 )
                 sqs = stack.boto3_client(
@@ -693,6 +695,9 @@ def parse_args(argv: list[str] | None = None) -> DemoOptions:
         help="every SQS message and webhook delivered twice, without injected faults",
     )
     parser.add_argument("--seed", type=int, default=7, help="makes the scenario and the chaos reproducible")
+    parser.add_argument(
+        "--partial-shipments", type=float, default=0.05, help="share of multi-line 3PL shipments sent in two parcels"
+    )
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards (Ctrl-C stops)")
     parser.add_argument("--port", type=int, default=None, help="HTTP API port (default: any; 3000 with --keep-running)")
     parser.add_argument("--concurrency", type=int, default=4, help="execution environments per function (default 4)")
@@ -724,6 +729,7 @@ def parse_args(argv: list[str] | None = None) -> DemoOptions:
         json_path=args.json_path,
         progress_every=args.progress_every,
         quiet=args.quiet,
+        partial_shipments=args.partial_shipments,
     )
 
 

@@ -460,6 +460,20 @@ def render(run: RunData, checks: list[Check]) -> str:
             f'{carrier.unmatched_resent} early updates re-sent after {{"matched": false}}'
         )
 
+    if carrier is not None:
+        delayed = {
+            e["detail"].get("shipment_id")
+            for v in run.views.values()
+            for e in v.get("timeline", [])
+            if e["type"] == "shipment_delayed"
+        }
+        if delayed:
+            on_time = len(delayed - carrier.late)
+            add(
+                f"delays           ShipmentDelayed for {len(delayed & carrier.late)} of {len(carrier.late)} parcels "
+                f"held back on purpose, and for {on_time} parcels the carrier scanned on time"
+                + (" (their scans were processed late: backlog)" if on_time else "")
+            )
     by_type = Counter(e.get("detail-type") for e in run.events)
     unique = {e.get("detail", {}).get("event_id"): e.get("detail-type") for e in run.events}
     add(

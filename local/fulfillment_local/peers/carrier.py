@@ -75,6 +75,7 @@ class Carrier:
         self.answers: Counter[str] = Counter()
         self.unmatched_resent = 0
         self.unmatched_final: list[str] = []
+        self.late: set[str] = set()  # shipment ids of parcels held back on purpose (ShipmentDelayed expected)
         self._lock = threading.Lock()
 
     # ================================================================== parcels
@@ -86,6 +87,9 @@ class Carrier:
             self.parcels[key] = parcel
         cfg, rng = self.config, self.rng
         late = cfg.late > 0 and rng.random() < cfg.late
+        if late:
+            with self._lock:
+                self.late.add(parcel.shipment_id)
         at = jitter(rng, *cfg.first_scan) + (cfg.late_seconds if late else 0.0)
         plan = [("in_transit", "Departed facility"), ("out_for_delivery", "Out for delivery")]
         if rng.random() < cfg.attempt_failed:

@@ -259,45 +259,26 @@ class ThirdPartyLogistics:
             if job.state != "accepted":
                 return
             job.state = "shipped"
-            for line in job.lines if self.tracks_stock else []:
-                self.ledger[line["sku"]] -= int(line["quantity"])
             carriers = CARRIERS.get(self.provider, ("UPS",))
             carrier = carriers[int(verdict(self.config.seed, f"carrier:{job.shipment_id}") * len(carriers))]
             split = (
                 len(job.lines) > 1 and verdict(self.config.seed, f"split:{job.shipment_id}") < self.config.partial_rate
             )
-            groups = [job.lines[: len(job.lines) // 2], job.lines[len(job.lines) // 2 :]] if split else [job.lines]
-            messages = []
-            for n, group in enumerate(groups):
-                parcel = Parcel(
-                    carrier=carrier,
-                    tracking_number=tracking_number(carrier, f"{job.shipment_id}:{n}"),
-                    shipment_id=job.shipment_id,
-                    shipped_at=iso(),
-                    via=self.provider,
-                )
-                job.parcels.append(parcel)
-                extra = (
-                    {"lines": [{"sku": ln["sku"], "quantity": int(ln["quantity"])} for ln in group]} if split else {}
-                )
-                messages.append(
-                    self._message(
-                        "shipment.shipped",
-                        shipment_id=job.shipment_id,
-                        carrier=carrier,
-                        tracking_number=parcel.tracking_number,
-                        shipped_at=parcel.shipped_at,
-                        **extra,
-                    )
-                )
             self.outcomes["shipped" + (" in two parcels" if split else "")] += 1
-            forwards = verdict(self.config.seed, f"forward:{job.shipment_id}") < self.config.forwards_tracking
-        for message in messages:
-            self._send(message)
-        for parcel in job.parcels:
-            if self.carrier is not None:
-                self.carrier.ship(parcel)
-        if forwards:
+            forwards = (
+                not split and verdict(self.config.seed, f"forward:{job.shipment_id}") < self.config.forwards_tracking
+            )
+        if not split:
+            self._ship_parcel(job, 0, job.lines, carrier, partial=False)
+        else:
+            # A split shipment: the second parcel leaves later (the first may well be delivered by then).
+            half = len(job.lines) // 2
+            self._ship_parcel(job, 0, job.lines[:half], carrier, partial=True)
+            later = 2 * jitter(self.rng, *self.config.ship_delay)
+            self.scheduler.after(
+                later, lambda: self._ship_parcel(job, 1, job.lines[half:], carrier, partial=True), "3pl.ship"
+            )
+        if forwards:  # some 3PLs forward their carrier's scans too (never for split shipments: no parcel field)
             self.scheduler.after(
                 jitter(self.rng, 0.8, 2.0),
                 lambda: self._send(
@@ -319,6 +300,32 @@ class ThirdPartyLogistics:
                 ),
                 "3pl.delivered",
             )
+
+    def _ship_parcel(self, job: Job, n: int, lines: list[dict[str, Any]], carrier: str, *, partial: bool) -> None:
+        parcel = Parcel(
+            carrier=carrier,
+            tracking_number=tracking_number(carrier, f"{job.shipment_id}:{n}"),
+            shipment_id=job.shipment_id,
+            shipped_at=iso(),
+            via=self.provider,
+        )
+        with self._lock:
+            job.parcels.append(parcel)
+            for line in lines if self.tracks_stock else []:
+                self.ledger[line["sku"]] -= int(line["quantity"])
+        extra = {"lines": [{"sku": ln["sku"], "quantity": int(ln["quantity"])} for ln in lines]} if partial else {}
+        self._send(
+            self._message(
+                "shipment.shipped",
+                shipment_id=job.shipment_id,
+                carrier=carrier,
+                tracking_number=parcel.tracking_number,
+                shipped_at=parcel.shipped_at,
+                **extra,
+            )
+        )
+        if self.carrier is not None:
+            self.carrier.ship(parcel)
 
     # ================================================================== cancellations
     def _cancellation_request(self, message: dict[str, Any]) -> None:
