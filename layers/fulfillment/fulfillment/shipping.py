@@ -641,7 +641,10 @@ class Shipping:
     def _arm_delay_timer(self, shipment: Shipment) -> Shipment:
         if shipment.status in TERMINAL or shipment.delay_notified or shipment.status in BEFORE_SHIPPING:
             return replace(shipment, timer_due=None) if shipment.status in TERMINAL else shipment
-        due = plus(shipment.last_scan_at or shipment.shipped_at or self.now(), self.delay_after)
+        # "No scan for too long" counts from when we last heard of the parcel: a backlog on our side (a shipped
+        # message applied late) must not make a parcel look delayed.
+        heard = max(filter(None, (shipment.last_scan_at, shipment.shipped_at, self.now())))
+        due = plus(heard, self.delay_after)
         if shipment.est_delivery:
             due = min(due, shipment.est_delivery)
         return replace(shipment, timer_due=due)
