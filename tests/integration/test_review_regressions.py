@@ -7,6 +7,7 @@ from fulfillment_local.invariants import check
 
 from tests.support import provider as tpl
 from tests.support.admin import Admin
+from tests.support.carriers import aftership
 from tests.support.events import Context, response_json
 from tests.support.flow import Flow
 from tests.support.storefront import native_order
@@ -143,12 +144,6 @@ def test_delivery_after_a_partial_shipment_delivers_only_what_shipped(stack, adm
 
 
 def test_carrier_names_match_however_the_3pl_spells_them(stack, admin, intake_fn, flow, tracking_fn):
-    import base64
-    import hashlib
-    import hmac
-    import json
-
-    from tests.support.events import api_event
 
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 1)
@@ -157,29 +152,8 @@ def test_carrier_names_match_however_the_3pl_spells_them(stack, admin, intake_fn
     [request] = flow.provider_requests()
     flow.to_inbound(tpl.shipped(request["shipment_id"], "9400X", carrier="United States Postal Service"))
     flow.pump()
-    body = json.dumps(
-        {
-            "event_id": "ev-1",
-            "event": "tracking_update",
-            "msg": {
-                "tracking_number": "9400X",
-                "slug": "usps",
-                "tag": "OutForDelivery",
-                "checkpoints": [{"checkpoint_time": "2026-11-01T16:00:00Z", "message": "Out for delivery"}],
-            },
-        }
-    ).encode()
-    signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
-    response = tracking_fn.lambda_handler(
-        api_event(
-            "POST",
-            "/webhooks/tracking/aftership",
-            body=body,
-            headers={"Content-Type": "application/json", "aftership-hmac-sha256": signature},
-        ),
-        Context(),
-    )
-    assert response_json(response)["matched"] is True
+    response = aftership(tracking_fn, "9400X", "OutForDelivery", event_id="ev-1", at="2026-11-01T16:00:00Z")
+    assert response["matched"] is True
     assert shipments(stack)[0]["status"] == "out_for_delivery"
 
 
@@ -213,41 +187,14 @@ def test_a_bad_list_cursor_is_a_400(stack, admin, cursor):
 def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives(
     stack, admin, intake_fn, flow, tracking_fn
 ):
-    import base64
-    import hashlib
-    import hmac
-    import json
-
-    from tests.support.events import api_event
 
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 1)
     native_order(intake_fn, lines=[("W", 1)])
     flow.pump()
     [request] = flow.provider_requests()
-    body = json.dumps(
-        {
-            "event_id": "early-1",
-            "event": "tracking_update",
-            "msg": {
-                "tracking_number": "FAST1",
-                "slug": "usps",
-                "tag": "InTransit",
-                "checkpoints": [{"checkpoint_time": "2026-11-01T13:00:00Z", "message": "Departed"}],
-            },
-        }
-    ).encode()
-    signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
-    early = tracking_fn.lambda_handler(
-        api_event(
-            "POST",
-            "/webhooks/tracking/aftership",
-            body=body,
-            headers={"Content-Type": "application/json", "aftership-hmac-sha256": signature},
-        ),
-        Context(),
-    )
-    assert response_json(early)["outcome"] == "kept for later"
+    early = aftership(tracking_fn, "FAST1", "InTransit", event_id="early-1", at="2026-11-01T13:00:00Z")
+    assert early["outcome"] == "kept for later"
 
     flow.to_inbound(tpl.shipped(request["shipment_id"], "FAST1", carrier="USPS", minute=10))
     flow.pump()

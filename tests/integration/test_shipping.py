@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 
@@ -13,6 +10,7 @@ from fulfillment_local.invariants import check
 
 from tests.support import provider as tpl
 from tests.support.admin import Admin
+from tests.support.carriers import aftership
 from tests.support.events import Context, api_event, response_json
 from tests.support.flow import Flow
 from tests.support.storefront import native_order
@@ -437,24 +435,8 @@ def test_carrier_fixtures_verify_and_update_the_matching_shipment(
 
 
 def test_an_unknown_tracking_number_is_answered_200_and_kept_for_later(stack, tracking_fn):
-    body = json.dumps(
-        {
-            "event_id": "e1",
-            "event": "tracking_update",
-            "msg": {"tracking_number": "NOPE", "slug": "usps", "tag": "InTransit"},
-        }
-    ).encode()
-    signature = base64.b64encode(hmac.new(b"aftership-dev-secret", body, hashlib.sha256).digest()).decode()
-    response = tracking_fn.lambda_handler(
-        api_event(
-            "POST",
-            "/webhooks/tracking/aftership",
-            body=body,
-            headers={"Content-Type": "application/json", "aftership-hmac-sha256": signature},
-        ),
-        Context(),
-    )
-    assert response["statusCode"] == 200 and response_json(response)["matched"] is False
+    response = aftership(tracking_fn, "NOPE", "InTransit", event_id="e1")
+    assert response["matched"] is False
     [kept] = stack.items()
     assert kept["type"] == "early_tracking" and kept["expires_at"] > 0  # TTL: an unknown number is not kept forever
 

@@ -362,9 +362,7 @@ def toy_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def toy_stack(toy_project: Path) -> Iterator[LocalStack]:
-    with LocalStack(
-        toy_project, port=0, concurrency=3, retry_delay_seconds=0, idle_poll_seconds=0.05
-    ) as stack:
+    with LocalStack(toy_project, port=0, concurrency=3, retry_delay_seconds=0, idle_poll_seconds=0.05) as stack:
         yield stack
 
 

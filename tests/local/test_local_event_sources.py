@@ -61,9 +61,7 @@ def test_filter_patterns(pattern: dict[str, Any], expected: bool) -> None:
 
 
 def test_filter_criteria_are_ored_and_empty_criteria_pass_everything() -> None:
-    patterns = parse_filters(
-        {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}, {"Pattern": {"n": [7]}}]}
-    )
+    patterns = parse_filters({"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}, {"Pattern": {"n": [7]}}]})
     assert matches_any(patterns, RECORD)
     assert not matches_any(patterns[:1], RECORD)
     assert matches_any([], RECORD)
@@ -108,9 +106,7 @@ def run_batch(poison: set[int], count: int, **options: Any) -> tuple[list[list[i
                 function,
                 "req",
                 True,
-                payload={
-                    "batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in bad]
-                },
+                payload={"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in bad]},
             )
         if bad:
             return InvocationResult(function, "req", False, error_type="ValueError", error_message="poison")
@@ -118,9 +114,7 @@ def run_batch(poison: set[int], count: int, **options: Any) -> tuple[list[list[i
 
     sqs = FakeSqs()
     source = StreamSource("Fn", "arn:fn", "Ev", "arn:stream", on_failure_queue_url="dlq", **options)
-    poller = StreamPoller(
-        source, streams=None, sqs=sqs, invoke=invoke, activity=Activity(), retry_delay_seconds=0
-    )
+    poller = StreamPoller(source, streams=None, sqs=sqs, invoke=invoke, activity=Activity(), retry_delay_seconds=0)
     batch = stream_records(count)
     shard = _Shard("shard-1", "iterator", deque(batch))
     poller._deliver(shard, batch)
@@ -166,19 +160,13 @@ def test_rate_and_cron_expressions() -> None:
     assert Expression("rate(5 minutes)").next_after(start + 1, start) == start + 300
     assert Expression("rate(1 hour)").next_after(start + 3600, start) == start + 7200
     assert Expression("cron(0 12 * * ? *)").next_after(start, start) == ts("2024-01-01T12:00:00")
-    assert Expression("cron(0/15 * * * ? *)").next_after(ts("2024-01-01T00:07:00"), start) == ts(
-        "2024-01-01T00:15:00"
-    )
+    assert Expression("cron(0/15 * * * ? *)").next_after(ts("2024-01-01T00:07:00"), start) == ts("2024-01-01T00:15:00")
     # 10:00 on weekdays: 2024-01-06 is a Saturday -> Monday the 8th
     assert Expression("cron(0 10 ? * MON-FRI *)").next_after(ts("2024-01-05T11:00:00"), start) == ts(
         "2024-01-08T10:00:00"
     )
-    assert Expression("cron(0 0 L * ? *)").next_after(ts("2024-02-02T00:00:00"), start) == ts(
-        "2024-02-29T00:00:00"
-    )
-    assert Expression("cron(30 9 ? * 2#1 *)").next_after(ts("2024-01-02T00:00:00"), start) == ts(
-        "2024-02-05T09:30:00"
-    )
+    assert Expression("cron(0 0 L * ? *)").next_after(ts("2024-02-02T00:00:00"), start) == ts("2024-02-29T00:00:00")
+    assert Expression("cron(30 9 ? * 2#1 *)").next_after(ts("2024-01-02T00:00:00"), start) == ts("2024-02-05T09:30:00")
     with pytest.raises(ScheduleError):
         Expression("every day")
 

@@ -35,9 +35,7 @@ def test_outputs_resolve_to_local_resources_and_are_written(toy_stack: LocalStac
     assert outputs["ApiUrl"] == toy_stack.api_url
     assert outputs["TableName"] == "ToyTable"
     assert outputs["BusName"] == "toy-test"
-    assert outputs["WorkQueueUrl"].startswith(toy_stack.endpoint_url) and outputs["WorkQueueUrl"].endswith(
-        "/WorkQueue"
-    )
+    assert outputs["WorkQueueUrl"].startswith(toy_stack.endpoint_url) and outputs["WorkQueueUrl"].endswith("/WorkQueue")
     assert "ProdOnlyQueueUrl" not in outputs  # its Condition is false
     assert json.loads(toy_stack.outputs_file.read_text()) == outputs
     queues = toy_stack.boto3_client("sqs").list_queues()["QueueUrls"]
@@ -74,9 +72,7 @@ def test_function_environment_has_resolved_intrinsics_and_lambda_variables(toy_s
 
 
 def test_secret_and_parameter_hold_their_local_values(toy_stack: LocalStack) -> None:
-    secret = toy_stack.boto3_client("secretsmanager").get_secret_value(
-        SecretId=toy_stack.physical_id("ToySecret")
-    )
+    secret = toy_stack.boto3_client("secretsmanager").get_secret_value(SecretId=toy_stack.physical_id("ToySecret"))
     assert secret["SecretString"] == "toy-secret-value"  # Metadata.LocalValue
     parameter = toy_stack.boto3_client("ssm").get_parameter(Name="/local/ToyParameter")
     assert parameter["Parameter"]["Value"] == "hello-test"
@@ -197,9 +193,7 @@ def test_sqs_partial_batch_failure_retries_only_failed_and_redrives_to_dlq(toy_s
     toy_stack.wait_idle(timeout=30)
 
     def attempts(message_id: str) -> int:
-        item = table.get_item(
-            TableName="ToyTable", Key={"PK": {"S": f"MSG#{message_id}"}, "SK": {"S": "ATTEMPTS"}}
-        )
+        item = table.get_item(TableName="ToyTable", Key={"PK": {"S": f"MSG#{message_id}"}, "SK": {"S": "ATTEMPTS"}})
         return int(item["Item"]["attempts"]["N"])
 
     assert attempts("p-ok") == 1  # the successful one was deleted, not retried with the batch
@@ -272,9 +266,7 @@ def test_eventbridge_rule_delivers_matching_events_to_its_queue(toy_stack: Local
 def test_eventbridge_rule_event_invokes_the_function(toy_stack: LocalStack) -> None:
     sqs = toy_stack.boto3_client("sqs")
     toy_stack.boto3_client("events").put_events(
-        Entries=[
-            {"EventBusName": "toy-test", "Source": "toy.ping", "DetailType": "Ping", "Detail": '{"p": 1}'}
-        ]
+        Entries=[{"EventBusName": "toy-test", "Source": "toy.ping", "DetailType": "Ping", "Detail": '{"p": 1}'}]
     )
     received = eventually(lambda: bodies(drain(sqs, toy_stack.outputs["SinkQueueUrl"])))
     assert received[0]["source"] == "toy.ping" and received[0]["detail"] == {"p": 1}
