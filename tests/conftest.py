@@ -18,7 +18,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from fulfillment_local.moto_server import SerialisedMotoServer  # noqa: E402
 
-from tests.support.stack import StackResources, function_module, reset_moto  # noqa: E402
+from tests.support.stack import StackResources, clear_caches, function_module, reset_moto  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clients"
 FUNCTIONS = (
@@ -38,32 +38,6 @@ def moto_server() -> Iterator[SerialisedMotoServer]:
         yield server
 
 
-def _clear_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
-    from fulfillment.adapters import aws
-    from fulfillment.config import settings
-
-    settings.cache_clear()
-    aws.client.cache_clear()
-    aws.dynamodb.cache_clear()
-    parameters.clear_caches()
-    for name in ("order_intake", "order_api", "event_router", "stock_reservation", "dispatch", "tracking_updates"):
-        module = os.sys.modules.get(f"fn_{name}")
-        for attr in (
-            "intake",
-            "reservations",
-            "router",
-            "operations",
-            "shipping",
-            "provider_queues",
-            "token_key",
-            "provider_senders",
-        ):
-            cached = getattr(module, attr, None) if module else None
-            if hasattr(cached, "cache_clear"):
-                cached.cache_clear()
-
-
 @pytest.fixture
 def stack(moto_server: SerialisedMotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
     """A fresh copy of the template's resources; the process env is the union of the functions' env."""
@@ -74,9 +48,9 @@ def stack(moto_server: SerialisedMotoServer, monkeypatch: pytest.MonkeyPatch) ->
         for name, value in test_stack.function_env(function).items():
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
-    _clear_caches()
+    clear_caches()
     yield test_stack
-    _clear_caches()
+    clear_caches()
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_only_the_event_router_reads_the_stream() -> None:
 def test_the_stream_filters_use_the_keys_modules_sort_keys() -> None:
     filters = functions()["EventRouterFunction"]["Properties"]["Events"]["TableStream"]["Properties"]["FilterCriteria"]
     text = " ".join(f["Pattern"] for f in filters["Filters"])
-    for sort_key in (keys.ORDER_SK, keys.TIMELINE_PREFIX, keys.LOCATION_PREFIX):
+    for sort_key in (keys.ORDER_SK, keys.CATALOG_SK, keys.SHIPMENT_PREFIX, keys.LOCATION_PREFIX):
         assert f'"{sort_key}"' in text
 
 

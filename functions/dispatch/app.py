@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment.adapters import messaging
+from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
-from fulfillment.contracts.common import field_errors
+from fulfillment.consumer import SqsConsumer
 from fulfillment.contracts.messages import (
     DISPATCH_WORK,
     CancelOrderShipments,
@@ -21,73 +19,63 @@ from fulfillment.contracts.messages import (
     DispatchOrder,
     SubmitShipment,
 )
-from fulfillment.errors import NotFound
-from fulfillment.shipping import Shipping
-from pydantic import BaseModel, ValidationError
+from fulfillment.services.dispatch import Dispatch
+from fulfillment.services.timers import Timers
+from fulfillment.services.unit import Outcome
+from pydantic import BaseModel
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@cache
-def provider_queues() -> dict[str, str]:
-    return json.loads(os.environ.get("PROVIDER_QUEUES") or "{}")
 
 
 def send_to_provider(provider: str, message: BaseModel) -> None:
-    queue_url = provider_queues().get(provider)
+    queue_url = settings().provider_queues.get(provider)
     if queue_url is None:
         raise RuntimeError(f"no outbound queue configured for provider {provider}")
     messaging.send(queue_url, message)
     logger.info(
-        "sent to provider", provider=provider, type=message.type, shipment_id=getattr(message, "shipment_id", None)
+        "sent to provider",
+        provider=provider,
+        type=getattr(message, "type", None),
+        shipment_id=getattr(message, "shipment_id", None),
     )
 
 
 @cache
-def shipping() -> Shipping:
-    return Shipping(
-        settings(),
-        send_to_provider,
-        ack_timeout=int(os.environ.get("ACK_TIMEOUT_SECONDS", "900")),
-        max_submit_attempts=int(os.environ.get("MAX_SUBMIT_ATTEMPTS", "3")),
+def dispatch() -> Dispatch:
+    return Dispatch(settings(), DynamoStore(settings().table_name), send_to_provider)
+
+
+@cache
+def timers() -> Timers:
+    return Timers(settings(), dispatch())
+
+
+def submit(work: SubmitShipment) -> Outcome:
+    outcome = dispatch().submit(work.shipment_id)
+    if outcome is Outcome.SUBMITTED:
+        metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@cache
+def consumer() -> SqsConsumer:
+    return SqsConsumer(
+        queue="DISPATCH",
+        source="DispatchQueue",
+        parse=DISPATCH_WORK.validate_json,
+        routes={
+            DispatchOrder: lambda work: f"{dispatch().dispatch(work.order_id)} shipments created",
+            SubmitShipment: submit,
+            CheckShipmentTimer: lambda work: timers().check(work.shipment_id),
+            CancelOrderShipments: lambda work: f"{dispatch().cancel_shipments(work.order_id)} shipments stopped",
+        },
+        logger=logger,
+        metrics=metrics,
     )
-
-
-def record_handler(record: SQSRecord) -> None:
-    try:
-        work = DISPATCH_WORK.validate_json(record.body)
-    except ValidationError as exc:
-        _quarantine(
-            record, "malformed message: " + "; ".join(f"{e['field']}: {e['problem']}" for e in field_errors(exc))
-        )
-        return
-    try:
-        if isinstance(work, DispatchOrder):
-            outcome = f"{shipping().dispatch(work.order_id)} shipments created"
-        elif isinstance(work, SubmitShipment):
-            outcome = shipping().submit(work.shipment_id)
-            if outcome == "submitted":
-                metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
-        elif isinstance(work, CheckShipmentTimer):
-            outcome = shipping().check_timer(work.shipment_id)
-        else:
-            assert isinstance(work, CancelOrderShipments)
-            outcome = f"{shipping().cancel_shipments(work.order_id)} shipments stopped"
-    except NotFound as exc:
-        _quarantine(record, str(exc))
-        return
-    logger.info("dispatch work done", type=work.type, outcome=outcome)
-
-
-def _quarantine(record: SQSRecord, reason: str) -> None:
-    logger.warning("message quarantined", message_id=record.message_id, reason=reason)
-    metrics.add_metric(name="MessagesQuarantined", unit=MetricUnit.Count, value=1)
-    messaging.quarantine(os.environ["DISPATCH_DLQ_URL"], record.body, reason, source="DispatchQueue")
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return consumer().handle(event, context)

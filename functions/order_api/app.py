@@ -3,7 +3,6 @@ operations for operators (IAM or the admin bearer token)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics
@@ -11,11 +10,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import http
+from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.contracts.admin import Adjustment, CancelRequest, CatalogEntry, Sku, StockLevel
 from fulfillment.domain.model import OrderStatus
 from fulfillment.errors import BadRequest, SchemaViolation
-from fulfillment.operations import Operations
+from fulfillment.services.inventory import Inventory
+from fulfillment.services.operations import Operations
+from fulfillment.services.views import OrderViews
 
 logger = Logger()
 metrics = Metrics()
@@ -25,12 +27,23 @@ admin = http.admin_only(app)
 
 
 @cache
+def store() -> DynamoStore:
+    return DynamoStore(settings().table_name)
+
+
+@cache
 def operations() -> Operations:
-    return Operations(settings())
+    return Operations(settings(), store())
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+@cache
+def inventory() -> Inventory:
+    return Inventory(settings(), store())
+
+
+@cache
+def views() -> OrderViews:
+    return OrderViews(store())
 
 
 def _actor() -> str:
@@ -61,7 +74,7 @@ def _valid_sku(sku: str) -> str:
 def get_order(order_id: str) -> Response:
     event = app.current_event
     token = event.get_query_string_value("token") or http.bearer_token(event)
-    view = operations().view(order_id, token=token, admin=http.is_admin(event))
+    view = views().order(order_id, token=token, admin=http.is_admin(event))
     return http.json_response(200, view)
 
 
@@ -76,16 +89,14 @@ def list_orders() -> Response:
         limit = min(max(int(event.get_query_string_value("limit") or 50), 1), 100)
     except ValueError:
         raise BadRequest("limit must be an integer") from None
-    return http.json_response(
-        200, operations().list(status, limit=limit, cursor=event.get_query_string_value("cursor"))
-    )
+    return http.json_response(200, views().list(status, limit=limit, cursor=event.get_query_string_value("cursor")))
 
 
 @app.post("/orders/<order_id>/cancel")
 @admin
 def cancel_order(order_id: str) -> Response:
     request = _json_body(CancelRequest)
-    result = operations().cancel(order_id, reason=request.reason, now=_now())
+    result = operations().cancel(order_id, reason=request.reason)
     logger.info("order cancelled by operator", order_id=order_id)
     return http.json_response(200, result)
 
@@ -93,7 +104,7 @@ def cancel_order(order_id: str) -> Response:
 @app.post("/orders/<order_id>/holds/<reason>/release")
 @admin
 def release_hold(order_id: str, reason: str) -> Response:
-    result = operations().release_hold(order_id, reason, now=_now())
+    result = operations().release_hold(order_id, reason)
     logger.info("hold released", order_id=order_id, reason=reason)
     return http.json_response(200, result)
 
@@ -102,26 +113,26 @@ def release_hold(order_id: str, reason: str) -> Response:
 @admin
 def put_catalog(sku: str) -> Response:
     entry = http.parse_json_model(CatalogEntry, _require_body())
-    return http.json_response(200, operations().put_catalog(_valid_sku(sku), entry, now=_now()))
+    return http.json_response(200, inventory().put_catalog(_valid_sku(sku), entry))
 
 
 @app.get("/catalog/<sku>")
 @admin
 def get_catalog(sku: str) -> Response:
-    return http.json_response(200, operations().get_catalog(sku))
+    return http.json_response(200, inventory().get_catalog(sku))
 
 
 @app.get("/inventory/<sku>/<location>")
 @admin
 def get_inventory(sku: str, location: str) -> Response:
-    return http.json_response(200, operations().inventory(sku, location))
+    return http.json_response(200, inventory().level(sku, location))
 
 
 @app.put("/inventory/<sku>/<location>")
 @admin
 def put_inventory(sku: str, location: str) -> Response:
     level = http.parse_json_model(StockLevel, _require_body())
-    return http.json_response(200, operations().set_inventory(sku, location, level, actor=_actor(), now=_now()))
+    return http.json_response(200, inventory().set_level(sku, location, level, actor=_actor()))
 
 
 @app.post("/inventory/<sku>/<location>/adjustments")
@@ -129,7 +140,7 @@ def put_inventory(sku: str, location: str) -> Response:
 def adjust_inventory(sku: str, location: str) -> Response:
     adjustment = http.parse_json_model(Adjustment, _require_body())
     key = http.header(app.current_event, "Idempotency-Key")
-    view, applied = operations().adjust(sku, location, adjustment, idempotency_key=key, actor=_actor(), now=_now())
+    view, applied = inventory().adjust(sku, location, adjustment, idempotency_key=key, actor=_actor())
     logger.info(
         "stock adjusted", sku=sku, location=location, delta=adjustment.delta, reason=adjustment.reason, applied=applied
     )

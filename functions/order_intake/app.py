@@ -16,11 +16,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import http, signatures
 from fulfillment.adapters.secrets import first_secret, secret_values
+from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.contracts.storefront import NativeOrder, ShopifyOrder, WooOrder
 from fulfillment.domain.model import Order
 from fulfillment.errors import BadRequest, UnsupportedTopic
-from fulfillment.intake import Intake, IntakeResult
+from fulfillment.services.intake import Intake, IntakeResult
 
 logger = Logger()
 metrics = Metrics()
@@ -34,7 +35,7 @@ WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 @cache
 def intake() -> Intake:
-    return Intake(settings(), token_key=first_secret("ORDER_TOKEN_SECRET_ARN"))
+    return Intake(settings(), first_secret("ORDER_TOKEN"), DynamoStore(settings().table_name))
 
 
 def _now() -> str:
@@ -64,7 +65,7 @@ def shopify_webhook() -> Response:
     event = app.current_event
     raw = http.raw_body(event)
     signature = http.header(event, "X-Shopify-Hmac-Sha256") or http.header(event, "Shopify-Hmac-Sha256")
-    signatures.verify_shopify(raw, signature, secret_values("SHOPIFY_SECRET_ARN"))
+    signatures.verify_shopify(raw, signature, secret_values("SHOPIFY"))
     http.require_json(event)
     topic = http.header(event, "X-Shopify-Topic") or http.header(event, "Shopify-Topic")
     if topic not in SHOPIFY_TOPICS:
@@ -82,7 +83,7 @@ def woocommerce_webhook() -> Response:
     signature = http.header(event, "X-WC-Webhook-Signature")
     if signature is None and WOOCOMMERCE_PING.match(raw.strip()):
         return http.json_response(200, {"ping": "ok"})  # sent unsigned when the webhook is created
-    signatures.verify_woocommerce(raw, signature, secret_values("WOOCOMMERCE_SECRET_ARN"))
+    signatures.verify_woocommerce(raw, signature, secret_values("WOOCOMMERCE"))
     http.require_json(event)
     topic = http.header(event, "X-WC-Webhook-Topic")
     if topic not in WOOCOMMERCE_TOPICS:
@@ -101,7 +102,7 @@ def _woo_shop(event) -> str:
 def native_order() -> Response:
     event = app.current_event
     raw = http.raw_body(event)
-    signatures.verify_native(raw, http.header(event, "X-Fulfillment-Signature"), secret_values("NATIVE_SECRET_ARN"))
+    signatures.verify_native(raw, http.header(event, "X-Fulfillment-Signature"), secret_values("NATIVE"))
     http.require_json(event)
     return _accept(http.parse_json_model(NativeOrder, raw).to_order(), include_token=True)
 

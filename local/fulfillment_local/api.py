@@ -294,17 +294,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
         result = self.gateway.invoke(route.function, event)
         if not result.ok:
-            self._send_json(
-                502, {"message": "Internal server error"}, request_id=event["requestContext"]["requestId"]
-            )
+            self._send_json(502, {"message": "Internal server error"}, request_id=event["requestContext"]["requestId"])
             return
         try:
             status, headers, data = _response_from(result.payload)
         except ValueError as exc:
             log.warning("%s: %s", route.function, exc)
-            self._send_json(
-                502, {"message": "Internal server error"}, request_id=event["requestContext"]["requestId"]
-            )
+            self._send_json(502, {"message": "Internal server error"}, request_id=event["requestContext"]["requestId"])
             return
         self._send(status, headers, data, request_id=event["requestContext"]["requestId"])
 
@@ -330,9 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b"", True
         return (self.rfile.read(length) if length else b""), False
 
-    def _send_json(
-        self, status: int, document: dict[str, Any], *, close: bool = False, request_id: str = ""
-    ) -> None:
+    def _send_json(self, status: int, document: dict[str, Any], *, close: bool = False, request_id: str = "") -> None:
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", _error_type(status))]
         self._send(status, headers, json.dumps(document).encode(), close=close, request_id=request_id)
 

@@ -165,7 +165,7 @@ def _item(table: Any, key: dict[str, Any]) -> Any:
 
 
 def _state(target: _Target, account: str, region: str) -> tuple[int, dict[str, tuple | None]]:
-    """(item size in bytes, {index name: index key values or None})."""
+    """(item size in bytes, {index name: (index key values, projected attributes, projected size) or None})."""
     table = _table(target, account, region)
     item = _item(table, target.key)
     if item is None:
@@ -174,24 +174,54 @@ def _state(target: _Target, account: str, region: str) -> tuple[int, dict[str, t
     for index in getattr(table, "global_indexes", None) or []:
         names = [k["AttributeName"] for k in index.schema]
         values = [item.attrs.get(name) for name in names]
-        keys[index.name] = (
-            None if any(v is None for v in values) else tuple(json.dumps(v.to_json(), sort_keys=True) for v in values)
-        )
+        if any(v is None for v in values):
+            keys[index.name] = None
+            continue
+        key_values = tuple(json.dumps(v, sort_keys=True, default=_plain) for v in values)
+        projection = index.projection or {}
+        if projection.get("ProjectionType") == "INCLUDE":
+            # An INCLUDE entry holds the table and index keys and the named attributes only.
+            table_keys = [table.hash_key_attr] + ([table.range_key_attr] if table.has_range_key else [])
+            projected = {
+                name: item.attrs[name]
+                for name in [*table_keys, *names, *projection.get("NonKeyAttributes", [])]
+                if name in item.attrs
+            }
+            signature = json.dumps(projected, sort_keys=True, default=_plain)
+            size = sum(len(k.encode()) + v.size() for k, v in projected.items())
+            keys[index.name] = (key_values, signature, size)
+        else:
+            keys[index.name] = (key_values, None, item.size())
     return item.size(), keys
 
 
 def _index_units(target: _Target, account: str, region: str, before: tuple, after: tuple) -> int:
+    """Index writes as DynamoDB bills them: a changed index key deletes the old entry and puts the new one; a write
+    that changes no projected attribute costs the index nothing (KEYS_ONLY, INCLUDE); with ALL, any change counts."""
     table = _table(target, account, region)
     units = 0
     for index in getattr(table, "global_indexes", None) or []:
         old, new = before[1].get(index.name), after[1].get(index.name)
         projection = (index.projection or {}).get("ProjectionType", "ALL")
-        if projection == "KEYS_ONLY":
-            if old != new:
-                units += (1 if old is not None else 0) + (1 if new is not None else 0)
+        old_key = old[0] if old else None
+        new_key = new[0] if new else None
+        if old is not None and old_key != new_key:
+            units += 1 if projection == "KEYS_ONLY" else max(1, math.ceil(old[2] / _UNIT_BYTES))
+        if new is None:
             continue
-        if old is not None and old != new:
-            units += max(1, math.ceil(before[0] / _UNIT_BYTES))  # delete the old index entry
-        if new is not None:
-            units += max(1, math.ceil(after[0] / _UNIT_BYTES))  # write the new/updated entry
+        if projection == "KEYS_ONLY":
+            changed = old_key != new_key
+        elif projection == "INCLUDE":
+            changed = old is None or old_key != new_key or old[1] != new[1]
+        else:
+            changed = True
+        if changed:
+            units += 1 if projection == "KEYS_ONLY" else max(1, math.ceil(new[2] / _UNIT_BYTES))
     return units
+
+
+def _plain(value: Any) -> Any:
+    """moto's DynamoType (nested in maps and lists) as plain JSON."""
+    if hasattr(value, "value") and hasattr(value, "type"):
+        return {value.type: value.value}
+    return str(value)

@@ -61,15 +61,18 @@ def check(
     for item in items:
         by_type[item.get("type", "?")].append(item)
 
+    # The order lines are the reservation record (allocations: units per location); stock items count them too.
+    untracked = {(c["sku"], c["dropship_location"]) for c in by_type["catalog"] if c.get("dropship_location")}
     reservations: dict[tuple[str, str], int] = defaultdict(int)
     per_line: dict[tuple[str, int], int] = defaultdict(int)
-    for res in by_type["reservation"]:
-        quantity = int(res["quantity"])
-        if quantity <= 0:
-            report.fail(f"reservation {res['SK']} of {res['order_id']} has quantity {quantity}")
-        if not res.get("untracked"):  # a dropship supplier's stock is not counted
-            reservations[(res["sku"], res["location"])] += quantity
-        per_line[(res["order_id"], int(res["line_no"]))] += quantity
+    for order in by_type["order"]:
+        for line in order["lines"]:
+            for location, units in (line.get("allocations") or {}).items():
+                if int(units) <= 0:
+                    report.fail(f"{order['order_id']} line {line['line_no']}: {units} units allocated at {location}")
+                if (line["sku"], location) not in untracked:  # a dropship supplier's stock is not counted
+                    reservations[(line["sku"], location)] += int(units)
+                per_line[(order["order_id"], int(line["line_no"]))] += int(units)
 
     adjustments: dict[tuple[str, str], int] = defaultdict(int)
     for adj in by_type["adjustment"]:
@@ -129,7 +132,8 @@ def check(
         order_id = order["order_id"]
         for line in order["lines"]:
             key = (order_id, int(line["line_no"]))
-            reserved, waiting, quantity = int(line["reserved"]), int(line["backordered"]), int(line["quantity"])
+            reserved, waiting = int(line.get("reserved", 0)), int(line.get("backordered", 0))
+            quantity = int(line["quantity"])
             if reserved != per_line.get(key, 0):
                 report.fail(f"{order_id} line {key[1]}: reserved {reserved} != reservations {per_line.get(key, 0)}")
             if waiting != backorders.get(key, 0):
@@ -155,7 +159,7 @@ def check(
             if order.get("release_state") == "pending":
                 report.fail(f"{order_id}: release still pending")
             if order.get("cancelled") and any(
-                int(line["reserved"]) or int(line["backordered"]) for line in order["lines"]
+                int(line.get("reserved", 0)) or int(line.get("backordered", 0)) for line in order["lines"]
             ):
                 report.fail(f"{order_id}: cancelled but still holds stock")
             if order.get("status") == "received" and any(

@@ -225,8 +225,14 @@ class QueueSignals:
 
 
 _READ_BODY = frozenset({"AmazonSQS.ReceiveMessage", "DynamoDBStreams_20120810.GetRecords"})
-_SENDS = frozenset({"AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch", "AmazonSQS.ChangeMessageVisibility",
-                    "AmazonSQS.ChangeMessageVisibilityBatch"})
+_SENDS = frozenset(
+    {
+        "AmazonSQS.SendMessage",
+        "AmazonSQS.SendMessageBatch",
+        "AmazonSQS.ChangeMessageVisibility",
+        "AmazonSQS.ChangeMessageVisibilityBatch",
+    }
+)
 
 
 class _Serialised:
@@ -322,8 +328,9 @@ class _Serialised:
                 )
         except Exception:  # noqa: BLE001 - let moto produce its own answer (and error)
             return None
-        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"),
-                                  ("Content-Length", str(len(payload)))])
+        start_response(
+            "200 OK", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(payload)))]
+        )
         return [payload]
 
     def _receive_message(self, environ: dict, start_response: Any, body: bytes) -> Any:
@@ -359,14 +366,13 @@ class _Serialised:
                     self.busy_seconds.get("AmazonSQS.ReceiveMessage", 0.0) + time.perf_counter() - started
                 )
             payload = b"".join(chunks)
-            if time.monotonic() >= deadline or not captured["status"].startswith("200") or _has_messages(
-                payload
-            ):
+            if time.monotonic() >= deadline or not captured["status"].startswith("200") or _has_messages(payload):
                 start_response(captured["status"], captured["headers"])
                 return [payload]
             # Wake on the next send, or re-check soon (messages whose visibility timeout ran out).
-            self.signals.wait(queue_url, min(_LONG_POLL_RECHECK_SECONDS, max(deadline - time.monotonic(), 0.0)),
-                              since=generation)
+            self.signals.wait(
+                queue_url, min(_LONG_POLL_RECHECK_SECONDS, max(deadline - time.monotonic(), 0.0)), since=generation
+            )
 
 
 def _operation_name(environ: dict, body: bytes) -> str:
@@ -374,9 +380,7 @@ def _operation_name(environ: dict, body: bytes) -> str:
     match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     service = match.group(2) if match else "unknown"
     params = parse_qs(environ.get("QUERY_STRING", ""))
-    if "Action" not in params and environ.get("CONTENT_TYPE", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
+    if "Action" not in params and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         params = parse_qs(body.decode("utf-8", "replace"))
     if "Action" in params:
         return f"{service}.{params['Action'][0]}"
@@ -446,9 +450,7 @@ class SerialisedMotoServer:
         self.app = _Serialised(_Dispatcher(create_backend_app))
 
     def start(self) -> SerialisedMotoServer:
-        self._server = make_server(
-            "127.0.0.1", self._port, self.app, threaded=True, request_handler=_QuietHandler
-        )
+        self._server = make_server("127.0.0.1", self._port, self.app, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
         self._thread.start()
         return self

@@ -261,12 +261,8 @@ class ResourceManager:
             if props.get(key):
                 indexes = []
                 for index in props[key]:
-                    index = {
-                        k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")
-                    } | (
-                        {"ProvisionedThroughput": throughput}
-                        if billing != "PAY_PER_REQUEST" and key[0] == "G"
-                        else {}
+                    index = {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")} | (
+                        {"ProvisionedThroughput": throughput} if billing != "PAY_PER_REQUEST" and key[0] == "G" else {}
                     )
                     indexes.append(index)
                 args[key] = indexes
@@ -349,9 +345,7 @@ class ResourceManager:
             targets.append(target)
         if props.get("ScheduleExpression"):
             if args["State"] == "ENABLED":
-                self.scheduled_rules.append(
-                    ScheduledRule(logical_id, arn, props["ScheduleExpression"], targets)
-                )
+                self.scheduled_rules.append(ScheduledRule(logical_id, arn, props["ScheduleExpression"], targets))
         elif targets:
             allowed = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "SqsParameters", "RoleArn")
             events.put_targets(
@@ -369,9 +363,7 @@ class ResourceManager:
 
     def _create_bucket(self, logical_id: str, resource: dict[str, Any]) -> Physical:
         props = self.resolve(resource.get("Properties") or {})
-        name = str(
-            props.get("BucketName") or re.sub(r"[^a-z0-9-]", "-", f"{self.stack_name}-{logical_id}".lower())
-        )
+        name = str(props.get("BucketName") or re.sub(r"[^a-z0-9-]", "-", f"{self.stack_name}-{logical_id}".lower()))
         s3 = self._client("s3")
         s3.create_bucket(Bucket=name)
         if props.get("CorsConfiguration"):

@@ -76,9 +76,7 @@ class Expression:
             self._dom_text, self._dow_text = fields[2].upper(), fields[4].upper()
             self._dom = None if self._dom_text in ("?", "L") else _parse(fields[2], 1, 31)
             self._month = _parse(fields[3], 1, 12, _MONTHS)
-            self._dow = (
-                None if self._dow_text == "?" or "#" in self._dow_text else _parse(fields[4], 1, 7, _DAYS)
-            )
+            self._dow = None if self._dow_text == "?" or "#" in self._dow_text else _parse(fields[4], 1, 7, _DAYS)
             self._year = _parse(fields[5], 1970, 2199)
         else:
             raise ScheduleError(f"not a schedule expression: {text!r}")
@@ -87,9 +85,7 @@ class Expression:
         if self.period is not None:
             elapsed = max(0.0, after - start)
             return start + (int(elapsed // self.period) + 1) * self.period
-        t = dt.datetime.fromtimestamp(after, dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(
-            minutes=1
-        )
+        t = dt.datetime.fromtimestamp(after, dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
         limit = t + dt.timedelta(days=366 * 5)
         while t < limit:
             if t.year not in self._year or t.month not in self._month:

@@ -230,9 +230,7 @@ class SqsPoller:
         for item in failures if isinstance(failures, list) else [None]:
             identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
             if not identifier or identifier not in ids:
-                log.warning(
-                    "%s: invalid batchItemFailures %r; whole batch failed", self.source.function, item
-                )
+                log.warning("%s: invalid batchItemFailures %r; whole batch failed", self.source.function, item)
                 return set(ids)
             failed.add(identifier)
         return failed
@@ -265,8 +263,7 @@ class SqsPoller:
             "body": message.get("Body", ""),
             "attributes": dict(message.get("Attributes") or {}),
             "messageAttributes": {
-                name: _message_attribute(value)
-                for name, value in (message.get("MessageAttributes") or {}).items()
+                name: _message_attribute(value) for name, value in (message.get("MessageAttributes") or {}).items()
             },
             "md5OfBody": message.get("MD5OfBody"),
             "eventSource": "aws:sqs",

@@ -348,9 +348,7 @@ class LocalStack:
             "functions": {name: runtime.stats() for name, runtime in self.functions.items()},
             "api": self._gateway.stats() if self._gateway else {},
             "sqs_sources": {f"{p.source.function}.{p.source.name}": p.stats() for p in self.sqs_pollers},
-            "stream_sources": {
-                f"{p.source.function}.{p.source.name}": p.stats() for p in self.stream_pollers
-            },
+            "stream_sources": {f"{p.source.function}.{p.source.name}": p.stats() for p in self.stream_pollers},
             "schedules": dict(self._scheduler.fired) if self._scheduler else {},
             "dlq_depths": dlq_depths,
         }
@@ -389,9 +387,7 @@ class LocalStack:
         props = fn.properties
         runtime = str(resources.resolve(props.get("Runtime", "python3.13")))
         if not runtime.startswith("python") or props.get("PackageType", "Zip") != "Zip":
-            log.warning(
-                "%s: runtime %s / package type not supported locally; skipped", fn.logical_id, runtime
-            )
+            log.warning("%s: runtime %s / package type not supported locally; skipped", fn.logical_id, runtime)
             return
         handler = str(resources.resolve(props.get("Handler", "app.lambda_handler")))
         try:
@@ -497,9 +493,7 @@ class LocalStack:
             case "EventBridgeRule" | "CloudWatchEvent":
                 self._add_event_rule(fn, event, props)
             case _:
-                log.warning(
-                    "%s.%s: event type %s is not emulated locally", fn.logical_id, event.name, event.type
-                )
+                log.warning("%s.%s: event type %s is not emulated locally", fn.logical_id, event.name, event.type)
 
     def _add_route(self, fn: FunctionDef, props: dict[str, Any]) -> None:
         assert self._gateway is not None
@@ -525,8 +519,7 @@ class LocalStack:
             queue_arn=queue_arn,
             batch_size=int(props.get("BatchSize", 10)),
             batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-            report_batch_item_failures="ReportBatchItemFailures"
-            in (props.get("FunctionResponseTypes") or []),
+            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             filters=parse_filters(props.get("FilterCriteria")),
             max_concurrency=min(concurrency, int(scaling)) if scaling else concurrency,
             fifo=queue_arn.endswith(".fifo"),
@@ -585,8 +578,7 @@ class LocalStack:
             maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
             maximum_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
             bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-            report_batch_item_failures="ReportBatchItemFailures"
-            in (props.get("FunctionResponseTypes") or []),
+            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             filters=parse_filters(props.get("FilterCriteria")),
             on_failure_queue_url=on_failure_url,
         )
@@ -619,9 +611,7 @@ class LocalStack:
 
         def fire(at: dt.datetime) -> None:
             payload = json.loads(raw_input) if isinstance(raw_input, str) else raw_input
-            self._invoke_async(
-                function, payload if payload is not None else scheduled_event(at, resource_arn, source)
-            )
+            self._invoke_async(function, payload if payload is not None else scheduled_event(at, resource_arn, source))
 
         self._schedules.append(Schedule(f"{fn.logical_id}.{event.name}", expression, fire))
 
@@ -660,9 +650,7 @@ class LocalStack:
                     log.warning("rule %s: target %s is not emulated locally", rule.logical_id, target["Arn"])
                     continue
                 body = target.get("Input") if target.get("Input") is not None else json.dumps(event)
-                sqs.send_message(
-                    QueueUrl=url, MessageBody=body if isinstance(body, str) else json.dumps(body)
-                )
+                sqs.send_message(QueueUrl=url, MessageBody=body if isinstance(body, str) else json.dumps(body))
 
         self._schedules.append(Schedule(rule.logical_id, rule.expression, fire))
 
@@ -681,9 +669,7 @@ class LocalStack:
                 return
             if attempt < _ASYNC_RETRIES:
                 time.sleep(self.retry_delay_seconds)
-        log.warning(
-            "%s: async event dropped after %d attempts (%s)", function, _ASYNC_RETRIES + 1, result.error_type
-        )
+        log.warning("%s: async event dropped after %d attempts (%s)", function, _ASYNC_RETRIES + 1, result.error_type)
 
     # ================================================================== outputs
     def _resolve_outputs(self) -> dict[str, Any]:
@@ -712,22 +698,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--port", type=int, default=3000, help="HTTP API port (0 = any free port)")
-    parser.add_argument(
-        "--moto-port", type=int, default=None, help="AWS endpoint port (default: API port + 1)"
-    )
+    parser.add_argument("--moto-port", type=int, default=None, help="AWS endpoint port (default: API port + 1)")
     parser.add_argument("--concurrency", type=int, default=4, help="execution environments per function")
-    parser.add_argument(
-        "--retry-delay", type=float, default=1.0, help="seconds before a failed message returns"
-    )
+    parser.add_argument("--retry-delay", type=float, default=1.0, help="seconds before a failed message returns")
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
-    parser.add_argument(
-        "--state-dir", default=None, help="logs and outputs.json (default: .local next to template)"
-    )
+    parser.add_argument("--state-dir", default=None, help="logs and outputs.json (default: .local next to template)")
     parser.add_argument("--schedule-speedup", type=float, default=1.0)
     parser.add_argument("--no-schedules", action="store_true")
-    parser.add_argument(
-        "--fault-rate", type=float, default=0.0, help="chaos: probability an invocation fails"
-    )
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="chaos: probability an invocation fails")
     parser.add_argument(
         "--duplicate-sqs", type=float, default=0.0, help="chaos: probability a batch is delivered twice"
     )

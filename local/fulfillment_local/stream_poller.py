@@ -232,9 +232,7 @@ class StreamPoller:
         for item in failures if isinstance(failures, list) else [None]:
             identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
             if not identifier or identifier not in positions:
-                log.warning(
-                    "%s: invalid batchItemFailures %r; whole batch failed", self.source.function, item
-                )
+                log.warning("%s: invalid batchItemFailures %r; whole batch failed", self.source.function, item)
                 return 0
             indexes.append(positions[identifier])
         return min(indexes)
@@ -286,9 +284,7 @@ class StreamPoller:
                 "streamArn": self.source.stream_arn,
             },
             # Local extensions: why it failed and the records themselves (AWS sends neither).
-            "error": None
-            if result.ok
-            else {"errorType": result.error_type, "errorMessage": result.error_message},
+            "error": None if result.ok else {"errorType": result.error_type, "errorMessage": result.error_message},
             "records": records,
         }
         body = json.dumps(document)

@@ -96,9 +96,7 @@ class SamTemplate:
                 value = spec["Default"]
             else:
                 raise TemplateError(f"parameter {name} has no Default; pass it as an override")
-            if str(spec.get("Type", "String")).startswith("List<") or spec.get("Type") == (
-                "CommaDelimitedList"
-            ):
+            if str(spec.get("Type", "String")).startswith("List<") or spec.get("Type") == ("CommaDelimitedList"):
                 value = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
             elif not isinstance(value, str):
                 value = str(value)

@@ -59,8 +59,7 @@ def _write(fd: int, message: dict[str, Any]) -> None:
         data = json.dumps(message, cls=_Encoder, ensure_ascii=False).encode() + b"\n"
     except (TypeError, ValueError) as exc:
         data = (
-            json.dumps({"id": message.get("id"), "ok": False, **_error(exc, "Runtime.MarshalError")}).encode()
-            + b"\n"
+            json.dumps({"id": message.get("id"), "ok": False, **_error(exc, "Runtime.MarshalError")}).encode() + b"\n"
         )
     view = memoryview(data)
     while view:

@@ -205,6 +205,7 @@ def test_shopify_orders_paid_releases_the_payment_hold(
         assert response["statusCode"] in (200, 202)
     [order] = orders(stack)
     assert "awaiting_payment" not in order["holds"]
+    Flow(stack, router_fn, reservation_fn).pump()  # the router writes the timeline from each change
     timeline = sorted((i for i in stack.items() if i["SK"].startswith("TL#")), key=lambda i: i["SK"])
     assert [t["entry"] for t in timeline] == [
         "received",

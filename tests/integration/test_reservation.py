@@ -11,6 +11,7 @@ from fulfillment_local.invariants import check
 from tests.support.admin import Admin
 from tests.support.events import Context, sqs_event
 from tests.support.flow import Flow
+from tests.support.stack import clear_caches
 from tests.support.storefront import native_order
 
 
@@ -236,6 +237,7 @@ def test_an_order_that_stays_unpaid_expires_and_its_stock_returns(
     assert admin.inventory("U", "WH-EAST")["available"] == 0
 
     monkeypatch.setenv("UNPAID_EXPIRY_SECONDS", "0")
+    clear_caches()  # settings are read once per environment
     timers_fn.lambda_handler({}, Context())
     flow.pump()
 

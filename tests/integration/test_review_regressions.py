@@ -10,6 +10,7 @@ from tests.support.admin import Admin
 from tests.support.carriers import aftership
 from tests.support.events import Context, response_json
 from tests.support.flow import Flow
+from tests.support.stack import clear_caches
 from tests.support.storefront import native_order
 
 
@@ -24,7 +25,15 @@ def flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn) -> Flow:
 
 
 def shipments(stack) -> list[dict]:
-    return sorted((i for i in stack.items() if i.get("type") == "shipment"), key=lambda i: i["SK"])
+    """Shipment items, each with what was said about it (its event items, oldest first) as `events`."""
+    items = stack.items()
+    found = sorted((i for i in items if i.get("type") == "shipment"), key=lambda i: i["SK"])
+    for shipment in found:
+        said = [i for i in items if i.get("type") == "shipment_event" and i["shipment_id"] == shipment["shipment_id"]]
+        shipment["events"] = [
+            {"at": e["at"], "type": e["event"], **e["detail"]} for e in sorted(said, key=lambda e: e["at"])
+        ]
+    return found
 
 
 def test_a_cancel_racing_the_submission_still_reaches_the_provider(
@@ -39,11 +48,12 @@ def test_a_cancel_racing_the_submission_still_reaches_the_provider(
     def send_then_cancel(provider, message):
         if message.type == "fulfillment_request" and not cancelled:
             cancelled.append(admin.cancel(message.order_id))  # lands between submit's write and its send
-            dispatch_fn.shipping().cancel_shipments(message.order_id)
+            dispatch_fn.dispatch().cancel_shipments(message.order_id)
         real_send(provider, message)
 
     monkeypatch.setattr(dispatch_fn, "send_to_provider", send_then_cancel)
-    dispatch_fn.shipping.cache_clear()
+    dispatch_fn.dispatch.cache_clear()
+    dispatch_fn.timers.cache_clear()
     native_order(intake_fn, lines=[("W", 2)])
     flow.pump()
 
@@ -76,7 +86,9 @@ def test_an_unanswered_cancellation_is_resent_not_the_request(
     stack, admin, intake_fn, flow, dispatch_fn, timers_fn, monkeypatch
 ):
     monkeypatch.setenv("ACK_TIMEOUT_SECONDS", "0")
-    dispatch_fn.shipping.cache_clear()
+    clear_caches()  # settings are read once per environment
+    dispatch_fn.dispatch.cache_clear()
+    dispatch_fn.timers.cache_clear()
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 1)
     _, body = native_order(intake_fn, lines=[("W", 1)])
@@ -96,16 +108,16 @@ def test_stock_arriving_while_a_backorder_is_queued_is_allocated(
 ):
     admin.catalog("B")
     admin.stock("B", "WH-EAST", 0)
-    store = reservation_fn.reservations().stock
-    real_levels = store.levels
+    store = reservation_fn.reservations().store
+    real_levels = store.stock_and_catalog
 
     def levels_then_restock(skus, locations):
         seen = real_levels(skus, locations)  # reserve reads 0 available ...
-        monkeypatch.setattr(store, "levels", real_levels)
+        monkeypatch.setattr(store, "stock_and_catalog", real_levels)
         admin.adjust("B", "WH-EAST", 5, "received", adjustment_id="po-race")  # ... then stock arrives
         return seen
 
-    monkeypatch.setattr(store, "levels", levels_then_restock)
+    monkeypatch.setattr(store, "stock_and_catalog", levels_then_restock)
     _, body = native_order(intake_fn, lines=[("B", 2)])
     flow.pump()
     view = admin.order(body["order_id"])
@@ -210,6 +222,7 @@ def test_the_sweep_requeues_work_whose_trigger_was_lost(stack, admin, intake_fn,
     native_order(intake_fn, lines=[("W", 1)])
     flow._stream_records()  # the router never sees the new order: its records are lost
     monkeypatch.setenv("SWEEP_AFTER_SECONDS", "-5")
+    clear_caches()  # settings are read once per environment
     result = timers_fn.lambda_handler({}, Context())
     assert result["swept"] >= 1
     flow.pump()
@@ -220,7 +233,7 @@ def test_a_provider_is_believed_only_from_its_own_senders(stack, admin, intake_f
     from tests.support.events import sqs_event
 
     monkeypatch.setenv("PROVIDER_SENDERS", '{"tpl-east": ["AIDAEAST"]}')
-    tracking_fn.provider_senders.cache_clear()
+    clear_caches()  # settings are read once per environment
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 1)
     native_order(intake_fn, lines=[("W", 1)])
@@ -237,7 +250,6 @@ def test_a_provider_is_believed_only_from_its_own_senders(stack, admin, intake_f
     event["Records"][0]["attributes"]["SenderId"] = "AIDAEAST"
     tracking_fn.lambda_handler(event, Context())
     assert shipments(stack)[0]["status"] == "shipped"
-    tracking_fn.provider_senders.cache_clear()
 
 
 def test_a_shipment_sent_in_two_parcels_is_delivered_when_both_are(stack, admin, intake_fn, flow):

@@ -161,3 +161,20 @@ def function_module(name: str, instance: str = "") -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def clear_caches() -> None:
+    """Forget settings, clients, secrets and every handler's cached services (as a new Lambda environment would)."""
+    from aws_lambda_powertools.utilities import parameters
+    from fulfillment.adapters import aws
+    from fulfillment.config import settings
+
+    settings.cache_clear()
+    aws.client.cache_clear()
+    aws.dynamodb.cache_clear()
+    parameters.clear_caches()
+    for name in ("order_intake", "order_api", "event_router", "stock_reservation", "dispatch", "tracking_updates"):
+        module = sys.modules.get(f"fn_{name}")
+        for cached in vars(module).values() if module else ():
+            if callable(getattr(cached, "cache_clear", None)):
+                cached.cache_clear()

@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from fulfillment.config import FraudRules
-from fulfillment.domain import holds, transitions
+from fulfillment.domain import holds
 from fulfillment.domain.allocation import plan_lines
 from fulfillment.domain.events import CustomerEvent, event_id
 from fulfillment.domain.model import (
@@ -21,7 +21,7 @@ from fulfillment.domain.model import (
     WorkState,
     order_id_for,
 )
-from fulfillment.domain.status import aggregate
+from fulfillment.services.intake import apply_snapshot
 
 ADDRESS = Address(name="A", line1="1 Way", city="Town", postal_code="12345", country="US")
 
@@ -58,19 +58,31 @@ def test_allocation_serves_earlier_lines_first_and_backorders_the_rest() -> None
 
 
 def test_status_precedence() -> None:
-    assert aggregate(order(line())) is OrderStatus.RECEIVED
-    assert aggregate(order(line(reserved=2))) is OrderStatus.RESERVED
-    assert aggregate(order(line(reserved=1, backordered=1))) is OrderStatus.BACKORDERED
-    assert aggregate(order(line(reserved=2, shipped=1))) is OrderStatus.PARTIALLY_SHIPPED
-    assert aggregate(order(line(shipped=2))) is OrderStatus.SHIPPED
-    assert aggregate(order(line(shipped=2, delivered=2))) is OrderStatus.DELIVERED
+    assert (order(line())).status is OrderStatus.RECEIVED
+    assert (order(line(reserved=2))).status is OrderStatus.RESERVED
+    assert (order(line(reserved=1, backordered=1))).status is OrderStatus.BACKORDERED
+    assert (order(line(reserved=2, shipped=1))).status is OrderStatus.PARTIALLY_SHIPPED
+    assert (order(line(shipped=2))).status is OrderStatus.SHIPPED
+    assert (order(line(shipped=2, delivered=2))).status is OrderStatus.DELIVERED
     held = order(line(shipped=2, delivered=2), holds={"fraud_review": {}})
-    assert aggregate(held) is OrderStatus.ON_HOLD
-    assert aggregate(replace(held, cancelled=True)) is OrderStatus.CANCELLED
+    assert (held).status is OrderStatus.ON_HOLD
+    assert (replace(held, cancelled=True)).status is OrderStatus.CANCELLED
+
+
+def test_mixed_order_is_delivered_only_when_its_digital_lines_are_issued_too() -> None:
+    physical = line(shipped=2, delivered=2)
+    digital = replace(line(kind=LineKind.DIGITAL), line_no=2)
+    mixed = order(physical, digital)
+    assert mixed.status is OrderStatus.SHIPPED and not mixed.is_delivered
+    issued = order(physical, replace(digital, issued=digital.quantity))
+    assert issued.status is OrderStatus.DELIVERED and issued.is_delivered
+    delivering = order(line(shipped=2, delivered=0), digital).begin("t")
+    delivered = delivering.deliver("o.001", {1: 2}, whole_shipment=True)
+    assert CustomerEvent.ORDER_DELIVERED not in [e.event for e in delivered.changes]  # the same rule as the status
 
 
 def test_digital_only_order_needs_no_reservation() -> None:
-    assert aggregate(order(line(kind=LineKind.DIGITAL))) is OrderStatus.RESERVED
+    assert (order(line(kind=LineKind.DIGITAL))).status is OrderStatus.RESERVED
 
 
 def test_holds_from_content() -> None:
@@ -122,13 +134,13 @@ def test_older_snapshots_never_overwrite_newer_ones() -> None:
     stored = order(line(), source_updated_at="2026-01-02T00:00:00+00:00", payment_status="paid", version=3)
     older = replace(stored, payment_status="pending", source_updated_at="2026-01-01T00:00:00+00:00")
     same = replace(stored)
-    assert transitions.apply_snapshot(stored, older, now="t", allowed_payment_states=frozenset({"paid"})) is None
-    assert transitions.apply_snapshot(stored, same, now="t", allowed_payment_states=frozenset({"paid"})) is None
+    assert apply_snapshot(stored, older, now="t", allowed_payment_states=frozenset({"paid"})) is None
+    assert apply_snapshot(stored, same, now="t", allowed_payment_states=frozenset({"paid"})) is None
 
 
 def test_cancelling_a_reserved_order_asks_for_a_release() -> None:
     reserved = order(line(reserved=2), reservation_state=WorkState.DONE)
-    cancelled, entries = transitions.cancel(reserved, reason="x", by="operator")
+    cancelled = reserved.cancel(reason="x", by="operator")
     assert cancelled.release_state is WorkState.PENDING
-    assert [e.event for e in entries] == [CustomerEvent.ORDER_CANCELLED]
-    assert transitions.cancel(cancelled, reason="again", by="operator") == (cancelled, [])
+    assert [e.event for e in cancelled.changes] == [CustomerEvent.ORDER_CANCELLED]
+    assert cancelled.cancel(reason="again", by="operator") == cancelled

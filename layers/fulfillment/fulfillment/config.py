@@ -53,14 +53,25 @@ DEFAULT_LOCATIONS = (
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting a function reads, validated once per container. No other module reads the environment."""
+
     table_name: str
     locations: tuple[Location, ...]
     allowed_payment_states: frozenset[str]
     fraud_rules: FraudRules
     public_api_url: str
-    event_bus_name: str | None
-    reservation_queue_url: str | None
-    dispatch_queue_url: str | None
+    event_bus_name: str | None = None
+    reservation_queue_url: str | None = None
+    dispatch_queue_url: str | None = None
+    dlq_urls: dict[str, str] = field(default_factory=dict)  # RESERVATION | DISPATCH | INBOUND -> its DLQ
+    provider_queues: dict[str, str] = field(default_factory=dict)  # provider -> its outbound queue
+    provider_senders: dict[str, list[str]] = field(default_factory=dict)  # provider -> SQS sender ids it may use
+    ack_timeout_seconds: int = 900
+    max_submit_attempts: int = 3
+    delay_after_seconds: int = 3 * 24 * 3600
+    sweep_after_seconds: int = 600
+    unpaid_expiry_seconds: int = 3 * 24 * 3600
+    secret_arns: dict[str, str] = field(default_factory=dict)  # SHOPIFY, WOOCOMMERCE, NATIVE, ORDER_TOKEN, ADMIN, ...
 
     def location(self, location_id: str) -> Location | None:
         return next((loc for loc in self.locations if loc.id == location_id), None)
@@ -69,10 +80,33 @@ class Settings:
     def stocked_location_ids(self) -> list[str]:
         return [loc.id for loc in self.locations if loc.tracks_stock]
 
+    def tracks_stock(self, location_id: str) -> bool:
+        location = self.location(location_id)
+        return location is None or location.tracks_stock
+
+    def status_url(self, order_id: str, token: str) -> str:
+        return f"{self.public_api_url}/orders/{order_id}?token={token}"
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        raise RuntimeError(f"setting {name} must be an integer, got {raw!r}") from None
+
+
+def _json_map(name: str) -> dict:
+    raw = _env(name)
+    value = json.loads(raw) if raw else {}
+    if not isinstance(value, dict):
+        raise RuntimeError(f"setting {name} must be a JSON object")
+    return value
 
 
 def parse_locations(raw: str) -> tuple[Location, ...]:
@@ -80,17 +114,30 @@ def parse_locations(raw: str) -> tuple[Location, ...]:
     return tuple(sorted(items, key=lambda loc: (loc.priority, loc.id)))
 
 
+SECRETS = ("SHOPIFY", "WOOCOMMERCE", "NATIVE", "ORDER_TOKEN", "ADMIN", "EASYPOST", "AFTERSHIP")
+DLQ_QUEUES = ("RESERVATION", "DISPATCH", "INBOUND")
+
+
 @cache
 def settings() -> Settings:
     return Settings(
-        table_name=_env("TABLE_NAME", "fulfillment"),
-        locations=parse_locations(_env("LOCATIONS", DEFAULT_LOCATIONS)),
+        table_name=_env("TABLE_NAME", "fulfillment") or "fulfillment",
+        locations=parse_locations(_env("LOCATIONS", DEFAULT_LOCATIONS) or DEFAULT_LOCATIONS),
         allowed_payment_states=frozenset(
-            s.strip() for s in _env("ALLOWED_PAYMENT_STATES", "paid,authorized").split(",") if s.strip()
+            s.strip() for s in (_env("ALLOWED_PAYMENT_STATES", "paid,authorized") or "").split(",") if s.strip()
         ),
         fraud_rules=FraudRules.from_json(_env("FRAUD_RULES")),
-        public_api_url=_env("PUBLIC_API_URL", "http://localhost").rstrip("/"),
+        public_api_url=(_env("PUBLIC_API_URL", "http://localhost") or "").rstrip("/"),
         event_bus_name=_env("EVENT_BUS_NAME"),
         reservation_queue_url=_env("RESERVATION_QUEUE_URL"),
         dispatch_queue_url=_env("DISPATCH_QUEUE_URL"),
+        dlq_urls={name: url for name in DLQ_QUEUES if (url := _env(f"{name}_DLQ_URL"))},
+        provider_queues={str(k): str(v) for k, v in _json_map("PROVIDER_QUEUES").items()},
+        provider_senders={str(k): [str(s) for s in v] for k, v in _json_map("PROVIDER_SENDERS").items()},
+        ack_timeout_seconds=_int("ACK_TIMEOUT_SECONDS", 900),
+        max_submit_attempts=_int("MAX_SUBMIT_ATTEMPTS", 3),
+        delay_after_seconds=_int("DELAY_AFTER_SECONDS", 3 * 24 * 3600),
+        sweep_after_seconds=_int("SWEEP_AFTER_SECONDS", 600),
+        unpaid_expiry_seconds=_int("UNPAID_EXPIRY_SECONDS", 3 * 24 * 3600),
+        secret_arns={name: arn for name in SECRETS if (arn := _env(f"{name}_SECRET_ARN"))},
     )

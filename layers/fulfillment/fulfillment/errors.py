@@ -73,3 +73,13 @@ class ConcurrentModification(Conflict):
 
 class AlreadyExists(Conflict):
     code = "already_exists"
+
+
+class AlreadyApplied(Conflict):
+    """The message or request that asked for this change was applied before (its marker exists)."""
+
+    code = "already_applied"
+
+
+class Unsupported(FulfillmentError):
+    code, status = "unsupported", 422

@@ -86,9 +86,7 @@ def is_admin(event: APIGatewayProxyEvent) -> bool:
     if identity.get("userArn") or identity.get("caller"):
         return True
     token = bearer_token(event)
-    return bool(token) and any(
-        hmac.compare_digest(token.encode(), s.encode()) for s in secret_values("ADMIN_SECRET_ARN")
-    )
+    return bool(token) and any(hmac.compare_digest(token.encode(), s.encode()) for s in secret_values("ADMIN"))
 
 
 def admin_only(app: APIGatewayRestResolver) -> Callable:

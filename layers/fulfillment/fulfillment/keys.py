@@ -12,7 +12,8 @@ Key = dict[str, str]
 ORDER_SK = "ORDER"
 CATALOG_SK = "CATALOG"
 TIMELINE_PREFIX = "TL#"
-RESERVATION_PREFIX = "RES#"
+SHIPMENT_EVENT_PREFIX = "EV#"
+EARLY_PREFIX = "EARLY#"
 LOCATION_PREFIX = "LOC#"
 ADJUSTMENT_PREFIX = "ADJ#"
 SHIPMENT_PREFIX = "SHIP#"
@@ -33,13 +34,27 @@ def order_id_from_pk(pk: str) -> str:
     return pk.removeprefix("ORDER#")
 
 
-def timeline_key(order_id: str, version: int, seq: int) -> Key:
-    """Timeline entries sort by the order version that wrote them: chronological and deterministic."""
-    return {"PK": order_partition(order_id), "SK": f"{TIMELINE_PREFIX}{version:08d}#{seq:02d}"}
+def timeline_key(order_id: str, at: str, source: str, version: int, seq: int) -> Key:
+    """A timeline entry: chronological by the time of the change that made it, deterministic (the change's
+    aggregate and version), so the router can write it again after a retry without making a second one."""
+    return {"PK": order_partition(order_id), "SK": f"{TIMELINE_PREFIX}{at}#{source}:{version:08d}#{seq:02d}"}
 
 
-def reservation_key(order_id: str, line_no: int, location: str) -> Key:
-    return {"PK": order_partition(order_id), "SK": f"{RESERVATION_PREFIX}{line_no:04d}#{location}"}
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def shipment_event_key(shipment_id: str, source: str, message_id: str) -> Key:
+    """What a provider/carrier/operator said about a shipment, keyed by the message that said it: storing it
+    is the message's exactly-once marker. Message ids are hashed (they are the sender's, of any length)."""
+    return {
+        "PK": order_partition(order_id_of_shipment(shipment_id)),
+        "SK": f"{SHIPMENT_EVENT_PREFIX}{shipment_id}#{_digest(source, message_id)}",
+    }
+
+
+def shipment_events_prefix(shipment_id: str) -> str:
+    return f"{SHIPMENT_EVENT_PREFIX}{shipment_id}#"
 
 
 def catalog_key(sku: str) -> Key:
@@ -119,9 +134,9 @@ def tracking_key(carrier: str, tracking_number: str) -> Key:
 
 def early_tracking_key(carrier: str, tracking_number: str, event_id: str) -> Key:
     """A carrier update that arrived before we knew the tracking number: kept beside the pointer, replayed later."""
-    return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": f"EARLY#{event_id}"}
+    return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": f"{EARLY_PREFIX}{_digest(event_id)}"}
 
 
 def message_key(source: str, message_id: str) -> Key:
-    """Marks an inbound message or webhook event as applied (written in the same transaction as its effect)."""
-    return {"PK": f"MSG#{source}#{message_id}", "SK": "MSG"}
+    """Marks a message that is not about one shipment as applied (written in the same transaction as its effect)."""
+    return {"PK": f"MSG#{source}#{_digest(message_id)}", "SK": "MSG"}

@@ -1,7 +1,11 @@
-"""The event router's decisions: which table changes become work messages and customer events.
+"""The event router's decisions: which table changes become work messages, history and customer events.
 
-Pure: takes a stream record's old and new images (plain Python values) and returns what to send.
-Only the router reads the table's stream (DynamoDB advises at most two readers per shard).
+Pure: takes a stream record's old and new images (plain Python values), decodes them with the same codecs the
+services use, and asks the same aggregate predicates (`Order.undispatched`, ...). Only the router reads the stream.
+
+An order or shipment item carries the timeline entries of the change that wrote it (`changes`). The router turns
+them into timeline items (idempotent: the key is the change's) and customer events (stable ids), so a change
+costs one conditional write on the request path, and history is written once, in batches, off it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from fulfillment import keys
+from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.contracts.common import json_default
 from fulfillment.contracts.messages import (
     AllocateBackorders,
@@ -21,49 +28,67 @@ from fulfillment.contracts.messages import (
     SubmitShipment,
 )
 from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent
+from fulfillment.domain.model import WorkState
+
+Item = dict[str, Any]
 
 
 @dataclass
 class Routed:
-    messages: list[Any] = field(default_factory=list)  # work messages for the reservation queue
-    dispatch: list[Any] = field(default_factory=list)  # work messages for the dispatch queue
-    events: list[dict] = field(default_factory=list)  # customer events (EventBridge entries' Detail)
+    messages: list[BaseModel] = field(default_factory=list)  # work for the reservation queue
+    dispatch: list[BaseModel] = field(default_factory=list)  # work for the dispatch queue
+    history: list[Item] = field(default_factory=list)  # timeline items to write
+    events: list[dict[str, Any]] = field(default_factory=list)  # customer events (EventBridge entries' Detail)
 
 
-def _became(new: dict | None, old: dict | None, attribute: str, value: str) -> bool:
-    return bool(new) and new.get(attribute) == value and (not old or old.get(attribute) != value)
+def _new_version(new: Item, old: Item | None) -> bool:
+    return old is None or int(old.get("version", 0)) != int(new.get("version", 0))
 
 
-def route(event_name: str, sk: str, new: dict | None, old: dict | None) -> Routed:
+def _history(routed: Routed, order_id: str, at: str, source: str, new: Item, old: Item | None) -> None:
+    if not new.get("changes") or not _new_version(new, old):
+        return
+    items = order_codec.timeline_items(order_id, at, source, int(new.get("version", 0)), list(new["changes"]))
+    routed.history += items
+    routed.events += [customer_event(i) for i in items if i.get("event")]
+
+
+def route(sk: str, new: Item | None, old: Item | None) -> Routed:
     routed = Routed()
-    if sk == keys.ORDER_SK and new:
-        order_id = new["order_id"]
-        if _became(new, old, "reservation_state", "pending"):
-            routed.messages.append(ReserveOrder(order_id=order_id))
-        if _became(new, old, "release_state", "pending"):
-            routed.messages.append(ReleaseOrder(order_id=order_id))
-        waiting_now, waiting_before = _undispatched(new), _undispatched(old)
-        if waiting_now and (not waiting_before or waiting_now > waiting_before):
-            routed.dispatch.append(DispatchOrder(order_id=order_id))
-        if new.get("cancelled") and not (old or {}).get("cancelled") and int(new.get("shipment_seq", 0)):
-            routed.dispatch.append(CancelOrderShipments(order_id=order_id))
-    elif sk.startswith(keys.SHIPMENT_PREFIX) and new:
+    if new is None:
+        return routed
+    if sk == keys.ORDER_SK:
+        order, before = order_codec.from_item(new), order_codec.from_item(old) if old else None
+        if order.reservation_state is WorkState.PENDING and (
+            before is None or before.reservation_state is not WorkState.PENDING
+        ):
+            routed.messages.append(ReserveOrder(order_id=order.order_id))
+        if order.release_state is WorkState.PENDING and (
+            before is None or before.release_state is not WorkState.PENDING
+        ):
+            routed.messages.append(ReleaseOrder(order_id=order.order_id))
+        if order.undispatched > (before.undispatched if before else 0):
+            routed.dispatch.append(DispatchOrder(order_id=order.order_id))
+        if order.cancelled and not (before and before.cancelled) and order.shipment_seq:
+            routed.dispatch.append(CancelOrderShipments(order_id=order.order_id))
+        _history(routed, order.order_id, order.updated_at, "o", new, old)
+    elif sk.startswith(keys.SHIPMENT_PREFIX):
         if new.get("status") == "pending" and (not old or old.get("status") != "pending"):
             routed.dispatch.append(SubmitShipment(shipment_id=new["shipment_id"]))
-    elif sk.startswith(keys.TIMELINE_PREFIX) and event_name == "INSERT" and new and new.get("event"):
-        routed.events.append(customer_event(new))
-    elif sk == keys.CATALOG_SK and new:
+        _history(
+            routed, new["order_id"], str(new.get("status_at") or new.get("created_at")), new["shipment_id"], new, old
+        )
+    elif sk == keys.CATALOG_SK:
         # A backorder was queued: stock that arrived while it was being queued must not sit idle.
         if int(new.get("backordered_units", 0)) > int((old or {}).get("backordered_units", 0)):
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
-    elif sk.startswith(keys.LOCATION_PREFIX) and new:
-        before = int((old or {}).get("available", 0))
-        if int(new.get("available", 0)) > before:
+    elif sk.startswith(keys.LOCATION_PREFIX):
+        if int(new.get("available", 0)) > int((old or {}).get("available", 0)):
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
     return routed
 
 
-def customer_event(entry: dict) -> dict:
+def customer_event(entry: Item) -> dict[str, Any]:
     """The Detail of a customer event: its stable id, the order, when, and the entry's detail."""
     return {
         "event_id": entry["event_id"],
@@ -74,7 +99,7 @@ def customer_event(entry: dict) -> dict:
     }
 
 
-def event_entry(detail: dict, bus_name: str) -> dict:
+def event_entry(detail: dict[str, Any], bus_name: str) -> dict[str, Any]:
     return {
         "Source": EVENT_SOURCE,
         "DetailType": detail["type"],
@@ -84,12 +109,5 @@ def event_entry(detail: dict, bus_name: str) -> dict:
     }
 
 
-def needs_status_url(detail: dict) -> bool:
-    return detail["type"] == CustomerEvent.ORDER_RECEIVED.value
-
-
-def _undispatched(image: dict | None) -> int:
-    """Reserved units not yet in a shipment, when nothing blocks dispatch (0 otherwise)."""
-    if not image or image.get("cancelled") or image.get("holds"):
-        return 0
-    return sum(max(int(ln.get("reserved", 0)) - int(ln.get("dispatched", 0)), 0) for ln in image.get("lines", []))
+def needs_status_url(detail: dict[str, Any]) -> bool:
+    return bool(detail["type"] == CustomerEvent.ORDER_RECEIVED.value)

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
 
 from aws_lambda_powertools.utilities import parameters
+
+from fulfillment.config import settings
 
 MAX_AGE_SECONDS = 300
 
 
-def secret_values(env_name: str) -> list[str]:
-    """Every accepted secret of the one named by env var `env_name`.
+def secret_values(name: str) -> list[str]:
+    """Every accepted value of secret `name` (SHOPIFY, NATIVE, ADMIN, ...; see config.SECRETS).
 
     A secret's value is one secret, or a JSON list of secrets during a rotation (all verify).
     """
-    arn = os.environ.get(env_name)
+    arn = settings().secret_arns.get(name)
     if not arn:
         return []
     raw = parameters.get_secret(arn, max_age=MAX_AGE_SECONDS)
-    raw = raw.decode() if isinstance(raw, bytes) else str(raw)
-    if raw.lstrip().startswith("["):
-        return [str(s) for s in json.loads(raw) if s]
-    return [raw]
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    if text.lstrip().startswith("["):
+        return [str(s) for s in json.loads(text) if s]
+    return [text]
 
 
-def first_secret(env_name: str) -> str:
-    values = secret_values(env_name)
+def first_secret(name: str) -> str:
+    values = secret_values(name)
     if not values:
-        raise RuntimeError(f"secret {env_name} is not configured")
+        raise RuntimeError(f"secret {name} is not configured")
     return values[0]

@@ -169,3 +169,6 @@ INBOUND: TypeAdapter = TypeAdapter(InboundMessage)
 
 def iso(value: datetime) -> str:
     return _utc(value).isoformat(timespec="microseconds")
+
+
+Inbound = _Inbound  # any inbound message (the union above is what parses them)

@@ -1,10 +1,12 @@
-"""The order view (GET /orders/{id}) built from the order's partition."""
+"""The order view (GET /orders/{id}) built from the order's partition, through the same codecs as everything else."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fulfillment import keys
-from fulfillment.adapters.order_store import from_item
-from fulfillment.domain.status import aggregate
+from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import shipment as shipment_codec
 
 # Timeline details a customer does not see: fraud rules, provider messages, operator notes.
 OPERATOR_ONLY_DETAIL = {
@@ -13,25 +15,33 @@ OPERATOR_ONLY_DETAIL = {
     "cancellation_rejected": ("shipment_id",),
     "cancelled": ("reason",),
 }
+Item = dict[str, Any]
 
 
-def _detail_for(entry: dict, admin: bool) -> dict:
-    detail = entry.get("detail") or {}
+def _detail_for(entry: Item, admin: bool) -> dict[str, Any]:
+    detail: dict[str, Any] = dict(entry.get("detail") or {})
     if admin or entry["entry"] not in OPERATOR_ONLY_DETAIL:
         return detail
     return {k: v for k, v in detail.items() if k in OPERATOR_ONLY_DETAIL[entry["entry"]]}
 
 
-def order_view(items: list[dict], *, admin: bool = False) -> dict:
-    order_item = next(i for i in items if i["SK"] == keys.ORDER_SK)
-    order = from_item(order_item)
-    timeline = sorted((i for i in items if i["SK"].startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
-    view = {
+def order_view(items: list[Item], *, admin: bool = False) -> dict[str, Any]:
+    order = order_codec.from_item(next(i for i in items if order_codec.is_order(i)))
+    timeline = sorted((i for i in items if str(i["SK"]).startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
+    events: dict[str, list[Item]] = {}
+    for item in items:
+        if shipment_codec.is_shipment_event(item):
+            event = shipment_codec.event_from_item(item)
+            events.setdefault(event.shipment_id, []).append({"at": event.at, "type": event.type, **event.detail})
+    shipments = sorted(
+        (shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)), key=lambda s: s.shipment_id
+    )
+    view: dict[str, Any] = {
         "order_id": order.order_id,
         "channel": order.channel.value,
         "external_id": order.external_id,
         "name": order.name,
-        "status": aggregate(order).value,
+        "status": order.status.value,
         "holds": sorted(order.holds),
         "currency": order.currency,
         "payment_status": order.payment_status,
@@ -58,21 +68,19 @@ def order_view(items: list[dict], *, admin: bool = False) -> dict:
         ],
         "shipments": [
             {
-                "shipment_id": i["shipment_id"],
-                "provider": i["provider"],
-                "location": i["location"],
-                "status": i["status"],
-                "carrier": i.get("carrier"),
-                "tracking_number": i.get("tracking_number"),
-                "lines": [
-                    {"sku": ln["sku"], "quantity": ln["quantity"], "shipped": ln.get("shipped", 0)} for ln in i["lines"]
-                ],
-                "shipped_at": i.get("shipped_at"),
-                "delivered_at": i.get("delivered_at"),
-                "est_delivery": i.get("est_delivery"),
-                "events": i.get("events") or [],
+                "shipment_id": s.shipment_id,
+                "provider": s.provider,
+                "location": s.location,
+                "status": s.status.value,
+                "carrier": s.carrier,
+                "tracking_number": s.tracking_number,
+                "lines": [{"sku": ln.sku, "quantity": ln.quantity, "shipped": ln.shipped} for ln in s.lines],
+                "shipped_at": s.shipped_at,
+                "delivered_at": s.delivered_at,
+                "est_delivery": s.est_delivery,
+                "events": sorted(events.get(s.shipment_id, []), key=lambda e: str(e["at"])),
             }
-            for i in sorted((i for i in items if i["SK"].startswith(keys.SHIPMENT_PREFIX)), key=lambda i: i["SK"])
+            for s in shipments
         ],
         "downloads": [],
         "returns": [],
@@ -89,15 +97,3 @@ def order_view(items: list[dict], *, admin: bool = False) -> dict:
     if admin:
         view["hold_details"] = [{"reason": r, **h} for r, h in sorted(order.holds.items())]
     return view
-
-
-def stock_view(item: dict | None, sku: str, location: str) -> dict:
-    item = item or {}
-    return {
-        "sku": sku,
-        "location": location,
-        "on_hand": int(item.get("on_hand", 0)),
-        "reserved": int(item.get("reserved", 0)),
-        "available": int(item.get("available", 0)),
-        "updated_at": item.get("updated_at"),
-    }

@@ -1,12 +1,22 @@
-"""The order as the whole system sees it, whatever channel it came from."""
+"""The order aggregate: what the whole system knows of one order, and every rule that changes it.
+
+Each change is a method returning a new `Order` whose `changes` lists the timeline entries of that change.
+A caller starts a change with `begin(now)` (one new version per stored write), applies any number of
+rules, and stores the result conditionally on the version it read: a retried step either finds its work
+done or does it once. Nothing here does I/O.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
+
+from fulfillment.domain.events import CustomerEvent, Entry
 
 
 class Channel(StrEnum):
@@ -89,7 +99,8 @@ class Line:
     shipped: int = 0
     delivered: int = 0
     returned: int = 0
-    allocations: dict[str, int] = field(default_factory=dict)  # location -> units reserved there
+    issued: int = 0  # digital units whose download entitlement is issued
+    allocations: dict[str, int] = field(default_factory=dict)  # location -> units reserved there (the reservation)
 
     @property
     def needs_stock(self) -> bool:
@@ -104,6 +115,23 @@ class Line:
         """Units neither reserved nor waiting as a backorder (what a reservation pass must place)."""
         placed = self.reserved + self.backordered + self.shipped
         return max(self.quantity - placed, 0) if self.needs_stock else 0
+
+    def allocate(self, allocations: Mapping[str, int], backordered: int = 0) -> Line:
+        merged = dict(self.allocations)
+        for location, units in allocations.items():
+            merged[location] = merged.get(location, 0) + units
+        return replace(
+            self,
+            reserved=self.reserved + sum(allocations.values()),
+            backordered=self.backordered + backordered,
+            allocations=merged,
+        )
+
+    def take_from(self, location: str, units: int) -> Line:
+        """`units` reserved at `location` stop being reserved (released, shipped or written off)."""
+        left = self.allocations.get(location, 0) - units
+        allocations = {k: v for k, v in {**self.allocations, location: left}.items() if v > 0}
+        return replace(self, reserved=max(self.reserved - units, 0), allocations=allocations)
 
 
 @dataclass(frozen=True)
@@ -125,7 +153,7 @@ class Order:
     cancelled: bool = False
     cancel_reason: str | None = None
     source_updated_at: str | None = None  # the storefront's own updated_at (UTC ISO), orders snapshots
-    holds: dict[str, dict] = field(default_factory=dict)  # reason -> {"since", "detail"}
+    holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # reason -> {"since", "detail"}
     created_at: str = ""
     updated_at: str = ""
     version: int = 0
@@ -135,15 +163,61 @@ class Order:
     access_token_hash: str = ""
     payload_hash: str = ""
     shipment_seq: int = 0  # shipments created so far (ids are order_id.NNN)
+    changes: tuple[Entry, ...] = ()  # timeline entries of this version (the stream turns them into history/events)
+
+    # ------------------------------------------------------------------ what the order is
+    @property
+    def status(self) -> OrderStatus:
+        """The aggregate status, by the contract's precedence:
+        cancelled > on_hold > delivered > shipped > partially_shipped > backordered > dispatched > reserved > received
+        """
+        if self.cancelled:
+            return OrderStatus.CANCELLED
+        if self.holds:
+            return OrderStatus.ON_HOLD
+        physical = self.physical_lines
+        if self.is_delivered:
+            return OrderStatus.DELIVERED
+        if physical and all(line.shipped >= line.quantity for line in physical):
+            return OrderStatus.SHIPPED
+        if any(line.shipped > 0 for line in physical):
+            return OrderStatus.PARTIALLY_SHIPPED
+        if any(line.backordered > 0 for line in physical):
+            return OrderStatus.BACKORDERED
+        stocked = [line for line in physical if line.needs_stock]
+        if stocked and all(line.dispatched + line.shipped >= line.quantity for line in stocked):
+            return OrderStatus.DISPATCHED
+        if physical and all(line.reserved >= line.quantity for line in physical if line.needs_stock):
+            return OrderStatus.RESERVED
+        if not physical and self.lines:
+            return OrderStatus.RESERVED  # nothing to reserve: ready as soon as it is received
+        return OrderStatus.RECEIVED
 
     @property
-    def dispatchable(self) -> bool:
-        """Reserved units wait to be put into a shipment, and nothing blocks it."""
-        return not self.cancelled and not self.holds and any(line.undispatched for line in self.lines)
+    def is_delivered(self) -> bool:
+        """Every physical unit delivered and every digital unit's download issued: the one definition of
+        "delivered", used by the status, the router and OrderDelivered alike."""
+        if not self.lines or self.cancelled:
+            return False
+        return all(
+            line.delivered >= line.quantity if line.kind is LineKind.PHYSICAL else line.issued >= line.quantity
+            for line in self.lines
+        )
+
+    @property
+    def undispatched(self) -> int:
+        """Reserved units waiting to be put into a shipment when nothing blocks it (0 otherwise)."""
+        if self.cancelled or self.holds:
+            return 0
+        return sum(line.undispatched for line in self.lines)
 
     @property
     def physical_lines(self) -> tuple[Line, ...]:
         return tuple(line for line in self.lines if line.kind is LineKind.PHYSICAL)
+
+    @property
+    def holds_stock(self) -> bool:
+        return any(line.reserved or line.backordered for line in self.lines)
 
     @property
     def order_value(self) -> Decimal:
@@ -151,8 +225,155 @@ class Order:
             return self.total
         return sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
 
-    def with_lines(self, lines: tuple[Line, ...]) -> Order:
+    def line(self, line_no: int) -> Line:
+        return next(line for line in self.lines if line.line_no == line_no)
+
+    # ------------------------------------------------------------------ changes
+    def begin(self, now: str) -> Order:
+        """Start a change: one new version, no entries yet."""
+        return replace(self, version=self.version + 1, updated_at=now, changes=())
+
+    def record(self, *entries: Entry) -> Order:
+        return replace(self, changes=(*self.changes, *entries))
+
+    def with_line(self, line: Line) -> Order:
+        return replace(self, lines=tuple(line if ln.line_no == line.line_no else ln for ln in self.lines))
+
+    def place_hold(self, reason: Hold, detail: str) -> Order:
+        if reason.value in self.holds:
+            return self
+        placed = replace(self, holds={**self.holds, reason.value: {"since": self.updated_at, "detail": detail}})
+        return placed.record(
+            Entry(
+                "hold_placed",
+                {"reason": reason.value, "detail": detail},
+                CustomerEvent.ORDER_ON_HOLD,
+                occurrence=f"{reason.value}:{self.version}",
+            )
+        )
+
+    def place_holds(self, holds: Mapping[Hold, str]) -> Order:
+        order = self
+        for reason, detail in holds.items():
+            order = order.place_hold(reason, detail)
+        return order
+
+    def release_hold(self, reason: str, *, by: str) -> Order:
+        if reason not in self.holds:
+            return self
+        remaining = {k: v for k, v in self.holds.items() if k != reason}
+        return replace(self, holds=remaining).record(Entry("hold_released", {"reason": reason, "by": by}))
+
+    def cancel(self, *, reason: str | None, by: str) -> Order:
+        """Cancel; stock the order holds (reserved or waiting) is released asynchronously."""
+        if self.cancelled:
+            return self
+        cancelled = replace(
+            self,
+            cancelled=True,
+            cancel_reason=reason,
+            release_state=WorkState.PENDING if self.reservation_state is not WorkState.NONE else self.release_state,
+        )
+        return cancelled.record(Entry("cancelled", {"reason": reason, "by": by}, CustomerEvent.ORDER_CANCELLED))
+
+    def needs_release(self) -> Order:
+        """Stock held for a cancelled order must go back (after a shipment gave its units up)."""
+        if self.cancelled and self.reservation_state is not WorkState.NONE:
+            return replace(self, release_state=WorkState.PENDING)
+        return self
+
+    def reevaluate_payment(self, allowed_payment_states: frozenset[str]) -> Order:
+        if self.payment_status in allowed_payment_states:
+            return self.release_hold(Hold.AWAITING_PAYMENT.value, by="payment")
+        return self.place_hold(Hold.AWAITING_PAYMENT, f"payment status is {self.payment_status}")
+
+    def reevaluate_address(self, problems: list[str]) -> Order:
+        if self.physical_lines and problems:
+            return self.place_hold(Hold.ADDRESS_INVALID, "; ".join(problems))
+        return self.release_hold(Hold.ADDRESS_INVALID.value, by="address_update")
+
+    # ------------------------------------------------------------------ stock
+    def reserve(self, line_no: int, allocations: Mapping[str, int], backordered: int) -> Order:
+        return self.with_line(self.line(line_no).allocate(allocations, backordered))
+
+    def serve_backorder(self, line_no: int, allocations: Mapping[str, int]) -> Order:
+        line = self.line(line_no)
+        units = sum(allocations.values())
+        served = replace(line.allocate(allocations), backordered=line.backordered - units)
+        detail = {"line_no": line_no, "sku": line.sku, "units": units, "still_waiting": served.backordered}
+        return self.with_line(served).record(Entry("backorder_allocated", detail))
+
+    def release(self, line_no: int, location: str, units: int) -> Order:
+        return self.with_line(self.line(line_no).take_from(location, units))
+
+    def drop_backorders(self) -> Order:
+        return replace(self, lines=tuple(replace(line, backordered=0) for line in self.lines))
+
+    def reservation_finished(self) -> Order:
+        reserved = sum(line.reserved for line in self.lines)
+        waiting = [line for line in self.lines if line.backordered]
+        order = replace(self, reservation_state=WorkState.DONE).record(
+            Entry("reserved", {"units": reserved, "backordered": sum(line.backordered for line in waiting)})
+        )
+        if waiting:
+            detail = {"lines": [{"line_no": ln.line_no, "sku": ln.sku, "units": ln.backordered} for ln in waiting]}
+            order = order.record(
+                Entry("backordered", detail, CustomerEvent.ORDER_BACKORDERED, occurrence=str(self.version))
+            )
+        return order
+
+    # ------------------------------------------------------------------ shipments
+    def dispatch(self, units: Mapping[int, int]) -> Order:
+        """Units of these lines went into a new shipment."""
+        lines = tuple(
+            replace(line, dispatched=line.dispatched + units[line.line_no]) if line.line_no in units else line
+            for line in self.lines
+        )
+        return replace(self, lines=lines, shipment_seq=self.shipment_seq + 1)
+
+    def undispatch(self, units: Mapping[int, int]) -> Order:
+        """A shipment gave its unshipped units back (rejected or cancelled)."""
+        lines = tuple(
+            replace(line, dispatched=max(line.dispatched - units[line.line_no], 0)) if line.line_no in units else line
+            for line in self.lines
+        )
         return replace(self, lines=lines)
+
+    def ship(self, shipment_id: str, location: str, units: Mapping[int, int]) -> Order:
+        """Units left `location`: no longer reserved nor in flight, shipped. OrderShipped with the first units."""
+        if not any(units.values()):
+            return self
+        first = not any(line.shipped for line in self.lines)
+        order = self
+        for line_no, count in units.items():
+            line = order.line(line_no).take_from(location, count)
+            order = order.with_line(
+                replace(line, dispatched=max(line.dispatched - count, 0), shipped=line.shipped + count)
+            )
+        order = order.record(Entry("shipment_shipped", {"shipment_id": shipment_id, "units": sum(units.values())}))
+        if first:
+            order = order.record(Entry("shipped", {"shipment_id": shipment_id}, CustomerEvent.ORDER_SHIPPED))
+        return order
+
+    def deliver(self, shipment_id: str, units: Mapping[int, int], *, whole_shipment: bool) -> Order:
+        was_delivered = self.is_delivered
+        order = self
+        for line_no, count in units.items():
+            line = order.line(line_no)
+            order = order.with_line(replace(line, delivered=min(line.delivered + count, line.quantity)))
+        if not whole_shipment:
+            return order.record(Entry("parcel_delivered", {"shipment_id": shipment_id}))
+        order = order.record(
+            Entry(
+                "shipment_delivered",
+                {"shipment_id": shipment_id},
+                CustomerEvent.SHIPMENT_DELIVERED,
+                occurrence=shipment_id,
+            )
+        )
+        if order.is_delivered and not was_delivered:
+            order = order.record(Entry("delivered", {}, CustomerEvent.ORDER_DELIVERED))
+        return order
 
 
 def order_id_for(channel: Channel, shop: str, external_id: str) -> str:
@@ -163,3 +384,10 @@ def order_id_for(channel: Channel, shop: str, external_id: str) -> str:
     """
     digest = hashlib.sha256(f"{channel}\x1f{shop.lower()}\x1f{external_id}".encode()).digest()
     return "o_" + base64.b32encode(digest[:15]).decode().lower()
+
+
+def is_newer(incoming: str | None, stored: str | None) -> bool:
+    """Storefront snapshots are applied only when strictly newer (ISO-8601 UTC strings compare)."""
+    if incoming is None:
+        return False
+    return stored is None or incoming > stored

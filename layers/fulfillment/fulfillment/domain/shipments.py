@@ -1,10 +1,14 @@
-"""Shipments: statuses, their order of progress, and carrier status normalisation."""
+"""The shipment aggregate: statuses, their order of progress, carrier status normalisation, and every rule
+that moves a shipment. Nothing here does I/O."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class ShipmentStatus(StrEnum):
@@ -93,6 +97,10 @@ def carrier_code(name: str) -> str:
     return CARRIER_ALIASES.get(code, code.replace(" ", "").replace("-", "").replace("_", ""))
 
 
+def plus(iso: str, seconds: int) -> str:
+    return (datetime.fromisoformat(iso) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class ShipmentLine:
     line_no: int
@@ -104,6 +112,22 @@ class ShipmentLine:
     @property
     def unshipped(self) -> int:
         return self.quantity - self.shipped
+
+
+@dataclass(frozen=True)
+class ShipmentEvent:
+    """One thing a provider, carrier or operator said about a shipment: its own small item, never a growing list.
+
+    Its key is (source, message id), so storing it is also the exactly-once marker of the message.
+    """
+
+    shipment_id: str
+    source: str
+    message_id: str
+    at: str
+    type: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    recorded_at: str = ""  # when we applied it (a backlog on our side must not look like a silent parcel)
 
 
 @dataclass(frozen=True)
@@ -131,7 +155,6 @@ class Shipment:
     cancel_requested: bool = False
     cancel_sent: bool = False
     reject_reason: str | None = None
-    events: tuple[dict, ...] = field(default_factory=tuple)
     version: int = 0
 
     @property
@@ -139,29 +162,130 @@ class Shipment:
         return self.status not in (S.REJECTED, S.CANCELLED)
 
     @property
+    def in_house(self) -> bool:
+        return self.provider_kind == "in_house"
+
+    @property
+    def before_shipping(self) -> bool:
+        return self.status in BEFORE_SHIPPING
+
+    @property
     def shipped_units(self) -> int:
         return sum(line.shipped for line in self.lines)
 
-    def record(self, event: dict, limit: int = 50) -> Shipment:
-        return replace(self, events=(*self.events, event)[-limit:])
+    @property
+    def unshipped(self) -> dict[int, int]:
+        return {ln.line_no: ln.unshipped for ln in self.lines if ln.unshipped > 0}
+
+    @property
+    def awaiting_answer(self) -> bool:
+        return self.status in (S.SUBMITTED, S.ACCEPTED) and not self.in_house
+
+    def bump(self) -> Shipment:
+        return replace(self, version=self.version + 1)
+
+    # ------------------------------------------------------------------ rules
+    def can_progress(self, status: ShipmentStatus, occurred_at: str) -> bool:
+        """Whether a reported status may become the shipment's status.
+
+        Terminal statuses never change. A report older than the current status is history only.
+        Pre-shipping statuses are never reached from a carrier report.
+        """
+        if self.status in TERMINAL or status in BEFORE_SHIPPING:
+            return False
+        if self.status in BEFORE_SHIPPING:
+            return True
+        if self.status_at and occurred_at < self.status_at:
+            return False
+        return RANK[status] >= RANK[S.SHIPPED]
+
+    def submit(self, now: str, ack_timeout: int) -> Shipment:
+        return replace(
+            self, status=S.SUBMITTED, status_at=now, submitted_at=now, attempts=1, timer_due=plus(now, ack_timeout)
+        )
+
+    def resent(self, now: str, ack_timeout: int) -> Shipment:
+        return replace(self, attempts=self.attempts + 1, timer_due=plus(now, ack_timeout))
+
+    def accept(self, at: str) -> Shipment:
+        if self.status not in (S.PENDING, S.SUBMITTED):
+            return self
+        return replace(self, status=S.ACCEPTED, status_at=at, timer_due=None)
+
+    def reject(self, at: str, reason: str) -> Shipment:
+        return replace(self, status=S.REJECTED, status_at=at, timer_due=None, reject_reason=reason)
+
+    def cancel(self, at: str) -> Shipment:
+        return replace(self, status=S.CANCELLED, status_at=at, timer_due=None)
+
+    def request_cancellation(self, now: str, ack_timeout: int) -> Shipment:
+        return replace(self, cancel_requested=True, cancel_sent=True, timer_due=plus(now, ack_timeout))
+
+    def units_to_ship(self, lines: Iterable[tuple[str, int]] | None) -> dict[int, int]:
+        """Which line units a `shipped` report covers: all unshipped units, or the reported SKUs' units."""
+        if lines is None:
+            return self.unshipped
+        wanted: dict[str, int] = defaultdict(int)
+        for sku, quantity in lines:
+            wanted[sku] += quantity
+        units: dict[int, int] = {}
+        for ln in self.lines:
+            take = min(wanted.get(ln.sku, 0), ln.unshipped)
+            if take:
+                units[ln.line_no] = take
+                wanted[ln.sku] -= take
+        return units
+
+    def ship(self, units: Mapping[int, int], carrier: str, tracking_number: str, at: str) -> Shipment:
+        lines = tuple(replace(ln, shipped=ln.shipped + units.get(ln.line_no, 0)) for ln in self.lines)
+        shipped = replace(
+            self,
+            lines=lines,
+            carrier=carrier,
+            tracking_number=tracking_number,
+            shipped_at=self.shipped_at or at,
+            last_scan_at=max(filter(None, (self.last_scan_at, at))),
+        )
+        if shipped.before_shipping or shipped.can_progress(S.SHIPPED, at):
+            shipped = replace(shipped, status=S.SHIPPED, status_at=at)
+        return shipped
+
+    def track(self, status: ShipmentStatus | None, at: str, est_delivery: str | None) -> Shipment:
+        """A carrier scan. Returns the same object when nothing the shipment item keeps changes."""
+        changed = self
+        if est_delivery and est_delivery != self.est_delivery:
+            changed = replace(changed, est_delivery=est_delivery)
+        if status is not None and changed.can_progress(status, at):
+            changed = replace(
+                changed, status=status, status_at=at, last_scan_at=max(filter(None, (self.last_scan_at, at)))
+            )
+        return changed
+
+    def newly_delivered(self) -> dict[int, int]:
+        """Delivered implies shipped: a shipment never reported shipped (lost or late message) shipped whole;
+        after a partial shipment only what shipped was delivered."""
+        return {ln.line_no: ln.shipped - ln.delivered for ln in self.lines if ln.shipped > ln.delivered}
+
+    def deliver_parcels(self, at: str) -> Shipment:
+        delivered = replace(self, lines=tuple(replace(ln, delivered=ln.shipped) for ln in self.lines))
+        if any(ln.delivered < ln.quantity for ln in delivered.lines):
+            return delivered  # a shipment sent in several parcels is delivered when its last parcel is
+        return replace(delivered, status=S.DELIVERED, status_at=at, delivered_at=at, timer_due=None)
+
+    def arm_delay_timer(self, now: str, delay_after: int) -> Shipment:
+        """ "No scan for too long" counts from when we last heard of the parcel (not from a backlog on our side)."""
+        if self.status in TERMINAL:
+            return replace(self, timer_due=None)
+        if self.delay_notified or self.status in BEFORE_SHIPPING:
+            return self
+        heard = max(filter(None, (self.last_scan_at, self.shipped_at, now)))
+        due = plus(heard, delay_after)
+        if self.est_delivery:
+            due = min(due, self.est_delivery)
+        return replace(self, timer_due=due)
 
 
-def progress(current: Shipment, status: ShipmentStatus, occurred_at: str) -> bool:
-    """Whether a reported status may become the shipment's status.
-
-    Terminal statuses never change. A report older than the current status is history only.
-    Pre-shipping statuses are never reached from a carrier report.
-    """
-    if current.status in TERMINAL or status in BEFORE_SHIPPING:
-        return False
-    if current.status in BEFORE_SHIPPING:
-        return True
-    if current.status_at and occurred_at < current.status_at:
-        return False
-    return RANK[status] >= RANK[S.SHIPPED]
-
-
-def units_in_flight(shipments: list[Shipment]) -> dict[tuple[int, str], int]:
+def units_in_flight(shipments: Iterable[Shipment]) -> dict[tuple[int, str], int]:
     """Units in active shipments not yet shipped, per (order line, location): not free to release or re-ship."""
     units: dict[tuple[int, str], int] = defaultdict(int)
     for shipment in shipments:

@@ -1,0 +1,123 @@
+"""Shipment items (PK ORDER#order, SK SHIP#id), their event items (SK EV#id#...), and tracking pointers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fulfillment import keys
+from fulfillment.domain.events import CustomerEvent, Entry
+from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
+
+Item = dict[str, Any]
+_SCALARS = tuple(
+    name for name in Shipment.__dataclass_fields__ if name not in ("lines", "status", "attempts", "version")
+)
+
+
+def to_item(shipment: Shipment, changes: tuple[Entry, ...] = ()) -> Item:
+    item: Item = {
+        **keys.shipment_key(shipment.shipment_id),
+        "type": "shipment",
+        **{name: getattr(shipment, name) for name in _SCALARS if getattr(shipment, name) not in (None, False)},
+        "status": shipment.status.value,
+        "attempts": shipment.attempts,
+        "version": shipment.version,
+        "lines": [asdict(line) for line in shipment.lines],
+    }
+    # Sparse index keys: only what a query reads. Pending shipments (the sweep for a lost submit) and the
+    # in-house pick list; every other shipment stays out of GSI1 and costs it nothing.
+    if shipment.status is ShipmentStatus.PENDING or (shipment.in_house and shipment.status is ShipmentStatus.ACCEPTED):
+        item.update(
+            keys.picklist_index_keys(
+                shipment.location, shipment.status.value, shipment.created_at, shipment.shipment_id
+            )
+        )
+    if shipment.timer_due:
+        item.update(keys.timer_keys(shipment.shipment_id, shipment.timer_due))
+    if changes:
+        item["changes"] = [
+            {
+                "type": e.type,
+                "detail": e.detail,
+                **({"event": e.event.value, "occurrence": e.occurrence} if e.event else {}),
+            }
+            for e in changes
+        ]
+    return item
+
+
+def from_item(item: Item) -> Shipment:
+    fields = {name: item[name] for name in _SCALARS if name in item}
+    return Shipment(
+        **fields,
+        status=ShipmentStatus(item["status"]),
+        attempts=int(item.get("attempts", 0)),
+        version=int(item.get("version", 0)),
+        lines=tuple(
+            ShipmentLine(
+                line_no=int(ln["line_no"]),
+                sku=ln["sku"],
+                quantity=int(ln["quantity"]),
+                shipped=int(ln.get("shipped", 0)),
+                delivered=int(ln.get("delivered", 0)),
+            )
+            for ln in item["lines"]
+        ),
+    )
+
+
+def is_shipment(item: Item) -> bool:
+    return str(item.get("SK", "")).startswith(keys.SHIPMENT_PREFIX)
+
+
+def event_to_item(event: ShipmentEvent) -> Item:
+    return {
+        **keys.shipment_event_key(event.shipment_id, event.source, event.message_id),
+        "type": "shipment_event",
+        "shipment_id": event.shipment_id,
+        "source": event.source,
+        "message_id": event.message_id[:200],
+        "at": event.at,
+        "event": event.type,
+        "recorded_at": event.recorded_at,
+        "detail": {k: v for k, v in event.detail.items() if v is not None},
+    }
+
+
+def event_from_item(item: Item) -> ShipmentEvent:
+    return ShipmentEvent(
+        shipment_id=item["shipment_id"],
+        source=item["source"],
+        message_id=item["message_id"],
+        at=item["at"],
+        type=item["event"],
+        detail=dict(item.get("detail") or {}),
+        recorded_at=item.get("recorded_at", ""),
+    )
+
+
+def is_shipment_event(item: Item) -> bool:
+    return str(item.get("SK", "")).startswith(keys.SHIPMENT_EVENT_PREFIX)
+
+
+def tracking_pointer(carrier: str, tracking_number: str, shipment_id: str) -> Item:
+    return {
+        **keys.tracking_key(carrier, tracking_number),
+        "type": "tracking",
+        "shipment_id": shipment_id,
+        "carrier": carrier,
+        "tracking_number": tracking_number,
+    }
+
+
+def change_entries(item: Item) -> tuple[Entry, ...]:
+    return tuple(
+        Entry(
+            c["type"],
+            dict(c.get("detail") or {}),
+            CustomerEvent(c["event"]) if c.get("event") else None,
+            c.get("occurrence", ""),
+        )
+        for c in item.get("changes") or ()
+    )

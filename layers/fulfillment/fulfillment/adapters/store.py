@@ -1,0 +1,251 @@
+"""Reads of the single table, returning domain objects (never raw items), and the unit of work's factory.
+
+Every read is a GetItem, a BatchGetItem or a Query on a designed key (docs/data-model.md): no Scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from boto3.dynamodb.conditions import Key as K
+
+from fulfillment import keys
+from fulfillment.adapters.aws import ddb_client, table
+from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import shipment as shipment_codec
+from fulfillment.adapters.codecs import stock as stock_codec
+from fulfillment.adapters.uow import DynamoUnitOfWork
+from fulfillment.domain.model import Order
+from fulfillment.domain.shipments import Shipment, ShipmentEvent
+from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
+from fulfillment.errors import BadRequest
+
+BATCH_GET_LIMIT = 100
+Item = dict[str, Any]
+
+
+class DynamoStore:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def unit(self) -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(self.table_name, lambda: int(time.time()))
+
+    # ------------------------------------------------------------------ helpers
+    def _get(self, key: dict[str, str], consistent: bool = True) -> Item | None:
+        item: Item | None = table().get_item(Key=key, ConsistentRead=consistent).get("Item")
+        return item
+
+    def _query(self, **kwargs: Any) -> list[Item]:
+        items: list[Item] = []
+        while True:
+            page = table().query(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _batch_get(self, key_list: list[dict[str, str]]) -> list[Item]:
+        """BatchGetItem with consistent reads, chunked and with unprocessed keys retried."""
+        found: list[Item] = []
+        unique = list({(k["PK"], k["SK"]): k for k in key_list}.values())
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": unique[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
+            }
+            for _ in range(8):
+                response = ddb_client().batch_get_item(RequestItems=request)
+                found += response.get("Responses", {}).get(self.table_name, [])
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    # ------------------------------------------------------------------ orders
+    def order(self, order_id: str) -> Order | None:
+        item = self._get(keys.order_key(order_id))
+        return order_codec.from_item(item) if item else None
+
+    def order_with_shipments(self, order_id: str) -> tuple[Order | None, list[Shipment]]:
+        """The order and its shipments in one Query (SK from ORDER to SHIP#~: no timeline, no events)."""
+        items = self._query(
+            KeyConditionExpression=K("PK").eq(keys.order_partition(order_id))
+            & K("SK").between(keys.ORDER_SK, keys.SHIPMENT_PREFIX + "\U0010ffff"),
+            ConsistentRead=True,
+        )
+        order = next((order_codec.from_item(i) for i in items if order_codec.is_order(i)), None)
+        return order, [shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)]
+
+    def partition(self, order_id: str) -> list[Item]:
+        """Every item of the order (order, shipments, their events, timeline) for the order view."""
+        return self._query(KeyConditionExpression=K("PK").eq(keys.order_partition(order_id)))
+
+    def created_before(self, status: str, cutoff: str, limit: int) -> list[str]:
+        """Ids of orders in `status` created before `cutoff` (the sweep for stalled work), oldest first."""
+        response = table().query(
+            IndexName=keys.STATUS_INDEX,
+            KeyConditionExpression=K("GSI1PK").eq(keys.status_index_partition(status)) & K("GSI1SK").lt(cutoff),
+            Limit=limit,
+        )
+        return [i["order_id"] for i in response.get("Items", [])]
+
+    def list_by_status(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
+        kwargs: dict[str, Any] = {
+            "IndexName": keys.STATUS_INDEX,
+            "KeyConditionExpression": K("GSI1PK").eq(keys.status_index_partition(status)),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, status)
+        page = table().query(**kwargs)
+        last = page.get("LastEvaluatedKey")
+        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return page.get("Items", []), next_cursor
+
+    # ------------------------------------------------------------------ shipments
+    def shipment(self, shipment_id: str) -> Shipment | None:
+        item = self._get(keys.shipment_key(shipment_id))
+        return shipment_codec.from_item(item) if item else None
+
+    def shipment_and_order(self, shipment_id: str) -> tuple[Shipment | None, Order | None]:
+        """One BatchGetItem: the shipment a message names and its order."""
+        order_id = keys.order_id_of_shipment(shipment_id)
+        items = self._batch_get([keys.shipment_key(shipment_id), keys.order_key(order_id)])
+        shipment = next((shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)), None)
+        order = next((order_codec.from_item(i) for i in items if order_codec.is_order(i)), None)
+        return shipment, order
+
+    def shipment_events(self, shipment_id: str) -> list[ShipmentEvent]:
+        items = self._query(
+            KeyConditionExpression=K("PK").eq(keys.order_partition(keys.order_id_of_shipment(shipment_id)))
+            & K("SK").begins_with(keys.shipment_events_prefix(shipment_id)),
+        )
+        return sorted((shipment_codec.event_from_item(i) for i in items), key=lambda e: e.at)
+
+    def by_tracking(self, carrier: str, tracking_number: str) -> str | None:
+        item = self._get(keys.tracking_key(carrier, tracking_number), consistent=False)
+        return str(item["shipment_id"]) if item else None
+
+    def early(self, carrier: str, tracking_number: str) -> list[dict[str, Any]]:
+        items = self._query(
+            KeyConditionExpression=K("PK").eq(keys.tracking_key(carrier, tracking_number)["PK"])
+            & K("SK").begins_with(keys.EARLY_PREFIX),
+            ConsistentRead=True,
+        )
+        return [dict(i["update"]) for i in items]
+
+    def picklist(self, location: str, limit: int = 100) -> list[Shipment]:
+        response = table().query(
+            IndexName=keys.STATUS_INDEX,
+            KeyConditionExpression=K("GSI1PK").eq(keys.picklist_partition(location, "accepted")),
+            Limit=limit,
+        )
+        ids = [i["shipment_id"] for i in response.get("Items", [])]
+        items = self._batch_get([keys.shipment_key(s) for s in ids])
+        return [shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)]
+
+    def pending_before(self, location: str, cutoff: str, limit: int) -> list[str]:
+        response = table().query(
+            IndexName=keys.STATUS_INDEX,
+            KeyConditionExpression=K("GSI1PK").eq(keys.picklist_partition(location, "pending"))
+            & K("GSI1SK").lt(cutoff),
+            Limit=limit,
+        )
+        return [i["shipment_id"] for i in response.get("Items", [])]
+
+    def due(self, now: str, limit: int = 1000) -> list[str]:
+        """Shipment ids whose timer is due, from every shard of the sparse timer index, oldest first."""
+        ids: list[str] = []
+        for partition in keys.timer_partitions():
+            kwargs: dict[str, Any] = {
+                "IndexName": keys.TIMER_INDEX,
+                "KeyConditionExpression": K("GSI2PK").eq(partition) & K("GSI2SK").lte(f"{now}#~"),
+            }
+            while True:
+                response = table().query(**kwargs)
+                ids += [i["GSI2SK"].split("#", 1)[1] for i in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response or len(ids) >= limit * keys.TIMER_SHARDS:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return ids
+
+    # ------------------------------------------------------------------ stock and catalog
+    def catalog(self, skus: Iterable[str]) -> dict[str, CatalogItem]:
+        wanted = sorted({s for s in skus if s})
+        if not wanted:
+            return {}
+        return {
+            i["sku"]: stock_codec.catalog_from_item(i) for i in self._batch_get([keys.catalog_key(s) for s in wanted])
+        }
+
+    def catalog_item(self, sku: str) -> CatalogItem | None:
+        item = self._get(keys.catalog_key(sku))
+        return stock_codec.catalog_from_item(item) if item else None
+
+    def stock_and_catalog(
+        self, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
+        """Levels of every (sku, location) that exists and the SKUs' catalog entries: one BatchGetItem per 100."""
+        wanted = sorted({s for s in skus if s})
+        if not wanted:
+            return {}, {}
+        locations = list(locations)
+        request = [keys.catalog_key(s) for s in wanted] + [keys.stock_key(s, loc) for s in wanted for loc in locations]
+        levels: dict[tuple[str, str], StockLevel] = {}
+        catalog: dict[str, CatalogItem] = {}
+        for item in self._batch_get(request):
+            if item.get("type") == "catalog":
+                catalog[item["sku"]] = stock_codec.catalog_from_item(item)
+            elif item.get("type") == "stock":
+                levels[(item["sku"], item["location"])] = stock_codec.level_from_item(
+                    item, item["sku"], item["location"]
+                )
+        return levels, catalog
+
+    def level(self, sku: str, location: str) -> StockLevel:
+        return stock_codec.level_from_item(self._get(keys.stock_key(sku, location)), sku, location)
+
+    def levels_of(self, sku: str) -> list[StockLevel]:
+        items = self._query(
+            KeyConditionExpression=K("PK").eq(keys.catalog_key(sku)["PK"]) & K("SK").begins_with(keys.LOCATION_PREFIX),
+            ConsistentRead=True,
+        )
+        return [stock_codec.level_from_item(i, sku, i["location"]) for i in items]
+
+    def adjustments(self, sku: str, location: str, limit: int = 50) -> list[Adjustment]:
+        response = table().query(
+            KeyConditionExpression=K("PK").eq(keys.catalog_key(sku)["PK"])
+            & K("SK").begins_with(f"{keys.ADJUSTMENT_PREFIX}{location}#"),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [stock_codec.adjustment_from_item(i) for i in response.get("Items", [])]
+
+    def backorders(self, sku: str, limit: int = 50) -> list[Backorder]:
+        """Backorders of a SKU, oldest first (FIFO)."""
+        response = table().query(
+            KeyConditionExpression=K("PK").eq(keys.backorder_partition(sku)), ConsistentRead=True, Limit=limit
+        )
+        return [stock_codec.backorder_from_item(i) for i in response.get("Items", [])]
+
+
+def _decode_cursor(cursor: str, status: str) -> dict[str, str]:
+    """A cursor is only ever one we handed out for the same status list; anything else is a 400."""
+    try:
+        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise BadRequest("cursor is not one this API returned") from None
+    expected = {"PK", "SK", "GSI1PK", "GSI1SK"}
+    if (
+        not isinstance(start, dict)
+        or set(start) != expected
+        or not all(isinstance(v, str) for v in start.values())
+        or start["GSI1PK"] != keys.status_index_partition(status)
+    ):
+        raise BadRequest("cursor is not one this API returned for this status")
+    return start

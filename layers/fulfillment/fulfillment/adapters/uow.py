@@ -1,0 +1,337 @@
+"""The unit of work: the writes of one business step, committed in one call, with failures translated once.
+
+Services add what a step decided (an order saved at the version it read, a stock move, a shipment event that is
+also the message's exactly-once marker, ...). `commit()` sends one conditional write when the step touches one
+item and one TransactWriteItems when it touches several. A failed condition becomes the domain error its write
+declared (`ConcurrentModification`, `InsufficientStock`, `AlreadyApplied`, `AlreadyExists`); nothing else in the
+package sees a DynamoDB error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from fulfillment import keys
+from fulfillment.adapters.aws import ddb_client
+from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import shipment as shipment_codec
+from fulfillment.adapters.codecs import stock as stock_codec
+from fulfillment.domain.model import Order
+from fulfillment.domain.shipments import Shipment, ShipmentEvent
+from fulfillment.domain.stock import Adjustment, Backorder, StockMove
+from fulfillment.errors import (
+    AlreadyApplied,
+    AlreadyExists,
+    ConcurrentModification,
+    FulfillmentError,
+    InsufficientStock,
+)
+
+MAX_TRANSACTION_ITEMS = 100
+MESSAGE_MARKER_TTL_SECONDS = 35 * 24 * 3600
+# When several writes of one transaction fail, the most telling reason wins.
+_PRECEDENCE: tuple[type[FulfillmentError], ...] = (
+    AlreadyApplied,
+    AlreadyExists,
+    InsufficientStock,
+    ConcurrentModification,
+)
+
+
+@dataclass
+class Write:
+    kind: str  # Put | Update | Delete | ConditionCheck
+    body: dict[str, Any]
+    error: Callable[[], FulfillmentError] = field(default=lambda: ConcurrentModification("item changed"))
+
+
+def _expression(body: dict[str, Any], condition: str | None, values: dict | None, names: dict | None) -> None:
+    if condition:
+        body["ConditionExpression"] = condition
+    if values:
+        body["ExpressionAttributeValues"] = values
+    if names:
+        body["ExpressionAttributeNames"] = names
+
+
+class DynamoUnitOfWork:
+    def __init__(self, table_name: str, now_epoch: Callable[[], int]) -> None:
+        self.table_name = table_name
+        self.now_epoch = now_epoch
+        self.writes: list[Write] = []
+
+    def __len__(self) -> int:
+        return len(self.writes)
+
+    # ------------------------------------------------------------------ building blocks
+    def _put(
+        self,
+        item: dict,
+        error: Callable[[], FulfillmentError] | None = None,
+        *,
+        condition: str | None = None,
+        values: dict | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"Item": item}
+        _expression(body, condition, values, None)
+        self.writes.append(Write("Put", body, error or (lambda: ConcurrentModification("item changed"))))
+
+    def _update(
+        self,
+        key: dict,
+        expression: str,
+        error: Callable[[], FulfillmentError],
+        *,
+        condition: str | None = None,
+        values: dict | None = None,
+        names: dict | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"Key": key, "UpdateExpression": expression}
+        _expression(body, condition, values, names)
+        self.writes.append(Write("Update", body, error))
+
+    def _delete(self, key: dict, *, condition: str | None = None) -> None:
+        body: dict[str, Any] = {"Key": key}
+        _expression(body, condition, None, None)
+        self.writes.append(Write("Delete", body, lambda: ConcurrentModification(f"{key} is gone")))
+
+    # ------------------------------------------------------------------ orders and shipments
+    def add_order(self, order: Order) -> None:
+        self._put(
+            order_codec.to_item(order),
+            lambda: AlreadyExists(f"order {order.order_id} exists"),
+            condition="attribute_not_exists(PK)",
+        )
+
+    def save_order(self, order: Order, *, expected_version: int) -> None:
+        self._put(
+            order_codec.to_item(order),
+            lambda: ConcurrentModification(f"order {order.order_id} changed since version {expected_version}"),
+            condition="version = :expected",
+            values={":expected": expected_version},
+        )
+
+    def add_shipment(self, shipment: Shipment) -> None:
+        self._put(
+            shipment_codec.to_item(shipment),
+            lambda: ConcurrentModification(f"{shipment.shipment_id} exists"),
+            condition="attribute_not_exists(PK)",
+        )
+
+    def save_shipment(self, shipment: Shipment, *, expected_version: int, changes: tuple = ()) -> None:
+        self._put(
+            shipment_codec.to_item(shipment, changes),
+            lambda: ConcurrentModification(f"shipment {shipment.shipment_id} changed since version {expected_version}"),
+            condition="version = :expected",
+            values={":expected": expected_version},
+        )
+
+    def record(self, event: ShipmentEvent) -> None:
+        """What was said about a shipment; the key is the message's, so this is also its exactly-once marker."""
+        self._put(
+            shipment_codec.event_to_item(event),
+            lambda: AlreadyApplied(f"{event.source} message {event.message_id[:80]} was applied"),
+            condition="attribute_not_exists(PK)",
+        )
+
+    def mark(self, source: str, message_id: str, kind: str) -> None:
+        """A message that is not about one shipment was applied (TTL: 35 days)."""
+        self._put(
+            {
+                **keys.message_key(source, message_id),
+                "type": "message",
+                "kind": kind,
+                "expires_at": self.now_epoch() + MESSAGE_MARKER_TTL_SECONDS,
+            },
+            lambda: AlreadyApplied(f"{source} message {message_id[:80]} was applied"),
+            condition="attribute_not_exists(PK)",
+        )
+
+    def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str) -> None:
+        self._put(shipment_codec.tracking_pointer(carrier, tracking_number, shipment_id))
+
+    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict) -> None:
+        self._put(
+            {
+                **keys.early_tracking_key(carrier, tracking_number, event_id),
+                "type": "early_tracking",
+                "update": update,
+                "expires_at": self.now_epoch() + MESSAGE_MARKER_TTL_SECONDS,
+            }
+        )
+
+    # ------------------------------------------------------------------ stock
+    def move_stock(self, move: StockMove, now: str) -> None:
+        """One conditional update of a stock item: reservations need `available`, the rest need `reserved`."""
+        available = move.release - move.reserve
+        reserved = move.reserve - move.release - move.ship - move.write_off
+        on_hand = -(move.ship + move.write_off)
+        sets = ["updated_at = :now"]
+        adds = []
+        values: dict[str, Any] = {":now": now}
+        for name, delta in (("available", available), ("reserved", reserved), ("on_hand", on_hand)):
+            if delta:
+                sets.append(f"{name} = {name} + :{name}")
+                values[f":{name}"] = delta
+        if move.ship:
+            adds.append("shipped :ship")
+            values[":ship"] = move.ship
+        if move.write_off:
+            adds.append("adjusted_correction :wo")
+            values[":wo"] = -move.write_off
+        conditions = []
+        if move.reserve > move.release:
+            conditions.append("available >= :need")
+            values[":need"] = move.reserve - move.release
+        if move.release + move.ship + move.write_off:
+            conditions.append("reserved >= :held")
+            values[":held"] = move.release + move.ship + move.write_off
+        if move.ship + move.write_off:
+            conditions.append("on_hand >= :gone")
+            values[":gone"] = move.ship + move.write_off
+        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        if move.audit is not None:
+            self._put(
+                stock_codec.adjustment_item(move.audit),
+                lambda: AlreadyApplied(f"adjustment {move.audit.adjustment_id if move.audit else ''} applied"),
+                condition="attribute_not_exists(PK)",
+            )
+        self._update(
+            keys.stock_key(move.sku, move.location),
+            expression,
+            lambda: InsufficientStock(f"not enough {move.sku} at {move.location} for {move}"),
+            condition=" AND ".join(conditions) or "attribute_exists(PK)",
+            values=values,
+        )
+
+    def adjust_stock(self, adjustment: Adjustment, *, expected_on_hand: int | None = None) -> None:
+        """Change on_hand by `delta`, audited, exactly once per adjustment id (the audit item is the marker)."""
+        delta = adjustment.delta
+        condition = ["(attribute_not_exists(PK) OR available >= :needed)"]
+        values: dict[str, Any] = {
+            ":d": delta,
+            ":zero": 0,
+            ":now": adjustment.at,
+            ":sku": adjustment.sku,
+            ":loc": adjustment.location,
+            ":type": "stock",
+            ":needed": max(-delta, 0),
+        }
+        error: Callable[[], FulfillmentError] = lambda: InsufficientStock(  # noqa: E731
+            f"removing {-delta} would take reserved units of {adjustment.sku} at {adjustment.location}"
+        )
+        if expected_on_hand is not None:
+            condition.append("(attribute_not_exists(PK) OR on_hand = :seen)")
+            values[":seen"] = expected_on_hand
+            error = lambda: ConcurrentModification("stock changed since it was read")  # noqa: E731
+        self._put(
+            stock_codec.adjustment_item(adjustment),
+            lambda: AlreadyApplied(f"adjustment {adjustment.adjustment_id} was already applied"),
+            condition="attribute_not_exists(PK)",
+        )
+        self._update(
+            keys.stock_key(adjustment.sku, adjustment.location),
+            "SET on_hand = if_not_exists(on_hand, :zero) + :d, available = if_not_exists(available, :zero) + :d,"
+            " reserved = if_not_exists(reserved, :zero), sku = :sku, #loc = :loc, #type = :type, updated_at = :now"
+            " ADD #counter :d",
+            error,
+            condition=" AND ".join(condition),
+            values=values,
+            names={"#loc": "location", "#type": "type", "#counter": f"adjusted_{adjustment.reason}"},
+        )
+
+    def put_catalog(self, sku: str, fields: dict[str, Any], now: str) -> None:
+        """Create or replace a catalog entry's fields; the backorder counter is kept."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value for i, value in enumerate(fields.values())}
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
+        sets += [
+            "sku = :sku",
+            "#type = :type",
+            "updated_at = :now",
+            "created_at = if_not_exists(created_at, :now)",
+            "backordered_units = if_not_exists(backordered_units, :zero)",
+        ]
+        self._update(
+            keys.catalog_key(sku),
+            "SET " + ", ".join(sets),
+            lambda: ConcurrentModification("catalog"),
+            names={**names, "#type": "type"},
+            values={**values, ":sku": sku, ":type": "catalog", ":now": now, ":zero": 0},
+        )
+
+    def backlog(self, sku: str, delta: int) -> None:
+        """Units of a SKU waiting as backorders, kept on its catalog item (FIFO fairness for new orders)."""
+        if delta:
+            self._update(
+                keys.catalog_key(sku),
+                "ADD backordered_units :d",
+                lambda: ConcurrentModification(sku),
+                values={":d": delta},
+            )
+
+    def queue_backorder(self, backorder: Backorder) -> None:
+        self._update(
+            keys.backorder_key(backorder.sku, backorder.queued_at, backorder.order_id, backorder.line_no),
+            "SET order_id = :o, line_no = :n, sku = :s, #type = :t ADD quantity :q",
+            lambda: ConcurrentModification("backorder"),
+            values={
+                ":o": backorder.order_id,
+                ":n": backorder.line_no,
+                ":s": backorder.sku,
+                ":t": "backorder",
+                ":q": backorder.quantity,
+            },
+            names={"#type": "type"},
+        )
+
+    def settle_backorder(self, backorder: Backorder, remaining: int) -> None:
+        key = keys.backorder_key(backorder.sku, backorder.queued_at, backorder.order_id, backorder.line_no)
+        if remaining <= 0:
+            self._delete(key)
+        else:
+            self._update(
+                key, "SET quantity = :q", lambda: ConcurrentModification("backorder"), values={":q": remaining}
+            )
+
+    # ------------------------------------------------------------------ commit
+    def commit(self) -> None:
+        if not self.writes:
+            return
+        if len(self.writes) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"{len(self.writes)} writes exceed a transaction's {MAX_TRANSACTION_ITEMS}")
+        client = ddb_client()
+        try:
+            if len(self.writes) == 1:
+                write = self.writes[0]
+                call = {"Put": client.put_item, "Update": client.update_item, "Delete": client.delete_item}
+                call[write.kind](TableName=self.table_name, **write.body)
+            else:
+                client.transact_write_items(
+                    TransactItems=[{w.kind: {"TableName": self.table_name, **w.body}} for w in self.writes]
+                )
+        except ClientError as exc:
+            raise self._translate(exc) from None
+        finally:
+            self.writes = []
+
+    def _translate(self, exc: ClientError) -> Exception:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "ConditionalCheckFailedException":
+            return self.writes[0].error()
+        if code != "TransactionCanceledException":
+            return exc
+        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        failed = [self.writes[i].error() for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+        if failed:
+            return min(
+                failed,
+                key=lambda e: next((n for n, cls in enumerate(_PRECEDENCE) if isinstance(e, cls)), len(_PRECEDENCE)),
+            )
+        if any(r in ("TransactionConflict", "ThrottlingError") for r in reasons):
+            return ConcurrentModification("a concurrent transaction touched the same items")
+        return exc

@@ -1,0 +1,70 @@
+"""Backorders: when units of a SKU become available, the oldest waiting lines get them first (FIFO)."""
+
+from __future__ import annotations
+
+from fulfillment.config import Settings
+from fulfillment.domain.allocation import plan_lines
+from fulfillment.domain.stock import Backorder, StockMove
+from fulfillment.errors import ConcurrentModification, InsufficientStock
+from fulfillment.services.ports import Store, UnitOfWork
+from fulfillment.services.unit import MAX_ATTEMPTS, Outcome, apply_once, utc_now
+
+PAGE = 25
+
+
+class Backorders:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.location_ids = settings.stocked_location_ids
+
+    def allocate(self, sku: str) -> int:
+        """Serve the SKU's waiting lines oldest first from whatever is available now. Returns units served."""
+        served = 0
+        for _ in range(MAX_ATTEMPTS * 4):
+            waiting = self.store.backorders(sku, limit=PAGE)
+            if not waiting:
+                return served
+            levels = {(sku, lvl.location): max(lvl.available, 0) for lvl in self.store.levels_of(sku)}
+            if sum(levels.values()) <= 0:
+                return served
+            for entry in waiting:
+                try:
+                    result = apply_once(
+                        self.store,
+                        lambda uow, entry=entry, levels=levels: self._serve(entry, levels, uow),  # type: ignore[misc]
+                        what=f"backorder of {sku}",
+                        retry_on=(ConcurrentModification, InsufficientStock),
+                        attempts=1,
+                    )
+                except ConcurrentModification:
+                    break  # someone else moved the stock or the order: read the queue and the levels again
+                assert not isinstance(result, Outcome)
+                for location, units in result.items():
+                    levels[(sku, location)] -= units
+                    served += units
+                if sum(levels.values()) <= 0:
+                    return served
+            else:
+                if len(waiting) < PAGE:
+                    return served
+        raise ConcurrentModification(f"could not finish serving the {sku} backorder queue: retry")
+
+    def _serve(self, entry: Backorder, levels: dict[tuple[str, str], int], uow: UnitOfWork) -> dict[str, int]:
+        """Units given to one waiting line, per location ({} when it no longer waits)."""
+        now = utc_now()
+        order = self.store.order(entry.order_id)
+        line = next((ln for ln in order.lines if ln.line_no == entry.line_no), None) if order else None
+        if order is None or order.cancelled or line is None or line.backordered <= 0:
+            return {}  # the release of a cancelled order removes its entries; nothing to serve here
+        [plan] = plan_lines([(entry.line_no, entry.sku, line.backordered)], levels, self.location_ids)
+        if not plan.allocations:
+            return {}
+        uow.save_order(
+            order.begin(now).serve_backorder(entry.line_no, plan.allocations), expected_version=order.version
+        )
+        for location, units in plan.allocations.items():
+            uow.move_stock(StockMove(entry.sku, location, reserve=units), now)
+        uow.settle_backorder(entry, plan.backordered)
+        uow.backlog(entry.sku, -plan.reserved)
+        return dict(plan.allocations)

@@ -1,0 +1,191 @@
+"""Dispatch: shipments per location, fulfillment requests to each provider's queue, cancellations.
+
+The table is the outbox: shipments are written `pending` with the order change; the stream makes the router queue
+`submit_shipment`; submitting marks the shipment `submitted` and then sends the request. A crash between the two
+re-sends the same `request_id`, which the provider dedupes, so every shipment is requested, and acted on, once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from fulfillment import keys
+from fulfillment.config import Settings
+from fulfillment.contracts.provider import CancellationRequest, FulfillmentRequest, ShipTo
+from fulfillment.domain import progress
+from fulfillment.domain.events import Entry
+from fulfillment.domain.model import Order
+from fulfillment.domain.shipments import Shipment, ShipmentLine, ShipmentStatus, units_in_flight
+from fulfillment.errors import OrderNotFound
+from fulfillment.services.ports import Store, UnitOfWork
+from fulfillment.services.unit import Outcome, apply_once, require, utc_now
+
+S = ShipmentStatus
+Sender = Callable[[str, BaseModel], None]  # (provider, message) -> the provider's own queue
+
+
+def fulfillment_request(order: Order, shipment: Shipment, now: str) -> FulfillmentRequest:
+    a = order.shipping_address
+    ship_to = ShipTo(**({k: getattr(a, k) for k in ShipTo.model_fields} if a else {}))
+    return FulfillmentRequest(
+        request_id=shipment.request_id,
+        shipment_id=shipment.shipment_id,
+        order_id=order.order_id,
+        provider=shipment.provider,
+        location=shipment.location,
+        ship_to=ship_to,
+        lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in shipment.lines],
+        requested_at=now,
+    )
+
+
+def cancellation_request(shipment: Shipment) -> CancellationRequest:
+    return CancellationRequest(
+        request_id=f"{shipment.request_id}:cancel", shipment_id=shipment.shipment_id, order_id=shipment.order_id
+    )
+
+
+def save(uow: UnitOfWork, read: Shipment, change: progress.Change, order: Order | None = None) -> None:
+    """Write what a shipment decision produced, each item conditional on the version that was read."""
+    if change.shipment != read or change.shipment_entries:
+        uow.save_shipment(change.shipment.bump(), expected_version=read.version, changes=change.shipment_entries)
+    if change.order is not None and order is not None:
+        uow.save_order(change.order, expected_version=order.version)
+    for move in change.moves:
+        uow.move_stock(move, change.shipment.status_at or utc_now())
+    if change.tracking is not None:
+        uow.point_tracking(*change.tracking, change.shipment.shipment_id)
+
+
+class Dispatch:
+    def __init__(self, settings: Settings, store: Store, send: Sender) -> None:
+        self.settings = settings
+        self.store = store
+        self.send = send
+
+    def dispatch(self, order_id: str) -> int:
+        """Put every reserved, not yet dispatched unit into a shipment per location. Returns shipments made."""
+
+        def step(uow: UnitOfWork) -> int:
+            order, shipments = self.store.order_with_shipments(order_id)
+            if order is None:
+                raise OrderNotFound(f"no order {order_id}")
+            if not order.undispatched:
+                return 0
+            in_flight = units_in_flight(shipments)
+            wanted: dict[str, dict[int, int]] = defaultdict(dict)
+            for line in order.lines:
+                for location, units in line.allocations.items():
+                    free = units - in_flight.get((line.line_no, location), 0)
+                    if free > 0:
+                        wanted[location][line.line_no] = free
+            if not wanted:
+                return 0
+            now = utc_now()
+            updated = order.begin(now)
+            for location_id, units in sorted(wanted.items()):
+                location = self.settings.location(location_id)
+                shipment_id = keys.shipment_id_for(order_id, updated.shipment_seq + 1)
+                in_house = location is not None and location.kind == "in_house"
+                shipment = Shipment(
+                    shipment_id=shipment_id,
+                    order_id=order_id,
+                    location=location_id,
+                    provider=location.provider if location else "unknown",
+                    provider_kind=location.kind if location else "unknown",
+                    lines=tuple(
+                        ShipmentLine(line_no=n, sku=str(order.line(n).sku), quantity=u)
+                        for n, u in sorted(units.items())
+                    ),
+                    request_id=shipment_id,
+                    created_at=now,
+                    status=S.ACCEPTED if in_house else S.PENDING,
+                    status_at=now,
+                    version=1,
+                )
+                updated = updated.dispatch(units).record(
+                    Entry(
+                        "shipment_created",
+                        {"shipment_id": shipment_id, "location": location_id, "units": sum(units.values())},
+                    )
+                )
+                uow.add_shipment(shipment)
+            uow.save_order(updated, expected_version=order.version)
+            return len(wanted)
+
+        result = apply_once(self.store, step, what=f"dispatch {order_id}")
+        return 0 if isinstance(result, Outcome) else result
+
+    def submit(self, shipment_id: str) -> Outcome:
+        """Mark a pending shipment submitted, then send its fulfillment_request (the outbox's second half).
+
+        The write comes first: a cancellation racing this either wins `pending` (and nothing is ever sent) or sees
+        `submitted` (and asks the provider to cancel). A crash between the write and the send is healed by the
+        redelivered message (a `submitted` shipment is sent again: same request_id) and by the ack timer.
+        """
+        sent: list[FulfillmentRequest] = []
+
+        def step(uow: UnitOfWork) -> Outcome:
+            sent.clear()
+            found, order = self.store.shipment_and_order(shipment_id)
+            shipment = require(found, shipment_id)
+            if order is None:
+                raise OrderNotFound(f"no order for {shipment_id}")
+            if shipment.status is S.SUBMITTED and not shipment.cancel_requested and shipment.attempts <= 1:
+                sent.append(fulfillment_request(order, shipment, shipment.submitted_at or utc_now()))
+                return Outcome.SENT_AGAIN
+            if shipment.status is not S.PENDING:
+                return Outcome.NOTHING_TO_DO
+            now = utc_now()
+            if order.cancelled or shipment.cancel_requested:
+                change = progress.cancel(order.begin(now), shipment, "order cancelled before submission", now)
+                save(uow, shipment, change, order)
+                return Outcome.CANCELLED_BEFORE_SUBMISSION
+            submitted = shipment.submit(now, self.settings.ack_timeout_seconds)
+            uow.save_shipment(submitted.bump(), expected_version=shipment.version)
+            sent.append(fulfillment_request(order, submitted, now))
+            return Outcome.SUBMITTED
+
+        outcome = Outcome(apply_once(self.store, step, what=f"submit {shipment_id}"))
+        for request in sent:
+            self.send(request.provider, request)
+        return outcome
+
+    def cancel_shipments(self, order_id: str) -> int:
+        """The order was cancelled: stop its shipments that have not shipped. Returns how many were touched."""
+        _, shipments = self.store.order_with_shipments(order_id)
+        touched = 0
+        for shipment in shipments:
+            if not shipment.active or not shipment.before_shipping:
+                continue
+            if shipment.status is S.PENDING or shipment.in_house:
+                self.change(shipment.shipment_id, lambda o, s: progress.cancel(o, s, "order cancelled", utc_now()))
+                touched += 1
+            elif not shipment.cancel_sent:
+                self.send(shipment.provider, cancellation_request(shipment))
+                now = utc_now()
+                self.change(
+                    shipment.shipment_id,
+                    lambda o, s, now=now: progress.Change(  # type: ignore[misc]
+                        s.request_cancellation(now, self.settings.ack_timeout_seconds)
+                    ),
+                )
+                touched += 1
+        return touched
+
+    def change(self, shipment_id: str, decide: Callable[[Order, Shipment], progress.Change]) -> Outcome:
+        """Apply a decision about a shipment (and its order) atomically, from a fresh read on contention."""
+
+        def step(uow: UnitOfWork) -> Outcome:
+            found, order = self.store.shipment_and_order(shipment_id)
+            shipment = require(found, shipment_id)
+            if order is None:
+                raise OrderNotFound(f"no order for {shipment_id}")
+            change = decide(order.begin(utc_now()), shipment)
+            save(uow, shipment, change, order)
+            return Outcome.APPLIED if len(uow) else Outcome.NOTHING_TO_DO
+
+        return Outcome(apply_once(self.store, step, what=f"shipment {shipment_id}"))

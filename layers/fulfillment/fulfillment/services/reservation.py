@@ -1,0 +1,215 @@
+"""Stock reservation: reserve an order's lines, release a cancelled order's stock, expire unpaid orders.
+
+Every step carries the order item's version condition, so a redelivered message either finds the work done
+(and does nothing) or does it once. The order's lines are the reservation record (`allocations`: units per
+location); the stock items count the same units, in the same transaction. Large orders are reserved in chunks
+that fit one TransactWriteItems; `reservation_cursor` records how far it got.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
+
+from fulfillment.config import Settings
+from fulfillment.domain.allocation import LinePlan, plan_lines
+from fulfillment.domain.events import Entry
+from fulfillment.domain.model import FillPolicy, Hold, Order, WorkState
+from fulfillment.domain.shipments import units_in_flight
+from fulfillment.domain.stock import Backorder, StockMove, cap_for_backlog
+from fulfillment.errors import ConcurrentModification, InsufficientStock, OrderNotFound
+from fulfillment.services.ports import Store, UnitOfWork
+from fulfillment.services.unit import MAX_ATTEMPTS, Outcome, apply_once, utc_now
+
+CHUNK_BUDGET = 99  # writes per transaction besides the order item
+
+
+class Reservations:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.location_ids = settings.stocked_location_ids
+
+    def _order(self, order_id: str) -> Order:
+        order = self.store.order(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order {order_id}")
+        return order
+
+    # ---------------------------------------------------------------- reserve
+    def reserve(self, order_id: str) -> Outcome:
+        """Reserve what the order still needs, a transaction per chunk of lines."""
+        outcome = Outcome.NOTHING_TO_DO
+        for _ in range(MAX_ATTEMPTS * 4):
+            result = apply_once(
+                self.store,
+                lambda uow: self._reserve_chunk(order_id, uow),
+                what=f"reserve {order_id}",
+                retry_on=(ConcurrentModification, InsufficientStock),
+            )
+            if result is Outcome.NOTHING_TO_DO:
+                return outcome
+            outcome = result
+            if result is not Outcome.RESERVED_CHUNK:
+                return result
+        raise ConcurrentModification(f"could not reserve order {order_id}: too much contention")
+
+    def _reserve_chunk(self, order_id: str, uow: UnitOfWork) -> Outcome:
+        order = self._order(order_id)
+        if order.cancelled or order.reservation_state is not WorkState.PENDING:
+            return Outcome.NOTHING_TO_DO
+        now = utc_now()
+        pending = [line for line in order.lines if line.line_no > order.reservation_cursor]
+        skus = {line.sku for line in pending if line.needs_stock and line.sku}
+        levels, catalog = self.store.stock_and_catalog(skus, self.location_ids)
+        available = {pair: max(level.available, 0) for pair, level in levels.items()}
+        # Units waiting as backorders are promised to earlier orders (FIFO): new orders may not take them.
+        available = cap_for_backlog(available, {s: c.backordered_units for s, c in catalog.items()}, self.location_ids)
+        # Dropshipped SKUs come from their supplier, whose stock we do not count: always available there.
+        dropship = {sku: c.dropship_location for sku, c in catalog.items() if c.dropship_location}
+
+        first_pass = not any(ln.reserved or ln.backordered or ln.shipped for ln in order.lines)
+        kill_if_short = order.fill_policy is FillPolicy.FILL_OR_KILL and order.reservation_cursor == 0 and first_pass
+        if kill_if_short:
+            whole = plan_lines(
+                [
+                    (ln.line_no, ln.sku, ln.unallocated)
+                    for ln in pending
+                    if ln.needs_stock and ln.sku and ln.sku not in dropship
+                ],
+                available,
+                self.location_ids,
+            )
+            if any(p.backordered for p in whole):
+                return self._kill(order, now, uow)
+
+        updated = order.begin(now)
+        taken: dict[tuple[str, str], int] = defaultdict(int)
+        backlog: dict[str, int] = defaultdict(int)
+        backorders: list[Backorder] = []
+        cursor = order.reservation_cursor
+        for line in pending:
+            if line.needs_stock and line.unallocated and line.sku:
+                if line.sku in dropship:
+                    plan = LinePlan(line.line_no, line.sku, allocations={str(dropship[line.sku]): line.unallocated})
+                else:
+                    free = {pair: units - taken.get(pair, 0) for pair, units in available.items()}
+                    [plan] = plan_lines([(line.line_no, line.sku, line.unallocated)], free, self.location_ids)
+                tracked = {
+                    loc for loc in plan.allocations if self.settings.tracks_stock(loc) and line.sku not in dropship
+                }
+                adds = len({(plan.sku, loc) for loc in tracked} - set(taken))
+                if plan.backordered:
+                    adds += 1 + (plan.sku not in backlog)
+                if len(taken) + len(backorders) + len(backlog) + adds > CHUNK_BUDGET:
+                    break
+                for location in tracked:
+                    taken[(line.sku, location)] += plan.allocations[location]
+                if plan.backordered:
+                    backlog[line.sku] += plan.backordered
+                    backorders.append(
+                        Backorder(line.sku, order.created_at, order.order_id, line.line_no, plan.backordered)
+                    )
+                updated = updated.reserve(line.line_no, plan.allocations, plan.backordered)
+            cursor = line.line_no
+        done = cursor >= max((ln.line_no for ln in order.lines), default=0)
+        updated = replace(updated, reservation_cursor=cursor)
+        updated = updated.reservation_finished() if done else updated
+        uow.save_order(updated, expected_version=order.version)
+        for (sku, location), units in taken.items():
+            uow.move_stock(StockMove(sku, location, reserve=units), now)
+        for backorder in backorders:
+            uow.queue_backorder(backorder)
+        for sku, units in backlog.items():
+            uow.backlog(sku, units)
+        return Outcome.RESERVED if done else Outcome.RESERVED_CHUNK
+
+    def _kill(self, order: Order, now: str, uow: UnitOfWork) -> Outcome:
+        """fill_or_kill: not everything can be reserved now, so nothing is: the order is cancelled."""
+        updated = replace(order.begin(now), reservation_state=WorkState.DONE)
+        updated = updated.cancel(reason="insufficient_stock", by="fill_or_kill")
+        if not order.holds_stock:
+            updated = replace(updated, release_state=WorkState.NONE)  # nothing was taken
+        uow.save_order(updated, expected_version=order.version)
+        return Outcome.KILLED
+
+    # ---------------------------------------------------------------- unpaid expiry
+    def expire_unpaid(self, order_id: str) -> Outcome:
+        """Cancel an order still awaiting payment past the expiry after the hold was placed; its stock returns."""
+
+        def step(uow: UnitOfWork) -> Outcome:
+            order = self._order(order_id)
+            hold = order.holds.get(Hold.AWAITING_PAYMENT.value)
+            if order.cancelled or hold is None:
+                return Outcome.NOTHING_TO_DO
+            now = utc_now()
+            waited = (datetime.fromisoformat(now) - datetime.fromisoformat(hold["since"])).total_seconds()
+            if waited < self.settings.unpaid_expiry_seconds:
+                return Outcome.NOT_YET
+            uow.save_order(
+                order.begin(now).cancel(reason="payment_expired", by="timer"), expected_version=order.version
+            )
+            return Outcome.EXPIRED
+
+        return Outcome(apply_once(self.store, step, what=f"expire {order_id}"))
+
+    # ---------------------------------------------------------------- release
+    def release(self, order_id: str) -> Outcome:
+        """Give back everything a cancelled order holds: reserved units and places in backorder queues."""
+        for _ in range(MAX_ATTEMPTS * 4):
+            result = apply_once(
+                self.store,
+                lambda uow: self._release_chunk(order_id, uow),
+                what=f"release {order_id}",
+                retry_on=(ConcurrentModification, InsufficientStock),
+            )
+            if result is not Outcome.RESERVED_CHUNK:
+                return Outcome(result)
+        raise ConcurrentModification(f"could not release order {order_id}")
+
+    def _release_chunk(self, order_id: str, uow: UnitOfWork) -> Outcome:
+        """Units in a shipment the provider has not yet given up are kept: they are released when the provider
+        accepts the cancellation (the shipment then leaves `in_flight`)."""
+        order, shipments = self.store.order_with_shipments(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order {order_id}")
+        if order.release_state is not WorkState.PENDING:
+            return Outcome.NOTHING_TO_DO
+        now = utc_now()
+        in_flight = units_in_flight(shipments)
+        updated = order.begin(now)
+        returned: dict[tuple[str, str], int] = defaultdict(int)
+        released = 0
+        finished = True
+        for line in order.lines:
+            for location, held in line.allocations.items():
+                units = held - in_flight.get((line.line_no, location), 0)
+                if units <= 0:
+                    continue
+                tracked = self.settings.tracks_stock(location) and line.sku is not None
+                if (
+                    tracked
+                    and (line.sku, location) not in returned
+                    and len(returned) >= CHUNK_BUDGET - len(order.lines)
+                ):
+                    finished = False
+                    continue
+                if tracked and line.sku:
+                    returned[(line.sku, location)] += units
+                updated = updated.release(line.line_no, location, units)
+                released += units
+        if finished:
+            backlog: dict[str, int] = defaultdict(int)
+            for line in order.lines:
+                if line.backordered and line.sku:
+                    uow.settle_backorder(Backorder(line.sku, order.created_at, order.order_id, line.line_no, 0), 0)
+                    backlog[line.sku] -= line.backordered
+            for sku, delta in backlog.items():
+                uow.backlog(sku, delta)
+            updated = replace(updated.drop_backorders(), release_state=WorkState.DONE)
+            updated = updated.record(Entry("stock_released", {"units": released}))
+        uow.save_order(updated, expected_version=order.version)
+        for (sku, location), units in returned.items():
+            uow.move_stock(StockMove(sku, location, release=units), now)
+        return Outcome.RELEASED if finished else Outcome.RESERVED_CHUNK

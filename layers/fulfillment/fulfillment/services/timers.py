@@ -1,0 +1,112 @@
+"""Shipment timers (acknowledgement timeouts, cancellation re-sends, delays) and the sweep for stalled work."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from fulfillment.adapters.store import DynamoStore
+from fulfillment.config import Settings
+from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder, SubmitShipment
+from fulfillment.domain import progress
+from fulfillment.domain.events import Entry
+from fulfillment.domain.shipments import TERMINAL, ShipmentStatus, plus
+from fulfillment.services.dispatch import Dispatch, cancellation_request, fulfillment_request, save
+from fulfillment.services.ports import UnitOfWork
+from fulfillment.services.unit import Outcome, apply_once, require, utc_now
+
+S = ShipmentStatus
+SWEEP_LIMIT = 50
+
+
+class Timers:
+    def __init__(self, settings: Settings, dispatch: Dispatch) -> None:
+        self.settings = settings
+        self.dispatch = dispatch
+        self.store = dispatch.store
+
+    def check(self, shipment_id: str) -> Outcome:
+        """A shipment's timer is due: re-send an unanswered request, hold the order, or flag a delay."""
+        shipment = require(self.store.shipment(shipment_id), shipment_id)
+        now = utc_now()
+        if shipment.timer_due is None or shipment.timer_due > now:
+            return Outcome.NOT_DUE
+        max_attempts = self.settings.max_submit_attempts
+        if shipment.cancel_requested and shipment.status in (S.SUBMITTED, S.ACCEPTED):
+            if shipment.attempts >= max_attempts + 3:
+                entry = Entry(
+                    "cancellation_unanswered", {"shipment_id": shipment.shipment_id, "provider": shipment.provider}
+                )
+                return self.dispatch.change(
+                    shipment_id, lambda o, s: progress.Change(replace(s, timer_due=None), o.record(entry))
+                )
+            self.dispatch.send(shipment.provider, cancellation_request(shipment))
+            return self._save(
+                shipment_id, lambda s: s.resent(now, self.settings.ack_timeout_seconds), Outcome.CANCELLATION_RESENT
+            )
+        if shipment.status is S.SUBMITTED:
+            if shipment.attempts >= max_attempts:
+                self.dispatch.change(shipment_id, progress.unresponsive)
+                return Outcome.HELD
+            order = self.store.order(shipment.order_id)
+            if order is None or order.cancelled:
+                return self._save(shipment_id, lambda s: replace(s, timer_due=None), Outcome.TIMER_CLEARED)
+            self.dispatch.send(shipment.provider, fulfillment_request(order, shipment, now))
+            return self._save(shipment_id, lambda s: s.resent(now, self.settings.ack_timeout_seconds), Outcome.RESENT)
+        if shipment.status not in TERMINAL and not shipment.before_shipping and not shipment.delay_notified:
+            # Scans that changed no status are only event items: the last time we heard of the parcel is theirs.
+            events = self.store.shipment_events(shipment_id)
+            heard = max([max(e.at, e.recorded_at) for e in events] + [shipment.last_scan_at or ""])
+            due = plus(heard, self.settings.delay_after_seconds) if heard else now
+            if shipment.est_delivery:
+                due = min(due, shipment.est_delivery)
+            if due > now:
+                return self._save(shipment_id, lambda s: replace(s, timer_due=due), Outcome.REARMED)
+            return self._save(
+                shipment_id, lambda s: progress.delayed(replace(s, last_scan_at=heard or None)), Outcome.DELAYED
+            )
+        return self._save(shipment_id, lambda s: replace(s, timer_due=None), Outcome.TIMER_CLEARED)
+
+    def _save(self, shipment_id: str, decide: object, outcome: Outcome) -> Outcome:
+        def step(uow: UnitOfWork) -> Outcome:
+            shipment = require(self.store.shipment(shipment_id), shipment_id)
+            result = decide(shipment)  # type: ignore[operator]
+            change = result if isinstance(result, progress.Change) else progress.Change(result)
+            save(uow, shipment, change)
+            return outcome
+
+        return Outcome(apply_once(self.store, step, what=f"timer of {shipment_id}"))
+
+
+def sweep(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[str, BaseModel]]:
+    """Work whose trigger may have been lost (a stream batch that exhausted its retries), as (queue, message).
+
+    Every work message is idempotent, so sweeping something that was merely slow costs one no-op.
+    """
+    cutoff = (now - timedelta(seconds=settings.sweep_after_seconds)).isoformat()
+    reservation, dispatch = str(settings.reservation_queue_url), str(settings.dispatch_queue_url)
+    work: list[tuple[str, BaseModel]] = []
+    work += [(reservation, ReserveOrder(order_id=o)) for o in store.created_before("received", cutoff, SWEEP_LIMIT)]
+    work += [(dispatch, DispatchOrder(order_id=o)) for o in store.created_before("reserved", cutoff, SWEEP_LIMIT)]
+    # Orders held since before the unpaid expiry may be awaiting payment too long: the consumer checks the hold.
+    expiry_cutoff = (now - timedelta(seconds=settings.unpaid_expiry_seconds)).isoformat()
+    work += [
+        (reservation, ExpireUnpaid(order_id=o)) for o in store.created_before("on_hold", expiry_cutoff, SWEEP_LIMIT)
+    ]
+    for location in settings.locations:
+        work += [
+            (dispatch, SubmitShipment(shipment_id=s)) for s in store.pending_before(location.id, cutoff, SWEEP_LIMIT)
+        ]
+    return work
+
+
+def due(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[str, BaseModel]]:
+    return [
+        (str(settings.dispatch_queue_url), CheckShipmentTimer(shipment_id=s))
+        for s in store.due(now.isoformat(timespec="microseconds"))
+    ]
+
+
+__all__ = ["Timers", "sweep", "due", "utc_now"]

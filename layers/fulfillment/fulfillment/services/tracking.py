@@ -1,0 +1,235 @@
+"""What providers, carriers and the in-house warehouse say about shipments, applied exactly once each.
+
+Every message becomes a shipment event item keyed by (source, message id), written in the same call as its
+effect: a redelivered message finds its event and changes nothing (DUPLICATE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+from fulfillment.config import Settings
+from fulfillment.contracts import provider as p
+from fulfillment.contracts.carriers import CarrierUpdate
+from fulfillment.domain import progress
+from fulfillment.domain.events import Entry
+from fulfillment.domain.model import Order
+from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus, carrier_code
+from fulfillment.errors import Conflict, OrderNotFound
+from fulfillment.services.dispatch import save
+from fulfillment.services.ports import Store, UnitOfWork
+from fulfillment.services.unit import NotOwner, Outcome, apply_once, require, utc_now
+
+S = ShipmentStatus
+Decide = Callable[[Order, Shipment], progress.Change]
+
+
+class Tracking:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    # ------------------------------------------------------------------ the one way a message changes a shipment
+    def apply(
+        self,
+        event: ShipmentEvent,
+        decide: Decide | None,
+        *,
+        provider: str | None = None,
+        track: Callable[[Shipment], Shipment] | None = None,
+    ) -> Outcome:
+        """Record `event` and apply its decision once. `decide` needs the order; `track` only the shipment."""
+
+        def step(uow: UnitOfWork) -> Outcome:
+            if decide is not None:
+                found, order = self.store.shipment_and_order(event.shipment_id)
+            else:
+                found, order = self.store.shipment(event.shipment_id), None
+            shipment = require(found, event.shipment_id)
+            if provider is not None and shipment.provider != provider:
+                raise NotOwner(f"provider {provider} does not fulfil shipment {event.shipment_id}")
+            uow.record(replace(event, recorded_at=utc_now()))
+            if decide is not None:
+                if order is None:
+                    raise OrderNotFound(f"no order for {event.shipment_id}")
+                save(uow, shipment, decide(order.begin(utc_now()), shipment), order)
+            elif track is not None:
+                save(uow, shipment, progress.Change(track(shipment)))
+            return Outcome.APPLIED if len(uow) > 1 else Outcome.RECORDED
+
+        return Outcome(apply_once(self.store, step, what=f"shipment {event.shipment_id}"))
+
+    def _tracks(self, shipment: Shipment) -> bool:
+        return self.settings.tracks_stock(shipment.location)
+
+    def _arm(self, shipment: Shipment) -> Shipment:
+        return shipment.arm_delay_timer(utc_now(), self.settings.delay_after_seconds)
+
+    # ------------------------------------------------------------------ provider messages (shared inbound queue)
+    def provider_message(self, message: p.Inbound) -> Outcome:
+        if isinstance(message, p.InventorySnapshot | p.ReturnReceived):
+            raise TypeError("not a shipment message")
+        at = p.iso(message.sent_at)
+        event = ShipmentEvent(message.shipment_id, message.provider, message.message_id, at, message.type, {})
+        provider = message.provider
+        match message:
+            case p.Accepted():
+                return self.apply(
+                    replace(event, type="accepted"), None, provider=provider, track=lambda s: s.accept(at)
+                )
+            case p.Rejected():
+                ev = replace(event, type="rejected", detail={"reason": message.reason, "message": message.message})
+                return self.apply(
+                    ev,
+                    lambda o, s: progress.reject(
+                        o, s, message.reason, message.message, at, tracks_stock=self._tracks(s)
+                    ),
+                    provider=provider,
+                )
+            case p.Shipped():
+                lines = [(ln.sku, ln.quantity) for ln in message.lines] if message.lines is not None else None
+                return self.shipped(
+                    event,
+                    carrier_code(message.carrier),
+                    message.tracking_number,
+                    p.iso(message.shipped_at),
+                    lines,
+                    provider=provider,
+                )
+            case p.Tracking():
+                occurred = p.iso(message.occurred_at)
+                ev = replace(
+                    event,
+                    type="tracking",
+                    at=occurred,
+                    detail={
+                        "status": message.status.value,
+                        "description": message.description,
+                        "location": message.location,
+                    },
+                )
+                if message.status is S.DELIVERED:
+                    return self.apply(
+                        ev,
+                        lambda o, s: progress.deliver(o, s, occurred, tracks_stock=self._tracks(s)),
+                        provider=provider,
+                    )
+                return self.apply(
+                    ev, None, provider=provider, track=lambda s: self._arm(s.track(message.status, occurred, None))
+                )
+            case p.Delivered():
+                delivered_at = p.iso(message.delivered_at)
+                return self.apply(
+                    replace(event, type="delivered", at=delivered_at),
+                    lambda o, s: progress.deliver(o, s, delivered_at, tracks_stock=self._tracks(s)),
+                    provider=provider,
+                )
+            case p.CancellationAccepted():
+                return self.apply(
+                    replace(event, type="cancellation_accepted"),
+                    lambda o, s: progress.cancel(o, s, "provider accepted the cancellation", at),
+                    provider=provider,
+                )
+            case p.CancellationRejected():
+                ev = replace(event, type="cancellation_rejected", detail={"message": message.message})
+                return self.apply(
+                    ev,
+                    lambda o, s: progress.Change(
+                        s, o.record(_entry("cancellation_rejected", shipment_id=s.shipment_id, message=message.message))
+                    ),
+                    provider=provider,
+                )
+        raise TypeError(f"unhandled message type {message.type}")
+
+    def shipped(
+        self,
+        event: ShipmentEvent,
+        carrier: str,
+        tracking_number: str,
+        shipped_at: str,
+        lines: list[tuple[str, int]] | None,
+        *,
+        provider: str | None = None,
+        refuse_if_cancelled: bool = False,
+    ) -> Outcome:
+        ev = replace(
+            event, type="shipped", at=shipped_at, detail={"carrier": carrier, "tracking_number": tracking_number}
+        )
+
+        def decide(order: Order, shipment: Shipment) -> progress.Change:
+            if refuse_if_cancelled and (order.cancelled or not shipment.active):
+                raise Conflict(f"shipment {shipment.shipment_id} is {shipment.status.value}: the order was cancelled")
+            if not shipment.active:  # shipped after it was cancelled or rejected: history only
+                return progress.Change(shipment)
+            change = progress.ship(
+                order,
+                shipment,
+                shipment.units_to_ship(lines),
+                carrier,
+                tracking_number,
+                shipped_at,
+                tracks_stock=self._tracks(shipment),
+            )
+            return replace(change, shipment=self._arm(change.shipment))
+
+        outcome = self.apply(ev, decide, provider=provider)
+        self.replay_early_updates(carrier, tracking_number)
+        return outcome
+
+    # ------------------------------------------------------------------ carriers (EasyPost, AfterShip)
+    def carrier_update(self, update: CarrierUpdate, *, keep_if_unknown: bool = False) -> Outcome:
+        """Apply a carrier's update to the shipment with that (carrier, tracking number).
+
+        With `keep_if_unknown`, an update for a number not known yet (the carrier can be faster than the 3PL's
+        shipment.shipped) is kept and replayed when the number arrives. Both sides look again after writing, so
+        whichever comes second applies it; the event item makes applying twice a no-op.
+        """
+        shipment_id = self.store.by_tracking(update.carrier, update.tracking_number)
+        if shipment_id is None and keep_if_unknown:
+            uow = self.store.unit()
+            uow.keep_early(update.carrier, update.tracking_number, update.event_id, _update_item(update))
+            uow.commit()
+            shipment_id = self.store.by_tracking(update.carrier, update.tracking_number)
+            if shipment_id is None:
+                return Outcome.KEPT_FOR_LATER
+        if shipment_id is None:
+            return Outcome.UNMATCHED
+        event = ShipmentEvent(
+            shipment_id,
+            update.source,
+            update.event_id,
+            update.occurred_at,
+            "tracking",
+            {
+                "status": update.status.value if update.status else update.raw_status or "info",
+                "description": update.description,
+                "location": update.location,
+            },
+        )
+        status = update.status
+        if status is S.DELIVERED:
+            return self.apply(
+                event, lambda o, s: progress.deliver(o, s, update.occurred_at, tracks_stock=self._tracks(s))
+            )
+        return self.apply(
+            event, None, track=lambda s: self._arm(s.track(status, update.occurred_at, update.est_delivery))
+        )
+
+    def replay_early_updates(self, carrier: str, tracking_number: str) -> int:
+        """Apply carrier updates that arrived before this tracking number was known. Returns how many applied."""
+        applied = 0
+        for kept in sorted(self.store.early(carrier, tracking_number), key=lambda u: str(u["occurred_at"])):
+            update = CarrierUpdate(**{**kept, "status": ShipmentStatus(kept["status"]) if kept.get("status") else None})
+            if self.carrier_update(update) not in (Outcome.DUPLICATE, Outcome.UNMATCHED):
+                applied += 1
+        return applied
+
+
+def _update_item(update: CarrierUpdate) -> dict[str, Any]:
+    return asdict(update) | {"status": update.status.value if update.status else None}
+
+
+def _entry(kind: str, **detail: Any) -> Entry:
+    return Entry(kind, detail)
