@@ -40,7 +40,11 @@ def import_profile(env: dict[str, str], cwd: Path, statement: str) -> tuple[floa
     `python -X importtime` prints one line per module with its cumulative import time; the
     statement's own module is the outermost line, packages are lines whose name has no dot."""
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-X", "importtime", "-c", statement], cwd=cwd, env=env, capture_output=True, text=True,
+        [sys.executable, "-X", "importtime", "-c", statement],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         check=True,
     )
     target = statement.split()[-1]

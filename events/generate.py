@@ -1354,7 +1354,7 @@ def event_router() -> dict[str, dict]:
             "shipment_delayed",
             "MODIFY",
             delay_due,
-            shipment_item(delay.shipment.bump(), delay.shipment_entries),
+            shipment_item(delay.shipment.bump(iso(delay_due)), delay.shipment_entries),
             shipment_item(in_transit),
         ),
         ("stock_available_rises", "MODIFY", restocked_at, stock_after, stock_before),

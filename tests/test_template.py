@@ -9,8 +9,6 @@ from fulfillment import keys
 
 from tests.support.stack import ROOT, resources, template
 
-HANDLER_ENV = re.compile(r'"([A-Z][A-Z0-9_]+_(?:ARN|URL|NAME))"')
-
 
 def functions() -> dict[str, dict]:
     return resources("AWS::Serverless::Function")
@@ -77,17 +75,36 @@ def test_the_stream_filters_use_the_keys_modules_sort_keys() -> None:
         assert f'"{sort_key}"' in text
 
 
-def test_every_environment_variable_a_function_reads_is_given_by_the_template() -> None:
-    shared = (ROOT / "layers/fulfillment/fulfillment").rglob("*.py")
-    shared_reads = {m for path in shared for m in HANDLER_ENV.findall(path.read_text())}
+SECRET_USE = re.compile(r'(?:secret_values|first_secret)\("([A-Z_]+)"\)')
+DLQ_USE = re.compile(r'queue="([A-Z]+)"')
+
+
+def test_every_secret_and_dlq_a_function_uses_is_given_by_the_template() -> None:
+    """Handlers name secrets and queues by their setting (config.Settings); the template must give each one."""
+    from fulfillment.config import DLQ_QUEUES, SECRETS
+
     for name, fn in functions().items():
-        code = fn["Properties"]["CodeUri"]
-        reads = set(HANDLER_ENV.findall((ROOT / code / "app.py").read_text()))
+        code = (ROOT / fn["Properties"]["CodeUri"] / "app.py").read_text()
+        needed = {f"{s}_SECRET_ARN" for s in SECRET_USE.findall(code)}
+        if "admin_only" in code or "is_admin" in code:
+            needed.add("ADMIN_SECRET_ARN")  # fulfillment/http.py checks the admin bearer token
+        needed |= {f"{q}_DLQ_URL" for q in DLQ_USE.findall(code)}
+        assert {n.removesuffix("_SECRET_ARN") for n in needed if n.endswith("_SECRET_ARN")} <= set(SECRETS)
+        assert {n.removesuffix("_DLQ_URL") for n in needed if n.endswith("_DLQ_URL")} <= set(DLQ_QUEUES)
         given = set(fn["Properties"].get("Environment", {}).get("Variables", {})) | set(
             template()["Globals"]["Function"]["Environment"]["Variables"]
         )
-        assert reads <= given, f"{name} reads {sorted(reads - given)} which the template does not set"
-    assert shared_reads  # the scan itself found something
+        assert needed <= given, f"{name} uses {sorted(needed - given)} which the template does not set"
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    readers = [
+        path.relative_to(ROOT)
+        for folder in ("layers/fulfillment/fulfillment", "functions")
+        for path in (ROOT / folder).rglob("*.py")
+        if "os.environ" in path.read_text()
+    ]
+    assert readers == [Path("layers/fulfillment/fulfillment/config.py")]
 
 
 def test_every_function_has_its_own_code_and_least_privilege_policy() -> None:

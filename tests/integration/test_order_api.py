@@ -130,3 +130,17 @@ def test_cancelling_twice_is_harmless(admin, placed, stack, router_fn, reservati
     Flow(stack, router_fn, reservation_fn).pump()
     timeline = admin.order(placed["order_id"])["timeline"]
     assert [t["type"] for t in timeline].count("cancelled") == 1
+
+
+def test_an_operator_change_that_keeps_colliding_is_a_409_not_a_500(admin, placed, api_fn, monkeypatch):
+    """Someone else changes the order between every read and write: after its retries the API says 409."""
+    from dataclasses import replace
+
+    store = api_fn.store()
+    real_read = store.order
+    monkeypatch.setattr(store, "order", lambda order_id: replace(real_read(order_id), version=0))
+    response = admin.cancel(placed["order_id"])
+    assert response["statusCode"] == 409
+    assert response_json(response)["error"]["code"] == "concurrent_modification"
+    monkeypatch.setattr(store, "order", real_read)
+    assert admin.order(placed["order_id"])["status"] != "cancelled"

@@ -10,7 +10,7 @@ from tests.support.admin import Admin
 from tests.support.carriers import aftership
 from tests.support.events import Context, response_json
 from tests.support.flow import Flow
-from tests.support.stack import clear_caches
+from tests.support.stack import clear_caches, shipments
 from tests.support.storefront import native_order
 
 
@@ -22,18 +22,6 @@ def admin(api_fn) -> Admin:
 @pytest.fixture
 def flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn) -> Flow:
     return Flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn)
-
-
-def shipments(stack) -> list[dict]:
-    """Shipment items, each with what was said about it (its event items, oldest first) as `events`."""
-    items = stack.items()
-    found = sorted((i for i in items if i.get("type") == "shipment"), key=lambda i: i["SK"])
-    for shipment in found:
-        said = [i for i in items if i.get("type") == "shipment_event" and i["shipment_id"] == shipment["shipment_id"]]
-        shipment["events"] = [
-            {"at": e["at"], "type": e["event"], **e["detail"]} for e in sorted(said, key=lambda e: e["at"])
-        ]
-    return found
 
 
 def test_a_cancel_racing_the_submission_still_reaches_the_provider(

@@ -13,7 +13,7 @@ from tests.support.admin import Admin
 from tests.support.carriers import aftership
 from tests.support.events import Context, api_event, response_json
 from tests.support.flow import Flow
-from tests.support.stack import clear_caches
+from tests.support.stack import clear_caches, shipments
 from tests.support.storefront import native_order
 
 
@@ -32,18 +32,6 @@ def place(intake_fn, flow: Flow, lines, **kwargs) -> str:
     assert response["statusCode"] == 202, body
     flow.pump()
     return body["order_id"]
-
-
-def shipments(stack) -> list[dict]:
-    """Shipment items, each with what was said about it (its event items, oldest first) as `events`."""
-    items = stack.items()
-    found = sorted((i for i in items if i.get("type") == "shipment"), key=lambda i: i["SK"])
-    for shipment in found:
-        said = [i for i in items if i.get("type") == "shipment_event" and i["shipment_id"] == shipment["shipment_id"]]
-        shipment["events"] = [
-            {"at": e["at"], "type": e["event"], **e["detail"]} for e in sorted(said, key=lambda e: e["at"])
-        ]
-    return found
 
 
 def event_types(flow: Flow) -> list[str]:
@@ -490,6 +478,77 @@ def test_the_in_house_warehouse_ships_from_its_pick_list(stack, admin, intake_fn
     assert admin.order(order_id)["status"] == "shipped"
     assert admin.inventory("W", "HQ")["on_hand"] == 0
     assert "OrderShipped" in event_types(flow)
+
+
+def ship_in_house(tracking_fn, shipment_id: str, tracking_number: str = "1Z999") -> dict:
+    return tracking_fn.lambda_handler(
+        api_event(
+            "POST",
+            f"/shipments/{shipment_id}/ship",
+            headers={"Authorization": "Bearer admin-dev-token", "Content-Type": "application/json"},
+            resource="/shipments/{shipment_id}/ship",
+            path_parameters={"shipment_id": shipment_id},
+            body=json.dumps({"carrier": "UPS", "tracking_number": tracking_number}),
+        ),
+        Context(),
+    )
+
+
+def in_house_order(admin, intake_fn, flow) -> tuple[str, str]:
+    admin.catalog("W")
+    admin.stock("W", "HQ", 2)
+    order_id = place(intake_fn, flow, [("W", 2)])
+    [shipment] = shipments(flow.stack)
+    return order_id, shipment["shipment_id"]
+
+
+def test_an_in_house_ship_after_the_cancel_loses_with_409(stack, admin, intake_fn, flow, tracking_fn):
+    order_id, shipment_id = in_house_order(admin, intake_fn, flow)
+    assert admin.cancel(order_id)["statusCode"] == 200
+    response = ship_in_house(tracking_fn, shipment_id)
+    assert response["statusCode"] == 409, response["body"]
+    flow.pump()
+    view = admin.order(order_id)
+    assert view["status"] == "cancelled" and view["lines"][0]["shipped"] == 0
+    level = admin.inventory("W", "HQ")
+    assert (level["on_hand"], level["reserved"], level["available"]) == (2, 0, 2)
+    assert check(stack.items(), flow.customer_events).ok
+
+
+def test_a_cancel_after_the_in_house_ship_loses_with_409(stack, admin, intake_fn, flow, tracking_fn):
+    order_id, shipment_id = in_house_order(admin, intake_fn, flow)
+    assert ship_in_house(tracking_fn, shipment_id)["statusCode"] == 200
+    assert admin.cancel(order_id)["statusCode"] == 409
+    flow.pump()
+    assert admin.order(order_id)["status"] == "shipped"
+    assert check(stack.items(), flow.customer_events).ok
+
+
+def test_a_cancel_landing_inside_the_in_house_ship_makes_the_ship_lose(
+    stack, admin, intake_fn, flow, tracking_fn, monkeypatch
+):
+    """The cancel commits between the ship's read and its write: the ship's write fails on the order's version,
+    it reads again, sees the cancellation and answers 409. Never a cancelled order with a shipped shipment."""
+    order_id, shipment_id = in_house_order(admin, intake_fn, flow)
+    store = tracking_fn.store()
+    real_read = store.shipment_and_order
+    cancelled = []
+
+    def read_then_cancel(sid):
+        read = real_read(sid)
+        if not cancelled:
+            cancelled.append(admin.cancel(order_id)["statusCode"])
+        return read
+
+    monkeypatch.setattr(store, "shipment_and_order", read_then_cancel)
+    response = ship_in_house(tracking_fn, shipment_id)
+    assert cancelled == [200]
+    assert response["statusCode"] == 409, response["body"]
+    flow.pump()
+    view = admin.order(order_id)
+    assert view["status"] == "cancelled" and view["lines"][0]["shipped"] == 0
+    assert [s["status"] for s in view["shipments"]] == ["cancelled"]
+    assert check(stack.items(), flow.customer_events).ok
 
 
 def test_a_dropshipped_sku_goes_to_its_supplier_without_touching_stock(stack, admin, intake_fn, flow):

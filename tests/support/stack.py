@@ -178,3 +178,15 @@ def clear_caches() -> None:
         for cached in vars(module).values() if module else ():
             if callable(getattr(cached, "cache_clear", None)):
                 cached.cache_clear()
+
+
+def shipments(stack) -> list[dict]:
+    """Shipment items, each with what was said about it (its event items, oldest first) as `events`."""
+    items = stack.items()
+    found = sorted((i for i in items if i.get("type") == "shipment"), key=lambda i: i["SK"])
+    for shipment in found:
+        said = [i for i in items if i.get("type") == "shipment_event" and i["shipment_id"] == shipment["shipment_id"]]
+        shipment["events"] = [
+            {"at": e["at"], "type": e["event"], **e["detail"]} for e in sorted(said, key=lambda e: e["at"])
+        ]
+    return found

@@ -75,9 +75,8 @@ def route(sk: str, new: Item | None, old: Item | None) -> Routed:
     elif sk.startswith(keys.SHIPMENT_PREFIX):
         if new.get("status") == "pending" and (not old or old.get("status") != "pending"):
             routed.dispatch.append(SubmitShipment(shipment_id=new["shipment_id"]))
-        _history(
-            routed, new["order_id"], str(new.get("status_at") or new.get("created_at")), new["shipment_id"], new, old
-        )
+        at = str(new.get("updated_at") or new.get("created_at"))
+        _history(routed, new["order_id"], at, new["shipment_id"], new, old)
     elif sk == keys.CATALOG_SK:
         # A backorder was queued: stock that arrived while it was being queued must not sit idle.
         if int(new.get("backordered_units", 0)) > int((old or {}).get("backordered_units", 0)):

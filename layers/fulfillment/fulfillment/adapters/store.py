@@ -127,8 +127,8 @@ class DynamoStore:
         )
         return sorted((shipment_codec.event_from_item(i) for i in items), key=lambda e: e.at)
 
-    def by_tracking(self, carrier: str, tracking_number: str) -> str | None:
-        item = self._get(keys.tracking_key(carrier, tracking_number), consistent=False)
+    def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
+        item = self._get(keys.tracking_key(carrier, tracking_number), consistent=consistent)
         return str(item["shipment_id"]) if item else None
 
     def early(self, carrier: str, tracking_number: str) -> list[dict[str, Any]]:

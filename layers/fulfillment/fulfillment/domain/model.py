@@ -306,9 +306,6 @@ class Order:
     def release(self, line_no: int, location: str, units: int) -> Order:
         return self.with_line(self.line(line_no).take_from(location, units))
 
-    def drop_backorders(self) -> Order:
-        return replace(self, lines=tuple(replace(line, backordered=0) for line in self.lines))
-
     def reservation_finished(self) -> Order:
         reserved = sum(line.reserved for line in self.lines)
         waiting = [line for line in self.lines if line.backordered]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from fulfillment.domain.events import CustomerEvent, Entry
 from fulfillment.domain.model import Hold, Order, WorkState
-from fulfillment.domain.shipments import Shipment, ShipmentStatus
+from fulfillment.domain.shipments import TERMINAL, Shipment, ShipmentStatus
 from fulfillment.domain.stock import Adjustment, StockMove
 
 S = ShipmentStatus
@@ -23,10 +23,6 @@ class Change:
     moves: tuple[StockMove, ...] = ()
     shipment_entries: tuple[Entry, ...] = ()  # history carried by the shipment item (when the order does not change)
     tracking: tuple[str, str] | None = None  # (carrier, tracking number) to point at the shipment
-
-    @property
-    def noop(self) -> bool:
-        return self.order is None and not self.moves and not self.shipment_entries and self.tracking is None
 
 
 def _moves_per_sku(shipment: Shipment, units: dict[int, int], *, ship: bool, at: str = "") -> tuple[StockMove, ...]:
@@ -136,6 +132,9 @@ def unresponsive(order: Order, shipment: Shipment) -> Change:
 
 
 def delayed(shipment: Shipment) -> Change:
+    """No news of a parcel for too long: ShipmentDelayed once, never after it arrived (or before it left)."""
+    if shipment.delay_notified or shipment.status in TERMINAL or shipment.before_shipping:
+        return Change(replace(shipment, timer_due=None))
     entry = Entry(
         "shipment_delayed",
         {

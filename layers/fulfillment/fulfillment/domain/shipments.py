@@ -155,6 +155,7 @@ class Shipment:
     cancel_requested: bool = False
     cancel_sent: bool = False
     reject_reason: str | None = None
+    updated_at: str = ""  # when we last stored a change of it
     version: int = 0
 
     @property
@@ -181,8 +182,9 @@ class Shipment:
     def awaiting_answer(self) -> bool:
         return self.status in (S.SUBMITTED, S.ACCEPTED) and not self.in_house
 
-    def bump(self) -> Shipment:
-        return replace(self, version=self.version + 1)
+    def bump(self, now: str) -> Shipment:
+        """The next stored version of this shipment."""
+        return replace(self, version=self.version + 1, updated_at=now)
 
     # ------------------------------------------------------------------ rules
     def can_progress(self, status: ShipmentStatus, occurred_at: str) -> bool:

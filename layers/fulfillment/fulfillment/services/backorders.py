@@ -7,7 +7,7 @@ from fulfillment.domain.allocation import plan_lines
 from fulfillment.domain.stock import Backorder, StockMove
 from fulfillment.errors import ConcurrentModification, InsufficientStock
 from fulfillment.services.ports import Store, UnitOfWork
-from fulfillment.services.unit import MAX_ATTEMPTS, Outcome, apply_once, utc_now
+from fulfillment.services.unit import MAX_ATTEMPTS, apply_once, utc_now
 
 PAGE = 25
 
@@ -32,14 +32,13 @@ class Backorders:
                 try:
                     result = apply_once(
                         self.store,
-                        lambda uow, entry=entry, levels=levels: self._serve(entry, levels, uow),  # type: ignore[misc]
+                        lambda uow, entry=entry, levels=levels: self._serve(entry, levels, uow),
                         what=f"backorder of {sku}",
                         retry_on=(ConcurrentModification, InsufficientStock),
                         attempts=1,
                     )
                 except ConcurrentModification:
                     break  # someone else moved the stock or the order: read the queue and the levels again
-                assert not isinstance(result, Outcome)
                 for location, units in result.items():
                     levels[(sku, location)] -= units
                     served += units

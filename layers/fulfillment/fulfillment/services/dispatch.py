@@ -51,7 +51,9 @@ def cancellation_request(shipment: Shipment) -> CancellationRequest:
 def save(uow: UnitOfWork, read: Shipment, change: progress.Change, order: Order | None = None) -> None:
     """Write what a shipment decision produced, each item conditional on the version that was read."""
     if change.shipment != read or change.shipment_entries:
-        uow.save_shipment(change.shipment.bump(), expected_version=read.version, changes=change.shipment_entries)
+        uow.save_shipment(
+            change.shipment.bump(utc_now()), expected_version=read.version, changes=change.shipment_entries
+        )
     if change.order is not None and order is not None:
         uow.save_order(change.order, expected_version=order.version)
     for move in change.moves:
@@ -116,8 +118,7 @@ class Dispatch:
             uow.save_order(updated, expected_version=order.version)
             return len(wanted)
 
-        result = apply_once(self.store, step, what=f"dispatch {order_id}")
-        return 0 if isinstance(result, Outcome) else result
+        return apply_once(self.store, step, what=f"dispatch {order_id}")
 
     def submit(self, shipment_id: str) -> Outcome:
         """Mark a pending shipment submitted, then send its fulfillment_request (the outbox's second half).
@@ -145,11 +146,11 @@ class Dispatch:
                 save(uow, shipment, change, order)
                 return Outcome.CANCELLED_BEFORE_SUBMISSION
             submitted = shipment.submit(now, self.settings.ack_timeout_seconds)
-            uow.save_shipment(submitted.bump(), expected_version=shipment.version)
+            uow.save_shipment(submitted.bump(now), expected_version=shipment.version)
             sent.append(fulfillment_request(order, submitted, now))
             return Outcome.SUBMITTED
 
-        outcome = Outcome(apply_once(self.store, step, what=f"submit {shipment_id}"))
+        outcome = apply_once(self.store, step, what=f"submit {shipment_id}")
         for request in sent:
             self.send(request.provider, request)
         return outcome
@@ -188,4 +189,4 @@ class Dispatch:
             save(uow, shipment, change, order)
             return Outcome.APPLIED if len(uow) else Outcome.NOTHING_TO_DO
 
-        return Outcome(apply_once(self.store, step, what=f"shipment {shipment_id}"))
+        return apply_once(self.store, step, what=f"shipment {shipment_id}")

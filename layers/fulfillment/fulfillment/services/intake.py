@@ -19,7 +19,7 @@ from fulfillment.domain.model import Channel, Line, LineKind, Order, WorkState, 
 from fulfillment.domain.stock import CatalogItem
 from fulfillment.errors import AlreadyExists, Conflict, OrderNotFound
 from fulfillment.services.ports import Store, UnitOfWork
-from fulfillment.services.unit import Outcome, apply_once
+from fulfillment.services.unit import apply_once
 
 
 @dataclass(frozen=True)
@@ -125,9 +125,7 @@ class Intake:
             uow.save_order(updated, expected_version=existing.version)
             return IntakeResult(order_id, updated.status.value, duplicate=False, created=False, access_token=token)
 
-        result = apply_once(self.store, step, what=f"order {order_id}")
-        assert not isinstance(result, Outcome)
-        return result
+        return apply_once(self.store, step, what=f"order {order_id}")
 
     def _new_order(self, snapshot: Order, order_id: str, token: str, fingerprint: str, now: str) -> Order:
         lines = resolve_lines(snapshot.lines, self.store.catalog(line.sku for line in snapshot.lines if line.sku))

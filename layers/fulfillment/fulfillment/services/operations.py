@@ -34,9 +34,7 @@ class Operations:
             uow.save_order(updated, expected_version=order.version)
             return summary(updated)
 
-        result = apply_once(self.store, step, what=f"order {order_id}")
-        assert not isinstance(result, Outcome)
-        return result
+        return apply_once(self.store, step, what=f"order {order_id}")
 
     def cancel(self, order_id: str, *, reason: str | None) -> dict[str, Any]:
         def decide(order: Order) -> Order:
@@ -67,8 +65,9 @@ class Operations:
         for shipment in shipments:
             if shipment.status is ShipmentStatus.SUBMITTED and shipment.timer_due is None:
                 uow = self.store.unit()
+                now = utc_now()
                 uow.save_shipment(
-                    replace(shipment, attempts=0, timer_due=utc_now()).bump(), expected_version=shipment.version
+                    replace(shipment, attempts=0, timer_due=now).bump(now), expected_version=shipment.version
                 )
                 uow.commit()
 

@@ -9,6 +9,7 @@ that fit one TransactWriteItems; `reservation_cursor` records how far it got.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -38,22 +39,19 @@ class Reservations:
         return order
 
     # ---------------------------------------------------------------- reserve
+    def _in_chunks(self, step: Callable[[UnitOfWork], Outcome], *, more: Outcome, what: str) -> Outcome:
+        """Run a step that does a transaction's worth at a time until it says there is no `more`."""
+        for _ in range(MAX_ATTEMPTS * 4):
+            result = apply_once(self.store, step, what=what, retry_on=(ConcurrentModification, InsufficientStock))
+            if result is not more:
+                return result
+        raise ConcurrentModification(f"{what}: not finished after {MAX_ATTEMPTS * 4} transactions")
+
     def reserve(self, order_id: str) -> Outcome:
         """Reserve what the order still needs, a transaction per chunk of lines."""
-        outcome = Outcome.NOTHING_TO_DO
-        for _ in range(MAX_ATTEMPTS * 4):
-            result = apply_once(
-                self.store,
-                lambda uow: self._reserve_chunk(order_id, uow),
-                what=f"reserve {order_id}",
-                retry_on=(ConcurrentModification, InsufficientStock),
-            )
-            if result is Outcome.NOTHING_TO_DO:
-                return outcome
-            outcome = result
-            if result is not Outcome.RESERVED_CHUNK:
-                return result
-        raise ConcurrentModification(f"could not reserve order {order_id}: too much contention")
+        return self._in_chunks(
+            lambda uow: self._reserve_chunk(order_id, uow), more=Outcome.RESERVED_CHUNK, what=f"reserve {order_id}"
+        )
 
     def _reserve_chunk(self, order_id: str, uow: UnitOfWork) -> Outcome:
         order = self._order(order_id)
@@ -152,25 +150,20 @@ class Reservations:
             )
             return Outcome.EXPIRED
 
-        return Outcome(apply_once(self.store, step, what=f"expire {order_id}"))
+        return apply_once(self.store, step, what=f"expire {order_id}")
 
     # ---------------------------------------------------------------- release
     def release(self, order_id: str) -> Outcome:
         """Give back everything a cancelled order holds: reserved units and places in backorder queues."""
-        for _ in range(MAX_ATTEMPTS * 4):
-            result = apply_once(
-                self.store,
-                lambda uow: self._release_chunk(order_id, uow),
-                what=f"release {order_id}",
-                retry_on=(ConcurrentModification, InsufficientStock),
-            )
-            if result is not Outcome.RESERVED_CHUNK:
-                return Outcome(result)
-        raise ConcurrentModification(f"could not release order {order_id}")
+        return self._in_chunks(
+            lambda uow: self._release_chunk(order_id, uow), more=Outcome.RELEASED_CHUNK, what=f"release {order_id}"
+        )
 
     def _release_chunk(self, order_id: str, uow: UnitOfWork) -> Outcome:
-        """Units in a shipment the provider has not yet given up are kept: they are released when the provider
-        accepts the cancellation (the shipment then leaves `in_flight`)."""
+        """Give back what fits one transaction: reserved units (one stock item per SKU and location) and places in
+        backorder queues (one queue entry each, plus the SKU's backlog counter). Units in a shipment the provider
+        has not yet given up are kept: they are released when it accepts the cancellation (they leave `in_flight`).
+        """
         order, shipments = self.store.order_with_shipments(order_id)
         if order is None:
             raise OrderNotFound(f"no order {order_id}")
@@ -180,36 +173,39 @@ class Reservations:
         in_flight = units_in_flight(shipments)
         updated = order.begin(now)
         returned: dict[tuple[str, str], int] = defaultdict(int)
-        released = 0
-        finished = True
+        backlog: dict[str, int] = defaultdict(int)
+        writes, finished = 0, True
+
+        def fits(cost: int) -> bool:
+            nonlocal writes, finished
+            if writes + cost > CHUNK_BUDGET:
+                finished = False
+                return False
+            writes += cost
+            return True
+
         for line in order.lines:
             for location, held in line.allocations.items():
                 units = held - in_flight.get((line.line_no, location), 0)
                 if units <= 0:
                     continue
-                tracked = self.settings.tracks_stock(location) and line.sku is not None
-                if (
-                    tracked
-                    and (line.sku, location) not in returned
-                    and len(returned) >= CHUNK_BUDGET - len(order.lines)
-                ):
-                    finished = False
-                    continue
-                if tracked and line.sku:
+                if line.sku and self.settings.tracks_stock(location):
+                    if (line.sku, location) not in returned and not fits(1):
+                        continue
                     returned[(line.sku, location)] += units
                 updated = updated.release(line.line_no, location, units)
-                released += units
-        if finished:
-            backlog: dict[str, int] = defaultdict(int)
-            for line in order.lines:
-                if line.backordered and line.sku:
-                    uow.settle_backorder(Backorder(line.sku, order.created_at, order.order_id, line.line_no, 0), 0)
-                    backlog[line.sku] -= line.backordered
-            for sku, delta in backlog.items():
-                uow.backlog(sku, delta)
-            updated = replace(updated.drop_backorders(), release_state=WorkState.DONE)
-            updated = updated.record(Entry("stock_released", {"units": released}))
-        uow.save_order(updated, expected_version=order.version)
+            if line.backordered and line.sku and fits(1 + (line.sku not in backlog)):
+                uow.settle_backorder(Backorder(line.sku, order.created_at, order.order_id, line.line_no, 0), 0)
+                backlog[line.sku] -= line.backordered
+                updated = updated.with_line(replace(updated.line(line.line_no), backordered=0))
+        for sku, delta in backlog.items():
+            uow.backlog(sku, delta)
         for (sku, location), units in returned.items():
             uow.move_stock(StockMove(sku, location, release=units), now)
-        return Outcome.RELEASED if finished else Outcome.RESERVED_CHUNK
+        if finished:
+            released = sum(line.reserved for line in order.lines) - sum(line.reserved for line in updated.lines)
+            updated = replace(updated, release_state=WorkState.DONE).record(
+                Entry("stock_released", {"units": released})
+            )
+        uow.save_order(updated, expected_version=order.version)
+        return Outcome.RELEASED if finished else Outcome.RELEASED_CHUNK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from fulfillment.config import Settings
 from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder, SubmitShipment
 from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
-from fulfillment.domain.shipments import TERMINAL, ShipmentStatus, plus
+from fulfillment.domain.shipments import TERMINAL, Shipment, ShipmentStatus, plus
 from fulfillment.services.dispatch import Dispatch, cancellation_request, fulfillment_request, save
 from fulfillment.services.ports import UnitOfWork
 from fulfillment.services.unit import Outcome, apply_once, require, utc_now
@@ -39,8 +40,10 @@ class Timers:
                 entry = Entry(
                     "cancellation_unanswered", {"shipment_id": shipment.shipment_id, "provider": shipment.provider}
                 )
-                return self.dispatch.change(
-                    shipment_id, lambda o, s: progress.Change(replace(s, timer_due=None), o.record(entry))
+                return self._save(
+                    shipment_id,
+                    lambda s: progress.Change(replace(s, timer_due=None), shipment_entries=(entry,)),
+                    Outcome.TIMER_CLEARED,
                 )
             self.dispatch.send(shipment.provider, cancellation_request(shipment))
             return self._save(
@@ -69,15 +72,19 @@ class Timers:
             )
         return self._save(shipment_id, lambda s: replace(s, timer_due=None), Outcome.TIMER_CLEARED)
 
-    def _save(self, shipment_id: str, decide: object, outcome: Outcome) -> Outcome:
+    def _save(
+        self, shipment_id: str, decide: Callable[[Shipment], Shipment | progress.Change], outcome: Outcome
+    ) -> Outcome:
+        """Change the shipment alone, conditional on the version read."""
+
         def step(uow: UnitOfWork) -> Outcome:
             shipment = require(self.store.shipment(shipment_id), shipment_id)
-            result = decide(shipment)  # type: ignore[operator]
+            result = decide(shipment)
             change = result if isinstance(result, progress.Change) else progress.Change(result)
             save(uow, shipment, change)
             return outcome
 
-        return Outcome(apply_once(self.store, step, what=f"timer of {shipment_id}"))
+        return apply_once(self.store, step, what=f"timer of {shipment_id}")
 
 
 def sweep(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[str, BaseModel]]:

@@ -17,7 +17,7 @@ from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
 from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus, carrier_code
-from fulfillment.errors import Conflict, OrderNotFound
+from fulfillment.errors import AlreadyApplied, Conflict, OrderNotFound
 from fulfillment.services.dispatch import save
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import NotOwner, Outcome, apply_once, require, utc_now
@@ -38,7 +38,7 @@ class Tracking:
         decide: Decide | None,
         *,
         provider: str | None = None,
-        track: Callable[[Shipment], Shipment] | None = None,
+        track: Callable[[Shipment], progress.Change] | None = None,
     ) -> Outcome:
         """Record `event` and apply its decision once. `decide` needs the order; `track` only the shipment."""
 
@@ -56,10 +56,13 @@ class Tracking:
                     raise OrderNotFound(f"no order for {event.shipment_id}")
                 save(uow, shipment, decide(order.begin(utc_now()), shipment), order)
             elif track is not None:
-                save(uow, shipment, progress.Change(track(shipment)))
+                save(uow, shipment, track(shipment))
             return Outcome.APPLIED if len(uow) > 1 else Outcome.RECORDED
 
-        return Outcome(apply_once(self.store, step, what=f"shipment {event.shipment_id}"))
+        try:
+            return apply_once(self.store, step, what=f"shipment {event.shipment_id}")
+        except AlreadyApplied:
+            return Outcome.DUPLICATE
 
     def _tracks(self, shipment: Shipment) -> bool:
         return self.settings.tracks_stock(shipment.location)
@@ -77,7 +80,10 @@ class Tracking:
         match message:
             case p.Accepted():
                 return self.apply(
-                    replace(event, type="accepted"), None, provider=provider, track=lambda s: s.accept(at)
+                    replace(event, type="accepted"),
+                    None,
+                    provider=provider,
+                    track=lambda s: progress.Change(s.accept(at)),
                 )
             case p.Rejected():
                 ev = replace(event, type="rejected", detail={"reason": message.reason, "message": message.message})
@@ -117,7 +123,10 @@ class Tracking:
                         provider=provider,
                     )
                 return self.apply(
-                    ev, None, provider=provider, track=lambda s: self._arm(s.track(message.status, occurred, None))
+                    ev,
+                    None,
+                    provider=provider,
+                    track=lambda s: progress.Change(self._arm(s.track(message.status, occurred, None))),
                 )
             case p.Delivered():
                 delivered_at = p.iso(message.delivered_at)
@@ -134,12 +143,9 @@ class Tracking:
                 )
             case p.CancellationRejected():
                 ev = replace(event, type="cancellation_rejected", detail={"message": message.message})
+                entry = Entry("cancellation_rejected", {"shipment_id": message.shipment_id, "message": message.message})
                 return self.apply(
-                    ev,
-                    lambda o, s: progress.Change(
-                        s, o.record(_entry("cancellation_rejected", shipment_id=s.shipment_id, message=message.message))
-                    ),
-                    provider=provider,
+                    ev, None, provider=provider, track=lambda s: progress.Change(s, shipment_entries=(entry,))
                 )
         raise TypeError(f"unhandled message type {message.type}")
 
@@ -175,7 +181,8 @@ class Tracking:
             return replace(change, shipment=self._arm(change.shipment))
 
         outcome = self.apply(ev, decide, provider=provider)
-        self.replay_early_updates(carrier, tracking_number)
+        if outcome is not Outcome.DUPLICATE:  # the first delivery of this message already replayed them
+            self.replay_early_updates(carrier, tracking_number)
         return outcome
 
     # ------------------------------------------------------------------ carriers (EasyPost, AfterShip)
@@ -191,7 +198,9 @@ class Tracking:
             uow = self.store.unit()
             uow.keep_early(update.carrier, update.tracking_number, update.event_id, _update_item(update))
             uow.commit()
-            shipment_id = self.store.by_tracking(update.carrier, update.tracking_number)
+            # Look again, consistently: the 3PL's shipped may have written the pointer meanwhile (and replayed
+            # before our kept update existed). Whichever side comes second applies it.
+            shipment_id = self.store.by_tracking(update.carrier, update.tracking_number, consistent=True)
             if shipment_id is None:
                 return Outcome.KEPT_FOR_LATER
         if shipment_id is None:
@@ -214,7 +223,9 @@ class Tracking:
                 event, lambda o, s: progress.deliver(o, s, update.occurred_at, tracks_stock=self._tracks(s))
             )
         return self.apply(
-            event, None, track=lambda s: self._arm(s.track(status, update.occurred_at, update.est_delivery))
+            event,
+            None,
+            track=lambda s: progress.Change(self._arm(s.track(status, update.occurred_at, update.est_delivery))),
         )
 
     def replay_early_updates(self, carrier: str, tracking_number: str) -> int:
@@ -229,7 +240,3 @@ class Tracking:
 
 def _update_item(update: CarrierUpdate) -> dict[str, Any]:
     return asdict(update) | {"status": update.status.value if update.status else None}
-
-
-def _entry(kind: str, **detail: Any) -> Entry:
-    return Entry(kind, detail)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from fulfillment.domain.shipments import Shipment
-from fulfillment.errors import AlreadyApplied, ConcurrentModification, FulfillmentError, NotFound
+from fulfillment.errors import ConcurrentModification, FulfillmentError, NotFound
 from fulfillment.services.ports import Store, UnitOfWork
 
 T = TypeVar("T")
@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     RESERVED_CHUNK = "reserved a chunk"
     KILLED = "killed"  # fill_or_kill could not be filled
     RELEASED = "released"
+    RELEASED_CHUNK = "released a chunk"
     EXPIRED = "expired"
     NOT_YET = "not yet"
     SUBMITTED = "submitted"
@@ -61,18 +62,17 @@ def apply_once(
     what: str,
     retry_on: tuple[type[Exception], ...] = (ConcurrentModification,),
     attempts: int = MAX_ATTEMPTS,
-) -> T | Outcome:
+) -> T:
     """Load -> decide -> commit, again from a fresh read when someone else changed what we read.
 
-    A write whose marker exists (the message was applied before, by us or a concurrent copy) is DUPLICATE.
+    A write whose marker exists (the message was applied before, by us or a concurrent copy) raises
+    `AlreadyApplied`: the caller that wrote a marker decides what a duplicate means.
     """
     for _ in range(attempts):
         uow = store.unit()
         result = step(uow)
         try:
             uow.commit()
-        except AlreadyApplied:
-            return Outcome.DUPLICATE
         except retry_on:
             continue
         return result

@@ -19,7 +19,7 @@ def to_item(shipment: Shipment, changes: tuple[Entry, ...] = ()) -> Item:
     item: Item = {
         **keys.shipment_key(shipment.shipment_id),
         "type": "shipment",
-        **{name: getattr(shipment, name) for name in _SCALARS if getattr(shipment, name) not in (None, False)},
+        **{name: getattr(shipment, name) for name in _SCALARS if getattr(shipment, name) not in (None, False, "")},
         "status": shipment.status.value,
         "attempts": shipment.attempts,
         "version": shipment.version,
