@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo stack test lint template-check clean
+.PHONY: demo stack test lint typecheck template-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)          ## start the local stack, run the demo, print the summar
 stack: $(STAMP)         ## start the local stack and keep it running for curl / aws-cli
 	$(PY) -m fulfillment_local.stack $(ARGS)
 
-test: $(STAMP) template-check lint   ## template gate, lint, then the whole test suite
+test: $(STAMP) template-check lint typecheck   ## template gate, lint, type check, then the whole test suite
 	$(PY) -m pytest $(ARGS)
 
 template-check: $(STAMP)
@@ -27,5 +27,8 @@ template-check: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+typecheck: $(STAMP)     ## mypy --strict over the layer and every handler (configured in pyproject.toml)
+	$(VENV)/bin/mypy
+
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache

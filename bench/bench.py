@@ -31,6 +31,16 @@ sys.path.insert(0, str(ROOT / "local"))
 from fulfillment_local.demo import DemoOptions, run_demo  # noqa: E402
 from fulfillment_local.stack import LocalStack  # noqa: E402
 
+# The floor of a standard order (issue 7): one conditional write of a small item per state change, the two
+# multi-item steps (reserve, ship) as transactions (2 units per item), no indexes, no history.
+FLOOR = {
+    "OrderIntakeFunction": ("intake", 1),
+    "StockReservationFunction": ("reserve (order + stock, a transaction)", 4),
+    "DispatchFunction": ("dispatch", 1),
+    "TrackingUpdatesFunction": ("accept, ship (a transaction), two scans, deliver", 8),
+    "EventRouterFunction": ("history and events", 0),
+}
+
 _IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
 
@@ -153,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
             f"   rejected {failed}"
         )
     print(f"  {'total':<26} {total_calls / orders:6.1f} write calls   {total_units / orders:7.1f} units")
+
+    print("\n== write units per order by step, next to the floor (docs/data-model.md)")
+    floor_total = sum(units for _, units in FLOOR.values())
+    for name, (steps, units) in FLOOR.items():
+        ops = stats["dynamodb_writes"].get(name, {})
+        measured = sum(t["units"] + t["index_units"] for t in ops.values()) / orders
+        print(f"  {name:<26} {steps:<44} floor {units:4.0f}   measured {measured:6.1f}")
+    print(f"  {'total':<26} {'':<44} floor {floor_total:4.0f}   measured {total_units / orders:6.1f}")
 
     if args.json:
         args.json.write_text(

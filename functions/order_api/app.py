@@ -4,6 +4,7 @@ operations for operators (IAM or the admin bearer token)."""
 from __future__ import annotations
 
 from functools import cache
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -18,12 +19,14 @@ from fulfillment.errors import BadRequest, SchemaViolation
 from fulfillment.services.inventory import Inventory
 from fulfillment.services.operations import Operations
 from fulfillment.services.views import OrderViews
+from pydantic import BaseModel
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 admin = http.admin_only(app)
+M = TypeVar("M", bound=BaseModel)
 
 
 @cache
@@ -51,7 +54,7 @@ def _actor() -> str:
     return identity.get("userArn") or "admin-token"
 
 
-def _json_body(model):
+def _json_body(model: type[M]) -> M:
     raw = http.raw_body(app.current_event)
     if not raw.strip():
         return model()
@@ -71,7 +74,7 @@ def _valid_sku(sku: str) -> str:
 
 
 @app.get("/orders/<order_id>")
-def get_order(order_id: str) -> Response:
+def get_order(order_id: str) -> Response[str]:
     event = app.current_event
     token = event.get_query_string_value("token") or http.bearer_token(event)
     view = views().order(order_id, token=token, admin=http.is_admin(event))
@@ -80,7 +83,7 @@ def get_order(order_id: str) -> Response:
 
 @app.get("/orders")
 @admin
-def list_orders() -> Response:
+def list_orders() -> Response[str]:
     event = app.current_event
     status = event.get_query_string_value("status")
     if status not in {s.value for s in OrderStatus}:
@@ -94,7 +97,7 @@ def list_orders() -> Response:
 
 @app.post("/orders/<order_id>/cancel")
 @admin
-def cancel_order(order_id: str) -> Response:
+def cancel_order(order_id: str) -> Response[str]:
     request = _json_body(CancelRequest)
     result = operations().cancel(order_id, reason=request.reason)
     logger.info("order cancelled by operator", order_id=order_id)
@@ -103,7 +106,7 @@ def cancel_order(order_id: str) -> Response:
 
 @app.post("/orders/<order_id>/holds/<reason>/release")
 @admin
-def release_hold(order_id: str, reason: str) -> Response:
+def release_hold(order_id: str, reason: str) -> Response[str]:
     result = operations().release_hold(order_id, reason)
     logger.info("hold released", order_id=order_id, reason=reason)
     return http.json_response(200, result)
@@ -111,33 +114,33 @@ def release_hold(order_id: str, reason: str) -> Response:
 
 @app.put("/catalog/<sku>")
 @admin
-def put_catalog(sku: str) -> Response:
+def put_catalog(sku: str) -> Response[str]:
     entry = http.parse_json_model(CatalogEntry, _require_body())
     return http.json_response(200, inventory().put_catalog(_valid_sku(sku), entry))
 
 
 @app.get("/catalog/<sku>")
 @admin
-def get_catalog(sku: str) -> Response:
+def get_catalog(sku: str) -> Response[str]:
     return http.json_response(200, inventory().get_catalog(sku))
 
 
 @app.get("/inventory/<sku>/<location>")
 @admin
-def get_inventory(sku: str, location: str) -> Response:
+def get_inventory(sku: str, location: str) -> Response[str]:
     return http.json_response(200, inventory().level(sku, location))
 
 
 @app.put("/inventory/<sku>/<location>")
 @admin
-def put_inventory(sku: str, location: str) -> Response:
+def put_inventory(sku: str, location: str) -> Response[str]:
     level = http.parse_json_model(StockLevel, _require_body())
     return http.json_response(200, inventory().set_level(sku, location, level, actor=_actor()))
 
 
 @app.post("/inventory/<sku>/<location>/adjustments")
 @admin
-def adjust_inventory(sku: str, location: str) -> Response:
+def adjust_inventory(sku: str, location: str) -> Response[str]:
     adjustment = http.parse_json_model(Adjustment, _require_body())
     key = http.header(app.current_event, "Idempotency-Key")
     view, applied = inventory().adjust(sku, location, adjustment, idempotency_key=key, actor=_actor())
@@ -155,5 +158,5 @@ def _require_body() -> bytes:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

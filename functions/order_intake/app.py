@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import http, signatures
 from fulfillment.adapters.secrets import first_secret, secret_values
@@ -42,7 +44,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _accept(order: Order, *, include_token: bool = False) -> Response:
+def _accept(order: Order, *, include_token: bool = False) -> Response[str]:
     result: IntakeResult = intake().accept(order, now=_now())
     logger.info(
         "order accepted",
@@ -61,7 +63,7 @@ def _accept(order: Order, *, include_token: bool = False) -> Response:
 
 
 @app.post("/webhooks/shopify")
-def shopify_webhook() -> Response:
+def shopify_webhook() -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
     signature = http.header(event, "X-Shopify-Hmac-Sha256") or http.header(event, "Shopify-Hmac-Sha256")
@@ -77,7 +79,7 @@ def shopify_webhook() -> Response:
 
 
 @app.post("/webhooks/woocommerce")
-def woocommerce_webhook() -> Response:
+def woocommerce_webhook() -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
     signature = http.header(event, "X-WC-Webhook-Signature")
@@ -91,7 +93,7 @@ def woocommerce_webhook() -> Response:
     return _accept(http.parse_json_model(WooOrder, raw).to_order(_woo_shop(event)))
 
 
-def _woo_shop(event) -> str:
+def _woo_shop(event: APIGatewayProxyEvent) -> str:
     source = http.header(event, "X-WC-Webhook-Source")
     if not source:
         raise BadRequest("X-WC-Webhook-Source header is required")
@@ -99,7 +101,7 @@ def _woo_shop(event) -> str:
 
 
 @app.post("/orders")
-def native_order() -> Response:
+def native_order() -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
     signatures.verify_native(raw, http.header(event, "X-Fulfillment-Signature"), secret_values("NATIVE"))
@@ -109,5 +111,5 @@ def native_order() -> Response:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

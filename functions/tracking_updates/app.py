@@ -82,7 +82,7 @@ def consumer() -> SqsConsumer:
 
 
 # ------------------------------------------------------------------ carrier webhooks
-def _carrier(update: CarrierUpdate) -> Response:
+def _carrier(update: CarrierUpdate) -> Response[str]:
     outcome = tracking().carrier_update(update, keep_if_unknown=True)
     logger.info(
         "carrier update", source=update.source, carrier=update.carrier, status=str(update.status), outcome=outcome
@@ -94,7 +94,7 @@ def _carrier(update: CarrierUpdate) -> Response:
 
 
 @app.post("/webhooks/tracking/easypost")
-def easypost() -> Response:
+def easypost() -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
     signatures.verify_easypost(raw, http.header(event, "X-Hmac-Signature"), secret_values("EASYPOST"))
@@ -103,7 +103,7 @@ def easypost() -> Response:
 
 
 @app.post("/webhooks/tracking/aftership")
-def aftership() -> Response:
+def aftership() -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
     signatures.verify_aftership(raw, http.header(event, "aftership-hmac-sha256"), secret_values("AFTERSHIP"))
@@ -121,7 +121,7 @@ class ShipRequest(BaseModel):
 
 @app.get("/warehouse/<location>/picklist")
 @admin
-def picklist(location: str) -> Response:
+def picklist(location: str) -> Response[str]:
     if settings().location(location) is None:
         raise UnknownLocation(f"no location {location}")
     shipments = store().picklist(location)
@@ -144,7 +144,7 @@ def picklist(location: str) -> Response:
 
 @app.post("/shipments/<shipment_id>/ship")
 @admin
-def ship(shipment_id: str) -> Response:
+def ship(shipment_id: str) -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
     http.require_json(event)

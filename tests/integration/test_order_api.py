@@ -144,3 +144,30 @@ def test_an_operator_change_that_keeps_colliding_is_a_409_not_a_500(admin, place
     assert response_json(response)["error"]["code"] == "concurrent_modification"
     monkeypatch.setattr(store, "order", real_read)
     assert admin.order(placed["order_id"])["status"] != "cancelled"
+
+
+def test_customers_do_not_see_fraud_rules_or_provider_messages(stack, admin, intake_fn, flow):
+    _, body = native_order(intake_fn, lines=[("W", 60)])  # above max_line_quantity; W unknown
+    flow.pump()
+    customer = admin.call(
+        "GET",
+        f"/orders/{body['order_id']}",
+        "/orders/{order_id}",
+        {"order_id": body["order_id"]},
+        token=body["access_token"],
+    )
+    view = response_json(customer)
+    assert view["holds"] == ["fraud_review", "unknown_sku"]
+    assert "hold_details" not in view and "above" not in customer["body"]
+    assert (
+        "above"
+        in admin.call("GET", f"/orders/{body['order_id']}", "/orders/{order_id}", {"order_id": body["order_id"]})[
+            "body"
+        ]
+    )
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", "eyJQSyI6IDF9"])
+def test_a_bad_list_cursor_is_a_400(stack, admin, cursor):
+    response = admin.call("GET", "/orders", "/orders", {}, query={"status": "received", "cursor": cursor})
+    assert response["statusCode"] == 400

@@ -16,11 +16,6 @@ from tests.support.storefront import native_order
 
 
 @pytest.fixture
-def admin(api_fn) -> Admin:
-    return Admin(api_fn)
-
-
-@pytest.fixture
 def flow(stack, router_fn, reservation_fn) -> Flow:
     return Flow(stack, router_fn, reservation_fn)
 
@@ -247,3 +242,25 @@ def test_an_order_that_stays_unpaid_expires_and_its_stock_returns(
         {"reason": "payment_expired", "by": "timer"}
     ]
     assert check(stack.items(), flow.customer_events).ok
+
+
+def test_stock_arriving_while_a_backorder_is_queued_is_allocated(
+    stack, admin, intake_fn, flow, reservation_fn, monkeypatch
+):
+    admin.catalog("B")
+    admin.stock("B", "WH-EAST", 0)
+    store = reservation_fn.reservations().store
+    real_levels = store.stock_and_catalog
+
+    def levels_then_restock(skus, locations):
+        seen = real_levels(skus, locations)  # reserve reads 0 available ...
+        monkeypatch.setattr(store, "stock_and_catalog", real_levels)
+        admin.adjust("B", "WH-EAST", 5, "received", adjustment_id="po-race")  # ... then stock arrives
+        return seen
+
+    monkeypatch.setattr(store, "stock_and_catalog", levels_then_restock)
+    _, body = native_order(intake_fn, lines=[("B", 2)])
+    flow.pump()
+    view = admin.order(body["order_id"])
+    assert (view["lines"][0]["reserved"], view["lines"][0]["backordered"]) == (2, 0)
+    assert check(stack.items()).ok

@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.support.events import Context, sqs_event
 from tests.support.stack import StackResources
+from tests.support.storefront import native_order
 
 
 class Flow:
@@ -115,3 +116,14 @@ class Flow:
     def to_inbound(self, *messages: dict) -> None:
         for message in messages:
             self.sqs.send_message(QueueUrl=self.stack.physical["InboundQueue"], MessageBody=json.dumps(message))
+
+
+def place(intake_fn, flow: Flow, lines, **kwargs) -> str:
+    response, body = native_order(intake_fn, lines=lines, **kwargs)
+    assert response["statusCode"] == 202, body
+    flow.pump()
+    return body["order_id"]
+
+
+def event_types(flow: Flow) -> list[str]:
+    return sorted(e["detail-type"] for e in flow.customer_events)

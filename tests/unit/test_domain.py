@@ -21,6 +21,7 @@ from fulfillment.domain.model import (
     WorkState,
     order_id_for,
 )
+from fulfillment.domain.shipments import Shipment, ShipmentLine, ShipmentStatus
 from fulfillment.services.intake import apply_snapshot
 
 ADDRESS = Address(name="A", line1="1 Way", city="Town", postal_code="12345", country="US")
@@ -144,3 +145,30 @@ def test_cancelling_a_reserved_order_asks_for_a_release() -> None:
     assert cancelled.release_state is WorkState.PENDING
     assert [e.event for e in cancelled.changes] == [CustomerEvent.ORDER_CANCELLED]
     assert cancelled.cancel(reason="again", by="operator") == cancelled
+
+
+def shipment(**kwargs) -> Shipment:
+    lines = kwargs.pop("lines", (ShipmentLine(1, "S1", 2), ShipmentLine(2, "S2", 1)))
+    return Shipment("o_1.001", "o_1", "tpl", "3pl", "WH", lines, "o_1.001", "t0", **kwargs)
+
+
+def test_shipment_progress_never_moves_backwards_nor_out_of_a_terminal_status() -> None:
+    moving = shipment(status=ShipmentStatus.OUT_FOR_DELIVERY, status_at="2026-01-02")
+    assert not moving.can_progress(ShipmentStatus.IN_TRANSIT, "2026-01-01")  # older report: history only
+    assert moving.can_progress(ShipmentStatus.ATTEMPT_FAILED, "2026-01-03")  # same rank, newer: allowed
+    assert not moving.can_progress(ShipmentStatus.ACCEPTED, "2026-01-03")  # carriers never reach pre-shipping
+    assert not shipment(status=ShipmentStatus.DELIVERED).can_progress(ShipmentStatus.EXCEPTION, "2026-02-01")
+    assert shipment(status=ShipmentStatus.SUBMITTED).can_progress(ShipmentStatus.IN_TRANSIT, "2026-01-01")
+
+
+def test_a_partial_shipment_ships_the_reported_skus_and_delivery_waits_for_the_last_parcel() -> None:
+    s = shipment(status=ShipmentStatus.ACCEPTED)
+    units = s.units_to_ship([("S1", 1)])
+    assert units == {1: 1}
+    first = s.ship(units, "ups", "T1", "t1")
+    assert first.status is ShipmentStatus.SHIPPED and first.unshipped == {1: 1, 2: 1}
+    parcel = first.deliver_parcels("t2")
+    assert parcel.status is ShipmentStatus.SHIPPED and [ln.delivered for ln in parcel.lines] == [1, 0]
+    rest = parcel.ship(parcel.units_to_ship(None), "ups", "T2", "t3")
+    assert rest.newly_delivered() == {1: 1, 2: 1}
+    assert rest.deliver_parcels("t4").status is ShipmentStatus.DELIVERED

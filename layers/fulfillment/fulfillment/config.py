@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"setting {name} must be an integer, got {raw!r}") from None
 
 
-def _json_map(name: str) -> dict:
+def _json_map(name: str) -> dict[str, Any]:
     raw = _env(name)
     value = json.loads(raw) if raw else {}
     if not isinstance(value, dict):

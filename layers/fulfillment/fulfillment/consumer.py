@@ -92,6 +92,9 @@ class SqsConsumer:
         messaging.quarantine(dlq, record.body, reason, source=self.source)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return process_partial_response(
-            event=event, record_handler=self.record_handler, processor=self.processor, context=context
+        # Powertools types the response as a TypedDict; handlers hand Lambda a plain JSON object.
+        return dict(
+            process_partial_response(
+                event=event, record_handler=self.record_handler, processor=self.processor, context=context
+            )
         )

@@ -7,12 +7,15 @@ records to retry.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from fulfillment.adapters.aws import client, ddb_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
 
 PUT_EVENTS_LIMIT = 10
 SEND_BATCH_LIMIT = 10
@@ -51,7 +54,8 @@ def write_items(table_name: str, items: Sequence[dict[str, Any]]) -> set[int]:
     failed: set[int] = set()
     for start in range(0, len(items), WRITE_BATCH_LIMIT):
         chunk = {i: items[i] for i in range(start, min(start + WRITE_BATCH_LIMIT, len(items)))}
-        request = {table_name: [{"PutRequest": {"Item": item}} for item in chunk.values()]}
+        puts: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": item}} for item in chunk.values()]
+        request: Mapping[str, Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef]] = {table_name: puts}
         for _ in range(5):
             response = ddb_client().batch_write_item(RequestItems=request)
             request = response.get("UnprocessedItems") or {}

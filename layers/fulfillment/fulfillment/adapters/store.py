@@ -9,7 +9,7 @@ import base64
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key as K
 
@@ -24,6 +24,9 @@ from fulfillment.domain.shipments import Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
 from fulfillment.errors import BadRequest
 
+if TYPE_CHECKING:
+    from fulfillment.services.ports import UnitOfWork
+
 BATCH_GET_LIMIT = 100
 Item = dict[str, Any]
 
@@ -32,7 +35,7 @@ class DynamoStore:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
-    def unit(self) -> DynamoUnitOfWork:
+    def unit(self) -> UnitOfWork:
         return DynamoUnitOfWork(self.table_name, lambda: int(time.time()))
 
     # ------------------------------------------------------------------ helpers
@@ -91,7 +94,7 @@ class DynamoStore:
             KeyConditionExpression=K("GSI1PK").eq(keys.status_index_partition(status)) & K("GSI1SK").lt(cutoff),
             Limit=limit,
         )
-        return [i["order_id"] for i in response.get("Items", [])]
+        return [str(i["order_id"]) for i in response.get("Items", [])]
 
     def list_by_status(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
         kwargs: dict[str, Any] = {
@@ -145,7 +148,7 @@ class DynamoStore:
             KeyConditionExpression=K("GSI1PK").eq(keys.picklist_partition(location, "accepted")),
             Limit=limit,
         )
-        ids = [i["shipment_id"] for i in response.get("Items", [])]
+        ids = [str(i["shipment_id"]) for i in response.get("Items", [])]
         items = self._batch_get([keys.shipment_key(s) for s in ids])
         return [shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)]
 
@@ -156,7 +159,7 @@ class DynamoStore:
             & K("GSI1SK").lt(cutoff),
             Limit=limit,
         )
-        return [i["shipment_id"] for i in response.get("Items", [])]
+        return [str(i["shipment_id"]) for i in response.get("Items", [])]
 
     def due(self, now: str, limit: int = 1000) -> list[str]:
         """Shipment ids whose timer is due, from every shard of the sparse timer index, oldest first."""
@@ -168,7 +171,7 @@ class DynamoStore:
             }
             while True:
                 response = table().query(**kwargs)
-                ids += [i["GSI2SK"].split("#", 1)[1] for i in response.get("Items", [])]
+                ids += [str(i["GSI2SK"]).split("#", 1)[1] for i in response.get("Items", [])]
                 if "LastEvaluatedKey" not in response or len(ids) >= limit * keys.TIMER_SHARDS:
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -20,6 +20,7 @@ from fulfillment.adapters.aws import ddb_client
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
+from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, StockMove
@@ -30,6 +31,9 @@ from fulfillment.errors import (
     FulfillmentError,
     InsufficientStock,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 MAX_TRANSACTION_ITEMS = 100
 MESSAGE_MARKER_TTL_SECONDS = 35 * 24 * 3600
@@ -49,7 +53,9 @@ class Write:
     error: Callable[[], FulfillmentError] = field(default=lambda: ConcurrentModification("item changed"))
 
 
-def _expression(body: dict[str, Any], condition: str | None, values: dict | None, names: dict | None) -> None:
+def _expression(
+    body: dict[str, Any], condition: str | None, values: dict[str, Any] | None, names: dict[str, str] | None
+) -> None:
     if condition:
         body["ConditionExpression"] = condition
     if values:
@@ -70,11 +76,11 @@ class DynamoUnitOfWork:
     # ------------------------------------------------------------------ building blocks
     def _put(
         self,
-        item: dict,
+        item: dict[str, Any],
         error: Callable[[], FulfillmentError] | None = None,
         *,
         condition: str | None = None,
-        values: dict | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         body: dict[str, Any] = {"Item": item}
         _expression(body, condition, values, None)
@@ -82,19 +88,19 @@ class DynamoUnitOfWork:
 
     def _update(
         self,
-        key: dict,
+        key: keys.Key,
         expression: str,
         error: Callable[[], FulfillmentError],
         *,
         condition: str | None = None,
-        values: dict | None = None,
-        names: dict | None = None,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
     ) -> None:
         body: dict[str, Any] = {"Key": key, "UpdateExpression": expression}
         _expression(body, condition, values, names)
         self.writes.append(Write("Update", body, error))
 
-    def _delete(self, key: dict, *, condition: str | None = None) -> None:
+    def _delete(self, key: keys.Key, *, condition: str | None = None) -> None:
         body: dict[str, Any] = {"Key": key}
         _expression(body, condition, None, None)
         self.writes.append(Write("Delete", body, lambda: ConcurrentModification(f"{key} is gone")))
@@ -122,7 +128,7 @@ class DynamoUnitOfWork:
             condition="attribute_not_exists(PK)",
         )
 
-    def save_shipment(self, shipment: Shipment, *, expected_version: int, changes: tuple = ()) -> None:
+    def save_shipment(self, shipment: Shipment, *, expected_version: int, changes: tuple[Entry, ...] = ()) -> None:
         self._put(
             shipment_codec.to_item(shipment, changes),
             lambda: ConcurrentModification(f"shipment {shipment.shipment_id} changed since version {expected_version}"),
@@ -154,7 +160,7 @@ class DynamoUnitOfWork:
     def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str) -> None:
         self._put(shipment_codec.tracking_pointer(carrier, tracking_number, shipment_id))
 
-    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict) -> None:
+    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> None:
         self._put(
             {
                 **keys.early_tracking_key(carrier, tracking_number, event_id),
@@ -308,12 +314,16 @@ class DynamoUnitOfWork:
         try:
             if len(self.writes) == 1:
                 write = self.writes[0]
-                call = {"Put": client.put_item, "Update": client.update_item, "Delete": client.delete_item}
+                call: dict[str, Callable[..., object]] = {
+                    "Put": client.put_item,
+                    "Update": client.update_item,
+                    "Delete": client.delete_item,
+                }
                 call[write.kind](TableName=self.table_name, **write.body)
             else:
-                client.transact_write_items(
-                    TransactItems=[{w.kind: {"TableName": self.table_name, **w.body}} for w in self.writes]
-                )
+                # Each write is {kind: body} built from plain dicts, which the stubs' TypedDicts cannot follow.
+                items = [{w.kind: {"TableName": self.table_name, **w.body}} for w in self.writes]
+                client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", items))
         except ClientError as exc:
             raise self._translate(exc) from None
         finally:

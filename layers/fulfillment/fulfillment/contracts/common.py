@@ -23,7 +23,7 @@ def loads(raw: bytes) -> Any:
         raise Unparseable(f"body is not valid JSON: {exc}") from None
 
 
-def field_errors(exc: ValidationError) -> list[dict]:
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [
         {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
         for err in exc.errors(include_url=False, include_context=False, include_input=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -152,7 +152,8 @@ class InventorySnapshot(_Inbound):
     as_of: Timestamp
 
 
-InboundMessage = Annotated[
+# Any inbound message; the discriminated union below is what parses them.
+Inbound: TypeAlias = (
     Accepted
     | Rejected
     | Shipped
@@ -161,14 +162,11 @@ InboundMessage = Annotated[
     | CancellationAccepted
     | CancellationRejected
     | ReturnReceived
-    | InventorySnapshot,
-    Field(discriminator="type"),
-]
-INBOUND: TypeAdapter = TypeAdapter(InboundMessage)
+    | InventorySnapshot
+)
+InboundMessage = Annotated[Inbound, Field(discriminator="type")]
+INBOUND: TypeAdapter[Inbound] = TypeAdapter(InboundMessage)
 
 
 def iso(value: datetime) -> str:
     return _utc(value).isoformat(timespec="microseconds")
-
-
-Inbound = _Inbound  # any inbound message (the union above is what parses them)

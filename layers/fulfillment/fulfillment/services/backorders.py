@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fulfillment.config import Settings
 from fulfillment.domain.allocation import plan_lines
 from fulfillment.domain.stock import Backorder, StockMove
@@ -32,7 +34,7 @@ class Backorders:
                 try:
                     result = apply_once(
                         self.store,
-                        lambda uow, entry=entry, levels=levels: self._serve(entry, levels, uow),
+                        partial(self._serve, entry, levels),
                         what=f"backorder of {sku}",
                         retry_on=(ConcurrentModification, InsufficientStock),
                         attempts=1,

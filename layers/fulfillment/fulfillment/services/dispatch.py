@@ -80,10 +80,10 @@ class Dispatch:
             in_flight = units_in_flight(shipments)
             wanted: dict[str, dict[int, int]] = defaultdict(dict)
             for line in order.lines:
-                for location, units in line.allocations.items():
-                    free = units - in_flight.get((line.line_no, location), 0)
+                for allocated_at, allocated in line.allocations.items():
+                    free = allocated - in_flight.get((line.line_no, allocated_at), 0)
                     if free > 0:
-                        wanted[location][line.line_no] = free
+                        wanted[allocated_at][line.line_no] = free
             if not wanted:
                 return 0
             now = utc_now()

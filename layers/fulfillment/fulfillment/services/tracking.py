@@ -68,6 +68,8 @@ class Tracking:
         return self.settings.tracks_stock(shipment.location)
 
     def _arm(self, shipment: Shipment) -> Shipment:
+        """The delay timer, armed when a parcel leaves. Scans do not move it (that would rewrite the shipment and its
+        index entry at every scan): when it is due, the timer looks at the last scan and re-arms if there was one."""
         return shipment.arm_delay_timer(utc_now(), self.settings.delay_after_seconds)
 
     # ------------------------------------------------------------------ provider messages (shared inbound queue)
@@ -126,7 +128,7 @@ class Tracking:
                     ev,
                     None,
                     provider=provider,
-                    track=lambda s: progress.Change(self._arm(s.track(message.status, occurred, None))),
+                    track=lambda s: progress.Change(s.track(message.status, occurred, None)),
                 )
             case p.Delivered():
                 delivered_at = p.iso(message.delivered_at)
@@ -225,7 +227,7 @@ class Tracking:
         return self.apply(
             event,
             None,
-            track=lambda s: progress.Change(self._arm(s.track(status, update.occurred_at, update.est_delivery))),
+            track=lambda s: progress.Change(s.track(status, update.occurred_at, update.est_delivery)),
         )
 
     def replay_early_updates(self, carrier: str, tracking_number: str) -> int:

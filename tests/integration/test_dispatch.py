@@ -1,41 +1,17 @@
-"""Dispatch to providers, their answers, carrier tracking, timers and cancellation (issue 4)."""
+"""Dispatch: shipments per location, requests and answers, rejections, cancellation, timers, in-house, dropship."""
 
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 from fulfillment_local.invariants import check
 
 from tests.support import provider as tpl
-from tests.support.admin import Admin
-from tests.support.carriers import aftership
 from tests.support.events import Context, api_event, response_json
-from tests.support.flow import Flow
+from tests.support.flow import event_types, place
 from tests.support.stack import clear_caches, shipments
 from tests.support.storefront import native_order
-
-
-@pytest.fixture
-def admin(api_fn) -> Admin:
-    return Admin(api_fn)
-
-
-@pytest.fixture
-def flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn) -> Flow:
-    return Flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn)
-
-
-def place(intake_fn, flow: Flow, lines, **kwargs) -> str:
-    response, body = native_order(intake_fn, lines=lines, **kwargs)
-    assert response["statusCode"] == 202, body
-    flow.pump()
-    return body["order_id"]
-
-
-def event_types(flow: Flow) -> list[str]:
-    return sorted(e["detail-type"] for e in flow.customer_events)
 
 
 def test_reserved_lines_become_one_shipment_per_location_sent_to_that_provider(stack, admin, intake_fn, flow):
@@ -64,95 +40,6 @@ def test_reserved_lines_become_one_shipment_per_location_sent_to_that_provider(s
     assert request["order_id"] == order_id and request["ship_to"]["country"] == "GB"
     assert [s["status"] for s in shipments(stack)] == ["submitted", "submitted"]
     assert admin.order(order_id)["status"] == "dispatched"
-
-
-def lifecycle(shipment_id: str) -> list[dict]:
-    return [
-        tpl.accepted(shipment_id, sent_minute=1),
-        tpl.shipped(shipment_id, "TRK1", minute=10),
-        tpl.tracking(shipment_id, "in_transit", 20),
-        tpl.tracking(shipment_id, "out_for_delivery", 60),
-        tpl.delivered(shipment_id, 90),
-    ]
-
-
-def test_a_shipment_goes_from_request_to_delivered_with_each_event_once(stack, admin, intake_fn, flow):
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 5)
-    order_id = place(intake_fn, flow, [("W", 2)])
-    [request] = flow.provider_requests()
-
-    flow.to_inbound(*lifecycle(request["shipment_id"]))
-    flow.pump()
-
-    view = admin.order(order_id)
-    assert view["status"] == "delivered"
-    assert (view["lines"][0]["shipped"], view["lines"][0]["delivered"], view["lines"][0]["reserved"]) == (2, 2, 0)
-    level = admin.inventory("W", "WH-EAST")
-    assert (level["on_hand"], level["reserved"], level["available"]) == (3, 0, 3)
-    assert event_types(flow) == ["OrderDelivered", "OrderReceived", "OrderShipped", "ShipmentDelivered"]
-    [shipment] = shipments(stack)
-    assert shipment["status"] == "delivered" and shipment["tracking_number"] == "TRK1"
-    [shown] = view["shipments"]
-    assert (shown["status"], shown["carrier"], shown["tracking_number"], shown["location"]) == (
-        "delivered",
-        "usps",
-        "TRK1",
-        "WH-EAST",
-    )
-    assert [e["type"] for e in shown["events"]] == ["accepted", "shipped", "tracking", "tracking", "delivered"]
-    report = check(stack.items(), flow.customer_events)
-    assert report.ok, report.violations
-
-
-def run_tracking(stack, admin, intake_fn, flow, messages_for) -> tuple[str, list[str], set[str]]:
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 5)
-    place(intake_fn, flow, [("W", 1)], external_id="same-order-both-runs")
-    [request] = flow.provider_requests()
-    flow.to_inbound(*messages_for(request["shipment_id"]))
-    flow.pump()
-    [shipment] = shipments(stack)
-    events = [e for e in flow.customer_events if e["detail-type"] != "OrderReceived"]
-    return shipment["status"], sorted(e["detail-type"] for e in events), {e["detail"]["event_id"] for e in events}
-
-
-def test_tracking_shuffled_and_duplicated_ends_like_tracking_in_order(stack, admin, intake_fn, flow, moto_server):
-    in_order = run_tracking(stack, admin, intake_fn, flow, lifecycle)
-
-    from tests.support.stack import reset_moto
-
-    reset_moto(moto_server.endpoint_url)
-    stack.create()
-    shuffled_flow = Flow(stack, flow.router, flow.reservation, flow.dispatch, flow.tracking)
-
-    def shuffled(shipment_id: str) -> list[dict]:
-        messages = lifecycle(shipment_id)
-        messages = messages + [dict(m) for m in messages]  # every message twice, same message_id
-        random.Random(7).shuffle(messages)
-        return messages
-
-    shuffled_run = run_tracking(stack, admin, intake_fn, shuffled_flow, shuffled)
-    assert shuffled_run[0] == in_order[0] == "delivered"
-    assert shuffled_run[1] == in_order[1] == ["OrderDelivered", "OrderShipped", "ShipmentDelivered"]
-    assert shuffled_run[2] == in_order[2]  # the very same event ids
-    assert check(stack.items(), shuffled_flow.customer_events).ok
-
-
-def test_a_late_older_scan_is_recorded_but_does_not_regress(stack, admin, intake_fn, flow):
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 1)
-    place(intake_fn, flow, [("W", 1)])
-    [request] = flow.provider_requests()
-    sid = request["shipment_id"]
-    flow.to_inbound(tpl.shipped(sid, "T9", minute=1), tpl.tracking(sid, "out_for_delivery", 50))
-    flow.pump()
-    flow.to_inbound(tpl.tracking(sid, "in_transit", 20))
-    flow.pump()
-    [shipment] = shipments(stack)
-    assert shipment["status"] == "out_for_delivery"
-    # both recorded; history reads in the order things happened, whatever order they arrived in
-    assert [e["status"] for e in shipment["events"] if e["type"] == "tracking"] == ["in_transit", "out_for_delivery"]
 
 
 @pytest.mark.parametrize("crash", ["after_send", "before_send"])
@@ -265,24 +152,6 @@ def test_a_silent_provider_gets_resends_then_the_order_is_held(
     assert event_types(flow).count("OrderOnHold") == 1
 
 
-def test_no_scan_for_too_long_raises_shipment_delayed_once(
-    stack, admin, intake_fn, flow, tracking_fn, timers_fn, monkeypatch
-):
-    monkeypatch.setenv("DELAY_AFTER_SECONDS", "0")
-    clear_caches()  # settings are read once per environment
-    tracking_fn.tracking.cache_clear()
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 1)
-    place(intake_fn, flow, [("W", 1)])
-    [request] = flow.provider_requests()
-    flow.to_inbound(tpl.shipped(request["shipment_id"], "SLOW1"))
-    flow.pump()
-    for _ in range(3):
-        timers_fn.lambda_handler({}, Context())
-        flow.pump()
-    assert event_types(flow).count("ShipmentDelayed") == 1
-
-
 def test_cancelling_after_submission_asks_the_provider_and_releases_on_acceptance(stack, admin, intake_fn, flow):
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 2)
@@ -321,126 +190,85 @@ def test_a_rejected_cancellation_keeps_the_shipment_going(stack, admin, intake_f
     assert check(stack.items()).ok
 
 
-@pytest.mark.parametrize(
-    "body,reason",
-    [
-        ({"type": "shipment.shipped", "version": 1}, "malformed message"),
-        ("not json", "unparseable"),
-    ],
-)
-def test_malformed_inbound_messages_go_to_the_dlq_with_their_reason(stack, flow, tracking_fn, body, reason):
-    raw = body if isinstance(body, str) else json.dumps(body)
-    from tests.support.events import sqs_event
-
-    result = tracking_fn.lambda_handler(sqs_event([raw]), Context())
-    assert result["batchItemFailures"] == []
-    [dead] = flow.dead_letters("InboundDLQ")
-    assert dead["MessageAttributes"]["reason"]["StringValue"].startswith(reason)
-
-
-def test_a_provider_cannot_act_on_another_providers_shipment(stack, admin, intake_fn, flow):
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 1)
-    place(intake_fn, flow, [("W", 1)])
-    [request] = flow.provider_requests()
-    before = shipments(stack)
-    flow.to_inbound(tpl.shipped(request["shipment_id"], "EVIL", provider="tpl-west"))
-    flow.pump()
-    assert shipments(stack) == before
-    [dead] = flow.dead_letters("InboundDLQ")
-    assert "not_owner" in dead["MessageAttributes"]["reason"]["StringValue"]
-
-
-# ------------------------------------------------------------------ carrier webhooks
-EASYPOST_VECTOR = "hmac-sha256-hex=38f3f53c103713df81616a0a186d77141957323ec21d5fe9363db93840f527db"
-AFTERSHIP_VECTOR = "YhHT8F217EV1cSmFv1p+Ifq168sWgQtVH4dxmXsGVPY="
-
-
-def shipped_with(stack, admin, intake_fn, flow, carrier: str, tracking_number: str) -> str:
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 1)
-    place(intake_fn, flow, [("W", 1)])
-    [request] = flow.provider_requests()
-    shipped = tpl.shipped(request["shipment_id"], tracking_number, carrier=carrier)
-    shipped["shipped_at"] = "2020-01-01T00:00:00Z"  # before the fixtures' own scans (2021, 2024)
-    flow.to_inbound(shipped)
-    flow.pump()
-    return request["shipment_id"]
-
-
-@pytest.mark.parametrize(
-    "name,path,header,vector,secret_name,secret,carrier,tracking",
-    [
-        (
-            "easypost_tracker_updated.json",
-            "/webhooks/tracking/easypost",
-            "X-Hmac-Signature",
-            EASYPOST_VECTOR,
-            "EasyPostWebhookSecret",
-            "sécret",
-            "FedEx",
-            "1",
-        ),
-        (
-            "aftership_tracking_update.json",
-            "/webhooks/tracking/aftership",
-            "aftership-hmac-sha256",
-            AFTERSHIP_VECTOR,
-            "AfterShipWebhookSecret",
-            "aftership_test_secret",
-            "usps",
-            "9361289676091361892011",
-        ),
-    ],
-)
-def test_carrier_fixtures_verify_and_update_the_matching_shipment(
-    stack,
-    admin,
-    intake_fn,
-    flow,
-    tracking_fn,
-    fixtures_dir,
-    name,
-    path,
-    header,
-    vector,
-    secret_name,
-    secret,
-    carrier,
-    tracking,
+def test_a_cancel_racing_the_submission_still_reaches_the_provider(
+    stack, admin, intake_fn, flow, dispatch_fn, monkeypatch
 ):
-    stack.client("secretsmanager").put_secret_value(SecretId=stack.physical[secret_name], SecretString=secret)
-    shipped_with(stack, admin, intake_fn, flow, carrier, tracking)
-    raw = (fixtures_dir / name).read_bytes()
+    """The order is cancelled while submit is between its write and its send."""
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 2)
+    real_send = dispatch_fn.send_to_provider
+    cancelled = []
 
-    tampered = bytearray(raw)
-    tampered[len(raw) // 2] ^= 1
-    before = shipments(stack)
-    bad = tracking_fn.lambda_handler(
-        api_event("POST", path, body=bytes(tampered), headers={"Content-Type": "application/json", header: vector}),
-        Context(),
-    )
-    assert bad["statusCode"] == 401 and shipments(stack) == before
+    def send_then_cancel(provider, message):
+        if message.type == "fulfillment_request" and not cancelled:
+            cancelled.append(admin.cancel(message.order_id))  # lands between submit's write and its send
+            dispatch_fn.dispatch().cancel_shipments(message.order_id)
+        real_send(provider, message)
 
-    good = tracking_fn.lambda_handler(
-        api_event("POST", path, body=raw, headers={"Content-Type": "application/json", header: vector}), Context()
-    )
-    assert good["statusCode"] == 200 and response_json(good)["matched"] is True
-    [shipment] = shipments(stack)
-    assert shipment["status"] == "in_transit"
-    assert shipment["events"][-1]["type"] == "tracking"
+    monkeypatch.setattr(dispatch_fn, "send_to_provider", send_then_cancel)
+    dispatch_fn.dispatch.cache_clear()
+    dispatch_fn.timers.cache_clear()
+    native_order(intake_fn, lines=[("W", 2)])
+    flow.pump()
 
-    again = tracking_fn.lambda_handler(
-        api_event("POST", path, body=raw, headers={"Content-Type": "application/json", header: vector}), Context()
-    )
-    assert response_json(again)["outcome"] == "duplicate"
+    requests = flow.provider_requests()
+    assert [r["type"] for r in requests] == ["cancellation_request", "fulfillment_request"]
+    assert admin.inventory("W", "WH-EAST")["reserved"] == 2  # held until the provider answers
+    flow.to_inbound(tpl.message("cancellation_request.accepted", shipment_id=requests[1]["shipment_id"]))
+    flow.pump()
+    assert admin.inventory("W", "WH-EAST")["available"] == 2
+    assert check(stack.items(), flow.customer_events).ok
 
 
-def test_an_unknown_tracking_number_is_answered_200_and_kept_for_later(stack, tracking_fn):
-    response = aftership(tracking_fn, "NOPE", "InTransit", event_id="e1")
-    assert response["matched"] is False
-    [kept] = stack.items()
-    assert kept["type"] == "early_tracking" and kept["expires_at"] > 0  # TTL: an unknown number is not kept forever
+def test_a_rejection_after_a_cancel_releases_the_stock(stack, admin, intake_fn, flow):
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 2)
+    _, body = native_order(intake_fn, lines=[("W", 2)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    admin.cancel(body["order_id"])
+    flow.pump()
+    flow.to_inbound(tpl.rejected(request["shipment_id"], "OTHER"))
+    flow.pump()
+    assert admin.inventory("W", "WH-EAST")["available"] == 2
+    assert admin.order(body["order_id"])["holds"] == []
+    report = check(stack.items(), flow.customer_events)
+    assert report.ok, report.violations
+
+
+def test_an_unanswered_cancellation_is_resent_not_the_request(
+    stack, admin, intake_fn, flow, dispatch_fn, timers_fn, monkeypatch
+):
+    monkeypatch.setenv("ACK_TIMEOUT_SECONDS", "0")
+    clear_caches()  # settings are read once per environment
+    dispatch_fn.dispatch.cache_clear()
+    dispatch_fn.timers.cache_clear()
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    _, body = native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    admin.cancel(body["order_id"])
+    flow.pump()
+    for _ in range(3):
+        timers_fn.lambda_handler({}, Context())
+        flow.pump()
+    kinds = [r["type"] for r in flow.provider_requests()]
+    assert kinds[0] == "fulfillment_request" and set(kinds[1:]) == {"cancellation_request"} and len(kinds) >= 3
+    assert "OrderOnHold" not in [e["detail-type"] for e in flow.customer_events]
+
+
+def test_the_sweep_requeues_work_whose_trigger_was_lost(stack, admin, intake_fn, flow, timers_fn, monkeypatch):
+    """A stream record that exhausted its retries must not leave an order stuck forever."""
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow._stream_records()  # the router never sees the new order: its records are lost
+    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "-5")
+    clear_caches()  # settings are read once per environment
+    result = timers_fn.lambda_handler({}, Context())
+    assert result["swept"] >= 1
+    flow.pump()
+    assert [s["status"] for s in shipments(stack)] == ["submitted"]
 
 
 def test_the_in_house_warehouse_ships_from_its_pick_list(stack, admin, intake_fn, flow, tracking_fn):

@@ -1,0 +1,306 @@
+"""In-memory implementations of the services' ports (`fulfillment.services.ports`): no moto, no sockets.
+
+`MemoryUnitOfWork` keeps the same promises as `adapters.uow.DynamoUnitOfWork`: every write of a step is checked
+first and applied all together or not at all, and a failed condition raises the domain error the write declared
+(`AlreadyApplied` > `AlreadyExists` > `InsufficientStock` > `ConcurrentModification` when several fail).
+The integration tier checks the DynamoDB adapter against the same services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from fulfillment.domain.events import Entry
+from fulfillment.domain.model import Order
+from fulfillment.domain.shipments import Shipment, ShipmentEvent
+from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel, StockMove
+from fulfillment.errors import (
+    AlreadyApplied,
+    AlreadyExists,
+    ConcurrentModification,
+    FulfillmentError,
+    InsufficientStock,
+)
+
+_PRECEDENCE = (AlreadyApplied, AlreadyExists, InsufficientStock, ConcurrentModification)
+
+
+@dataclass
+class MemoryStore:
+    orders: dict[str, Order] = field(default_factory=dict)
+    shipments: dict[str, Shipment] = field(default_factory=dict)
+    events: dict[tuple[str, str, str], ShipmentEvent] = field(default_factory=dict)
+    markers: set[tuple[str, str]] = field(default_factory=set)
+    pointers: dict[tuple[str, str], str] = field(default_factory=dict)
+    kept: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
+    audit: dict[tuple[str, str, str], Adjustment] = field(default_factory=dict)
+    catalog_items: dict[str, CatalogItem] = field(default_factory=dict)
+    queue: dict[tuple[str, str, str, int], Backorder] = field(default_factory=dict)
+    history: list[tuple[str, Entry]] = field(default_factory=list)  # (order id, entry), as the router would write
+    commits: int = 0
+    before_commit: Callable[[], None] | None = None  # a test's hook: another writer lands between read and write
+
+    def unit(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+    # ------------------------------------------------------------------ reads
+    def order(self, order_id: str) -> Order | None:
+        return self.orders.get(order_id)
+
+    def order_with_shipments(self, order_id: str) -> tuple[Order | None, list[Shipment]]:
+        return self.orders.get(order_id), sorted(
+            (s for s in self.shipments.values() if s.order_id == order_id), key=lambda s: s.shipment_id
+        )
+
+    def shipment(self, shipment_id: str) -> Shipment | None:
+        return self.shipments.get(shipment_id)
+
+    def shipment_and_order(self, shipment_id: str) -> tuple[Shipment | None, Order | None]:
+        shipment = self.shipments.get(shipment_id)
+        return shipment, self.orders.get(shipment_id.rsplit(".", 1)[0])
+
+    def shipment_events(self, shipment_id: str) -> list[ShipmentEvent]:
+        return sorted((e for e in self.events.values() if e.shipment_id == shipment_id), key=lambda e: e.at)
+
+    def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
+        return self.pointers.get((carrier, tracking_number))
+
+    def early(self, carrier: str, tracking_number: str) -> list[dict[str, Any]]:
+        return [u for (c, n, _), u in self.kept.items() if (c, n) == (carrier, tracking_number)]
+
+    def catalog(self, skus: Iterable[str]) -> dict[str, CatalogItem]:
+        return {s: self.catalog_items[s] for s in skus if s in self.catalog_items}
+
+    def catalog_item(self, sku: str) -> CatalogItem | None:
+        return self.catalog_items.get(sku)
+
+    def stock_and_catalog(
+        self, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
+        skus, locations = set(skus), list(locations)
+        levels = {(s, loc): self.stock[(s, loc)] for s in skus for loc in locations if (s, loc) in self.stock}
+        return levels, self.catalog(skus)
+
+    def level(self, sku: str, location: str) -> StockLevel:
+        return self.stock.get((sku, location), StockLevel(sku, location, exists=False))
+
+    def levels_of(self, sku: str) -> list[StockLevel]:
+        return [level for (s, _), level in sorted(self.stock.items()) if s == sku]
+
+    def backorders(self, sku: str, limit: int = 50) -> list[Backorder]:
+        return [b for key, b in sorted(self.queue.items()) if key[0] == sku][:limit]
+
+    def adjustments(self, sku: str, location: str, limit: int = 50) -> list[Adjustment]:
+        return [a for (s, loc, _), a in self.audit.items() if (s, loc) == (sku, location)][-limit:]
+
+    # ------------------------------------------------------------------ test set-up
+    def add_catalog(self, sku: str, **fields: Any) -> None:
+        self.catalog_items[sku] = CatalogItem(sku=sku, raw={"sku": sku, **fields}, **fields)
+
+    def put_stock(self, sku: str, location: str, on_hand: int) -> None:
+        self.stock[(sku, location)] = StockLevel(sku, location, on_hand=on_hand, available=on_hand)
+
+
+Check = Callable[[], FulfillmentError | None]
+Apply = Callable[[], None]
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.writes: list[tuple[Check, Apply]] = []
+
+    def __len__(self) -> int:
+        return len(self.writes)
+
+    def _write(self, check: Check, apply: Apply) -> None:
+        self.writes.append((check, apply))
+
+    # ------------------------------------------------------------------ orders and shipments
+    def add_order(self, order: Order) -> None:
+        s = self.store
+        self._write(
+            lambda: AlreadyExists(order.order_id) if order.order_id in s.orders else None,
+            lambda: self._store_order(order),
+        )
+
+    def save_order(self, order: Order, *, expected_version: int) -> None:
+        s = self.store
+
+        def check() -> FulfillmentError | None:
+            current = s.orders.get(order.order_id)
+            return None if current and current.version == expected_version else ConcurrentModification(order.order_id)
+
+        self._write(check, lambda: self._store_order(order))
+
+    def _store_order(self, order: Order) -> None:
+        self.store.orders[order.order_id] = order
+        self.store.history += [(order.order_id, entry) for entry in order.changes]
+
+    def add_shipment(self, shipment: Shipment) -> None:
+        s = self.store
+        self._write(
+            lambda: ConcurrentModification(shipment.shipment_id) if shipment.shipment_id in s.shipments else None,
+            lambda: s.shipments.__setitem__(shipment.shipment_id, shipment),
+        )
+
+    def save_shipment(self, shipment: Shipment, *, expected_version: int, changes: tuple[Entry, ...] = ()) -> None:
+        s = self.store
+
+        def check() -> FulfillmentError | None:
+            current = s.shipments.get(shipment.shipment_id)
+            ok = current is not None and current.version == expected_version
+            return None if ok else ConcurrentModification(shipment.shipment_id)
+
+        def apply() -> None:
+            s.shipments[shipment.shipment_id] = shipment
+            s.history += [(shipment.order_id, entry) for entry in changes]
+
+        self._write(check, apply)
+
+    def record(self, event: ShipmentEvent) -> None:
+        s = self.store
+        key = (event.shipment_id, event.source, event.message_id)
+        self._write(
+            lambda: AlreadyApplied(event.message_id) if key in s.events else None,
+            lambda: s.events.__setitem__(key, event),
+        )
+
+    def mark(self, source: str, message_id: str, kind: str) -> None:
+        s = self.store
+        self._write(
+            lambda: AlreadyApplied(message_id) if (source, message_id) in s.markers else None,
+            lambda: s.markers.add((source, message_id)),
+        )
+
+    def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str) -> None:
+        self._write(lambda: None, lambda: self.store.pointers.__setitem__((carrier, tracking_number), shipment_id))
+
+    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> None:
+        self._write(lambda: None, lambda: self.store.kept.__setitem__((carrier, tracking_number, event_id), update))
+
+    # ------------------------------------------------------------------ stock
+    def move_stock(self, move: StockMove, now: str) -> None:
+        s = self.store
+        key = (move.sku, move.location)
+        need = move.reserve - move.release
+        held = move.release + move.ship + move.write_off
+        gone = move.ship + move.write_off
+
+        def check() -> FulfillmentError | None:
+            level = s.stock.get(key)
+            if move.audit is not None and (move.sku, move.location, move.audit.adjustment_id) in s.audit:
+                return AlreadyApplied(move.audit.adjustment_id)
+            if level is None or level.available < need or level.reserved < held or level.on_hand < gone:
+                return InsufficientStock(f"{move}")
+            return None
+
+        def apply() -> None:
+            level = s.stock[key]
+            s.stock[key] = replace(
+                level,
+                available=level.available - need,
+                reserved=level.reserved + move.reserve - held,
+                on_hand=level.on_hand - gone,
+                shipped=level.shipped + move.ship,
+                updated_at=now,
+            )
+            if move.audit is not None:
+                s.audit[(move.sku, move.location, move.audit.adjustment_id)] = move.audit
+
+        self._write(check, apply)
+
+    def adjust_stock(self, adjustment: Adjustment, *, expected_on_hand: int | None = None) -> None:
+        s = self.store
+        key = (adjustment.sku, adjustment.location)
+
+        def check() -> FulfillmentError | None:
+            if (*key, adjustment.adjustment_id) in s.audit:
+                return AlreadyApplied(adjustment.adjustment_id)
+            level = s.stock.get(key)
+            if level is None:
+                return None
+            if expected_on_hand is not None and level.on_hand != expected_on_hand:
+                return ConcurrentModification("stock changed since it was read")
+            if level.available < -adjustment.delta:
+                return InsufficientStock(f"removing {-adjustment.delta} would take reserved units")
+            return None
+
+        def apply() -> None:
+            level = s.stock.get(key, StockLevel(*key))
+            s.stock[key] = replace(
+                level,
+                on_hand=level.on_hand + adjustment.delta,
+                available=level.available + adjustment.delta,
+                updated_at=adjustment.at,
+                exists=True,
+            )
+            s.audit[(*key, adjustment.adjustment_id)] = adjustment
+
+        self._write(check, apply)
+
+    def put_catalog(self, sku: str, fields: dict[str, Any], now: str) -> None:
+        def apply() -> None:
+            current = self.store.catalog_items.get(sku)
+            raw = {**(current.raw if current else {}), **fields, "sku": sku}
+            self.store.catalog_items[sku] = CatalogItem(
+                sku=sku,
+                kind=raw.get("kind", "physical"),
+                title=raw.get("title"),
+                reorder_point=raw.get("reorder_point"),
+                dropship_location=raw.get("dropship_location"),
+                backordered_units=current.backordered_units if current else 0,
+                digital=raw.get("digital"),
+                raw=raw,
+            )
+
+        self._write(lambda: None, apply)
+
+    def backlog(self, sku: str, delta: int) -> None:
+        def apply() -> None:
+            item = self.store.catalog_items.get(sku) or CatalogItem(sku)
+            self.store.catalog_items[sku] = replace(item, backordered_units=item.backordered_units + delta)
+
+        if delta:
+            self._write(lambda: None, apply)
+
+    def queue_backorder(self, backorder: Backorder) -> None:
+        key = (backorder.sku, backorder.queued_at, backorder.order_id, backorder.line_no)
+
+        def apply() -> None:
+            current = self.store.queue.get(key)
+            quantity = backorder.quantity + (current.quantity if current else 0)
+            self.store.queue[key] = replace(backorder, quantity=quantity)
+
+        self._write(lambda: None, apply)
+
+    def settle_backorder(self, backorder: Backorder, remaining: int) -> None:
+        key = (backorder.sku, backorder.queued_at, backorder.order_id, backorder.line_no)
+
+        def apply() -> None:
+            if remaining <= 0:
+                self.store.queue.pop(key, None)
+            else:
+                self.store.queue[key] = replace(self.store.queue[key], quantity=remaining)
+
+        self._write(lambda: None, apply)
+
+    # ------------------------------------------------------------------ commit
+    def commit(self) -> None:
+        if not self.writes:
+            return
+        if self.store.before_commit is not None:
+            hook, self.store.before_commit = self.store.before_commit, None
+            hook()
+        failures = [error for check, _ in self.writes if (error := check()) is not None]
+        try:
+            if failures:
+                raise min(failures, key=lambda e: next(n for n, cls in enumerate(_PRECEDENCE) if isinstance(e, cls)))
+            for _, apply in self.writes:
+                apply()
+            self.store.commits += 1
+        finally:
+            self.writes = []

@@ -1,0 +1,432 @@
+"""The services against in-memory fakes of their ports: every use case's rules, no AWS, no sockets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fulfillment.config import FraudRules, Settings, parse_locations
+from fulfillment.contracts.carriers import CarrierUpdate
+from fulfillment.domain.events import CustomerEvent
+from fulfillment.domain.model import Address, Channel, Customer, FillPolicy, Line, LineKind, Order, OrderStatus
+from fulfillment.domain.shipments import ShipmentEvent, ShipmentStatus
+from fulfillment.errors import ConcurrentModification, Conflict
+from fulfillment.services.backorders import Backorders
+from fulfillment.services.dispatch import Dispatch
+from fulfillment.services.intake import Intake
+from fulfillment.services.operations import Operations
+from fulfillment.services.reservation import CHUNK_BUDGET, Reservations
+from fulfillment.services.timers import Timers
+from fulfillment.services.tracking import Tracking
+from fulfillment.services.unit import NotOwner, Outcome
+
+from tests.unit.fakes import MemoryStore
+
+LOCATIONS = (
+    '[{"id": "WH-EAST", "provider": "tpl-east", "kind": "3pl", "priority": 1},'
+    ' {"id": "WH-WEST", "provider": "tpl-west", "kind": "3pl", "priority": 2},'
+    ' {"id": "HQ", "provider": "in-house", "kind": "in_house", "priority": 3}]'
+)
+ADDRESS = Address(name="A", line1="1 Way", city="Town", postal_code="12345", country="US")
+
+
+def settings(**overrides: Any) -> Settings:
+    base = Settings(
+        table_name="unit",
+        locations=parse_locations(LOCATIONS),
+        allowed_payment_states=frozenset({"paid", "authorized"}),
+        fraud_rules=FraudRules(),
+        public_api_url="https://api.test",
+    )
+    return replace(base, **overrides)
+
+
+class World:
+    """The services wired to one in-memory store, and what they sent to providers."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.settings = settings(**overrides)
+        self.store = MemoryStore()
+        self.sent: list[Any] = []
+        self.intake = Intake(self.settings, "token-key", self.store)
+        self.reservations = Reservations(self.settings, self.store)
+        self.backorders = Backorders(self.settings, self.store)
+        self.dispatch = Dispatch(self.settings, self.store, lambda provider, message: self.sent.append(message))
+        self.tracking = Tracking(self.settings, self.store)
+        self.timers = Timers(self.settings, self.dispatch)
+        self.operations = Operations(self.settings, self.store)
+
+    def stock(self, sku: str, **per_location: int) -> None:
+        self.store.add_catalog(sku, kind="physical")
+        for location, units in per_location.items():
+            self.store.put_stock(sku, location.replace("_", "-"), units)
+
+    def place(self, *lines: tuple[str, int], external_id: str = "e1", **fields: Any) -> str:
+        order = Order(
+            order_id="",
+            channel=Channel.NATIVE,
+            shop="native",
+            external_id=external_id,
+            currency="USD",
+            lines=tuple(
+                Line(line_no=n, sku=sku, quantity=q, unit_price=Decimal("10"), kind=LineKind.PHYSICAL)
+                for n, (sku, q) in enumerate(lines, start=1)
+            ),
+            customer=Customer(email="c@example.com"),
+            shipping_address=ADDRESS,
+            payment_status=fields.pop("payment_status", "paid"),
+            **fields,
+        )
+        return self.intake.accept(order, now="2026-11-01T10:00:00+00:00").order_id
+
+    def order(self, order_id: str) -> Order:
+        order = self.store.order(order_id)
+        assert order is not None
+        return order
+
+    def events(self, event: CustomerEvent) -> list[str]:
+        return [oid for oid, entry in self.store.history if entry.event is event]
+
+    def shipped(self, shipment_id: str, message_id: str = "m-ship", tracking: str = "T1") -> Outcome:
+        event = ShipmentEvent(shipment_id, "tpl-east", message_id, "2026-11-01T11:00:00+00:00", "shipped")
+        return self.tracking.shipped(event, "ups", tracking, "2026-11-01T11:00:00+00:00", None, provider="tpl-east")
+
+    def level(self, sku: str, location: str) -> tuple[int, int, int]:
+        level = self.store.level(sku, location)
+        return level.on_hand, level.reserved, level.available
+
+
+def delivered_message(shipment_id: str, message_id: str) -> Any:
+    from fulfillment.contracts.provider import INBOUND
+
+    return INBOUND.validate_python(
+        {
+            "type": "shipment.delivered",
+            "version": 1,
+            "message_id": message_id,
+            "provider": "tpl-east",
+            "sent_at": "2026-11-01T12:00:00Z",
+            "shipment_id": shipment_id,
+            "delivered_at": "2026-11-01T12:00:00Z",
+        }
+    )
+
+
+def accepted_message(shipment_id: str, message_id: str = "m-acc", provider: str = "tpl-east") -> Any:
+    from fulfillment.contracts.provider import INBOUND
+
+    return INBOUND.validate_python(
+        {
+            "type": "fulfillment_request.accepted",
+            "version": 1,
+            "message_id": message_id,
+            "provider": provider,
+            "sent_at": "2026-11-01T10:30:00Z",
+            "shipment_id": shipment_id,
+        }
+    )
+
+
+# ---------------------------------------------------------------------- intake
+def test_an_order_is_stored_once_whatever_the_redeliveries() -> None:
+    world = World()
+    world.stock("W", WH_EAST=5)
+    first = world.place(("W", 1))
+    again = world.place(("W", 1))
+    assert first == again and len(world.store.orders) == 1
+    assert world.events(CustomerEvent.ORDER_RECEIVED) == [first]
+
+
+def test_a_native_external_id_reused_for_another_order_is_a_conflict() -> None:
+    world = World()
+    world.stock("W", WH_EAST=5)
+    world.place(("W", 1))
+    with pytest.raises(Conflict):
+        world.place(("W", 2))
+
+
+def test_unpaid_orders_are_held_and_reserve_their_stock() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    order_id = world.place(("W", 1), payment_status="pending")
+    assert world.reservations.reserve(order_id) is Outcome.RESERVED
+    order = world.order(order_id)
+    assert order.status is OrderStatus.ON_HOLD and "awaiting_payment" in order.holds
+    assert world.level("W", "WH-EAST") == (1, 1, 0)
+    assert world.dispatch.dispatch(order_id) == 0  # holds block dispatch
+
+
+# ---------------------------------------------------------------------- reservation
+def test_the_last_unit_is_reserved_once_and_the_other_order_waits_first_in_line() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    first, second = world.place(("W", 1), external_id="a"), world.place(("W", 1), external_id="b")
+    world.reservations.reserve(first)
+    world.reservations.reserve(second)
+    assert world.order(first).status is OrderStatus.RESERVED
+    assert world.order(second).status is OrderStatus.BACKORDERED
+    assert world.level("W", "WH-EAST") == (1, 1, 0)
+    assert world.store.catalog_items["W"].backordered_units == 1
+    assert world.events(CustomerEvent.ORDER_BACKORDERED) == [second]
+
+
+def test_stock_taken_between_the_read_and_the_write_is_not_oversold() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1, WH_WEST=1)
+    order_id = world.place(("W", 1))
+
+    def someone_else_takes_east() -> None:
+        level = world.store.stock[("W", "WH-EAST")]
+        world.store.stock[("W", "WH-EAST")] = replace(level, reserved=1, available=0)
+
+    world.store.before_commit = someone_else_takes_east
+    assert world.reservations.reserve(order_id) is Outcome.RESERVED
+    assert world.order(order_id).line(1).allocations == {"WH-WEST": 1}  # re-planned from a fresh read
+    assert world.level("W", "WH-WEST") == (1, 1, 0)
+
+
+def test_fill_or_kill_takes_nothing_when_it_cannot_take_everything() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    order_id = world.place(("W", 2), fill_policy=FillPolicy.FILL_OR_KILL)
+    assert world.reservations.reserve(order_id) is Outcome.KILLED
+    assert world.order(order_id).status is OrderStatus.CANCELLED
+    assert world.level("W", "WH-EAST") == (1, 0, 1)
+
+
+def test_a_large_order_is_reserved_in_transactions_that_fit() -> None:
+    world = World()
+    lines = [(f"S{n}", 1) for n in range(1, CHUNK_BUDGET + 31)]
+    for sku, _ in lines:
+        world.stock(sku, WH_EAST=1)
+    order_id = world.place(*lines)
+    commits = world.store.commits
+    assert world.reservations.reserve(order_id) is Outcome.RESERVED
+    assert world.store.commits - commits == 2
+    assert all(line.reserved == 1 for line in world.order(order_id).lines)
+
+
+def test_cancelling_releases_the_units_and_the_place_in_the_queue() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    order_id = world.place(("W", 3))
+    world.reservations.reserve(order_id)
+    world.operations.cancel(order_id, reason="customer")
+    assert world.reservations.release(order_id) is Outcome.RELEASED
+    order = world.order(order_id)
+    assert (order.line(1).reserved, order.line(1).backordered) == (0, 0)
+    assert world.level("W", "WH-EAST") == (1, 0, 1)
+    assert world.store.queue == {} and world.store.catalog_items["W"].backordered_units == 0
+
+
+def test_restocked_units_go_to_the_oldest_backorder_first() -> None:
+    world = World()
+    world.stock("W", WH_EAST=0)
+    older, newer = world.place(("W", 1), external_id="a"), world.place(("W", 1), external_id="b")
+    world.reservations.reserve(older)
+    world.reservations.reserve(newer)
+    world.store.put_stock("W", "WH-EAST", 1)
+    assert world.backorders.allocate("W") == 1
+    assert world.order(older).line(1).reserved == 1 and world.order(newer).line(1).backordered == 1
+
+
+# ---------------------------------------------------------------------- dispatch
+def reserved_and_dispatched(world: World, *lines: tuple[str, int]) -> tuple[str, str]:
+    order_id = world.place(*lines)
+    world.reservations.reserve(order_id)
+    assert world.dispatch.dispatch(order_id) == 1
+    [shipment] = world.store.order_with_shipments(order_id)[1]
+    return order_id, shipment.shipment_id
+
+
+def test_a_shipment_is_requested_once_and_a_redelivery_resends_the_same_request() -> None:
+    world = World()
+    world.stock("W", WH_EAST=2)
+    order_id, shipment_id = reserved_and_dispatched(world, ("W", 2))
+    assert world.dispatch.dispatch(order_id) == 0  # nothing left to put in a shipment
+    assert world.dispatch.submit(shipment_id) is Outcome.SUBMITTED
+    assert world.dispatch.submit(shipment_id) is Outcome.SENT_AGAIN
+    assert [m.request_id for m in world.sent] == [shipment_id, shipment_id]
+    assert world.order(order_id).status is OrderStatus.DISPATCHED
+
+
+def test_a_shipment_cancelled_before_submission_is_never_sent_and_its_stock_returns() -> None:
+    world = World()
+    world.stock("W", WH_EAST=2)
+    order_id, shipment_id = reserved_and_dispatched(world, ("W", 2))
+    world.operations.cancel(order_id, reason=None)
+    assert world.dispatch.submit(shipment_id) is Outcome.CANCELLED_BEFORE_SUBMISSION
+    assert world.sent == []
+    world.reservations.release(order_id)
+    assert world.level("W", "WH-EAST") == (2, 0, 2)
+
+
+# ---------------------------------------------------------------------- provider messages and carriers
+def submitted(world: World, *lines: tuple[str, int]) -> tuple[str, str]:
+    order_id, shipment_id = reserved_and_dispatched(world, *lines)
+    world.dispatch.submit(shipment_id)
+    return order_id, shipment_id
+
+
+def test_a_provider_message_is_applied_once_and_only_from_its_provider() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    assert world.tracking.provider_message(accepted_message(shipment_id)) is Outcome.APPLIED
+    assert world.tracking.provider_message(accepted_message(shipment_id)) is Outcome.DUPLICATE
+    with pytest.raises(NotOwner):
+        world.tracking.provider_message(accepted_message(shipment_id, "m-2", provider="tpl-west"))
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.ACCEPTED and shipment.timer_due is None
+
+
+def test_shipping_moves_the_stock_and_the_order_once() -> None:
+    world = World()
+    world.stock("W", WH_EAST=2)
+    order_id, shipment_id = submitted(world, ("W", 2))
+    assert world.shipped(shipment_id) is Outcome.APPLIED
+    assert world.shipped(shipment_id) is Outcome.DUPLICATE
+    assert world.level("W", "WH-EAST") == (0, 0, 0)
+    assert world.store.stock[("W", "WH-EAST")].shipped == 2
+    assert world.order(order_id).status is OrderStatus.SHIPPED
+    assert world.events(CustomerEvent.ORDER_SHIPPED) == [order_id]
+
+
+def test_delivery_reported_by_the_3pl_and_the_carrier_is_one_delivery() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    order_id, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+    world.tracking.provider_message(delivered_message(shipment_id, "m-del"))
+    carrier = CarrierUpdate(
+        "easypost",
+        "ev-1",
+        "ups",
+        "T1",
+        ShipmentStatus.DELIVERED,
+        "delivered",
+        "2026-11-01T12:05:00+00:00",
+        None,
+        None,
+        None,
+    )
+    assert world.tracking.carrier_update(carrier) is Outcome.RECORDED
+    assert world.order(order_id).status is OrderStatus.DELIVERED
+    assert world.events(CustomerEvent.SHIPMENT_DELIVERED) == [order_id]
+    assert world.events(CustomerEvent.ORDER_DELIVERED) == [order_id]
+
+
+def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+
+    def scan(event_id: str, status: ShipmentStatus, at: str) -> Outcome:
+        update = CarrierUpdate("aftership", event_id, "ups", "T1", status, status.value, at, None, None, None)
+        return world.tracking.carrier_update(update)
+
+    assert scan("e1", ShipmentStatus.OUT_FOR_DELIVERY, "2026-11-01T11:50:00+00:00") is Outcome.APPLIED
+    assert scan("e2", ShipmentStatus.IN_TRANSIT, "2026-11-01T11:20:00+00:00") is Outcome.RECORDED
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.OUT_FOR_DELIVERY
+    assert [e.detail["status"] for e in world.store.shipment_events(shipment_id) if e.type == "tracking"] == [
+        "in_transit",
+        "out_for_delivery",
+    ]
+
+
+def test_a_carrier_faster_than_the_3pl_is_kept_and_applied_when_the_number_arrives() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    early = CarrierUpdate(
+        "aftership",
+        "e0",
+        "ups",
+        "T1",
+        ShipmentStatus.IN_TRANSIT,
+        "InTransit",
+        "2026-11-01T11:30:00+00:00",
+        None,
+        None,
+        None,
+    )
+    assert world.tracking.carrier_update(early, keep_if_unknown=True) is Outcome.KEPT_FOR_LATER
+    world.shipped(shipment_id)
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
+
+
+def test_an_out_of_stock_rejection_writes_the_units_off_and_reserves_them_elsewhere() -> None:
+    from fulfillment.contracts.provider import INBOUND
+
+    world = World()
+    world.stock("W", WH_EAST=1, WH_WEST=1)
+    order_id, shipment_id = submitted(world, ("W", 1))
+    rejected = INBOUND.validate_python(
+        {
+            "type": "fulfillment_request.rejected",
+            "version": 1,
+            "message_id": "m-rej",
+            "provider": "tpl-east",
+            "sent_at": "2026-11-01T10:30:00Z",
+            "shipment_id": shipment_id,
+            "reason": "INVENTORY_OUT_OF_STOCK",
+            "message": "none on the shelf",
+        }
+    )
+    assert world.tracking.provider_message(rejected) is Outcome.APPLIED
+    assert world.level("W", "WH-EAST") == (0, 0, 0)
+    assert [a.reason for a in world.store.adjustments("W", "WH-EAST")] == ["correction"]
+    world.reservations.reserve(order_id)
+    assert world.order(order_id).line(1).allocations == {"WH-WEST": 1}
+
+
+# ---------------------------------------------------------------------- timers and operators
+def test_a_silent_provider_gets_resends_then_the_order_is_held() -> None:
+    world = World(ack_timeout_seconds=0, max_submit_attempts=2)
+    world.stock("W", WH_EAST=1)
+    order_id, shipment_id = submitted(world, ("W", 1))
+    assert world.timers.check(shipment_id) is Outcome.RESENT
+    assert world.timers.check(shipment_id) is Outcome.HELD
+    assert "provider_unresponsive" in world.order(order_id).holds
+    assert len(world.sent) == 2 and world.events(CustomerEvent.ORDER_ON_HOLD) == [order_id]
+
+
+def test_no_news_for_too_long_raises_shipment_delayed_once() -> None:
+    world = World(delay_after_seconds=0)
+    world.stock("W", WH_EAST=1)
+    order_id, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+    assert world.timers.check(shipment_id) is Outcome.DELAYED
+    assert world.timers.check(shipment_id) is Outcome.NOT_DUE
+    assert world.events(CustomerEvent.SHIPMENT_DELAYED) == [order_id]
+
+
+def test_an_in_house_shipment_of_a_cancelled_order_cannot_ship() -> None:
+    world = World()
+    world.stock("W", HQ=1)
+    order_id = world.place(("W", 1))
+    world.reservations.reserve(order_id)
+    world.dispatch.dispatch(order_id)
+    [shipment] = world.store.order_with_shipments(order_id)[1]
+    world.operations.cancel(order_id, reason=None)
+    with pytest.raises(Conflict):
+        world.operations.ship_in_house(
+            shipment.shipment_id, "ups", "1Z", None, idempotency_key="k", tracking=world.tracking
+        )
+    assert world.order(order_id).line(1).shipped == 0
+
+
+def test_an_operator_change_that_keeps_colliding_gives_up_with_a_conflict() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    order_id = world.place(("W", 1))
+    real = world.store.order
+    world.store.order = lambda oid: replace(real(oid), version=0)  # type: ignore[method-assign]
+    with pytest.raises(ConcurrentModification) as raised:
+        world.operations.cancel(order_id, reason=None)
+    assert raised.value.status == 409

@@ -1,0 +1,21 @@
+"""The unit tier stands on its own: no AWS emulator, fast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_unit_tier_imports_no_aws_emulator() -> None:
+    probe = (
+        "import sys, pytest; "
+        "code = pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/unit', '-k', 'not imports_no_aws_emulator']); "
+        "assert code == 0, code; "
+        "assert 'moto' not in sys.modules, 'the unit tier imported moto'; print('unit tier ok without moto')"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "unit tier ok without moto" in result.stdout
