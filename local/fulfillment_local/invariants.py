@@ -176,7 +176,7 @@ def check(
         for event_id, count in ids.items():
             if count > 1 and not crashes:
                 report.fail(f"event {event_id} published {count} times")
-        expected = {i["event_id"] for i in by_type["timeline"] if i.get("event_id")}
+        expected = {e["event_id"] for i in by_type["timeline"] for e in i.get("entries") or () if e.get("event_id")}
         missing = expected - set(ids)
         if missing:
             report.fail(f"{len(missing)} customer events recorded on timelines but never published")

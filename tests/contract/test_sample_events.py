@@ -448,7 +448,7 @@ class Routed:
     reservation: tuple[str, ...] = ()  # ReservationQueue
     dispatch: tuple[str, ...] = ()  # DispatchQueue
     events: tuple[str, ...] = ()  # customer events (EventBridge DetailType)
-    history: int = 0  # timeline items (one per entry of the new image's `changes`)
+    history: int = 0  # timeline items (one per change that has entries in the new image's `changes`)
 
     @property
     def outputs(self) -> set[str]:
@@ -554,11 +554,12 @@ def test_the_router_makes_of_a_stream_sample_what_the_readme_says(sample: Sample
             subject = next(name for name in SUBJECTS if name in type(message).model_fields)
             assert getattr(message, subject) == new[subject], f"{message.type} names another {subject}"
 
-    # History: one timeline item per entry of the change, in the item's partition, which the stream filter keeps
-    # out of the router (its own writes must not come back to it).
+    # History: one timeline item per change, holding each of its entries, in the item's partition, which the stream
+    # filter keeps out of the router (its own writes must not come back to it).
     _, stream = _stream_definition(BY_FOLDER[sample.folder])
-    assert len(routed.history) == expected.history == len(new.get("changes") or [])
+    assert len(routed.history) == expected.history == (1 if new.get("changes") else 0)
     for item in routed.history:
+        assert [e["entry"] for e in item["entries"]] == [c["type"] for c in new["changes"]]
         assert item["PK"] == new["PK"] and item["SK"].startswith("TL#") and item["type"] == "timeline"
         assert item["order_id"] == new["order_id"]
         insert = {"eventName": "INSERT", "dynamodb": {"Keys": _serialise({"PK": item["PK"], "SK": item["SK"]})}}
@@ -566,7 +567,7 @@ def test_the_router_makes_of_a_stream_sample_what_the_readme_says(sample: Sample
 
     # Customer events: the types listed, each with a stable id that its timeline item carries too.
     assert [e["type"] for e in routed.events] == list(expected.events)
-    written_ids = {item["event_id"] for item in routed.history if "event_id" in item}
+    written_ids = {e["event_id"] for item in routed.history for e in item["entries"] if "event_id" in e}
     for detail in routed.events:
         assert EVENT_ID.match(detail["event_id"]) and detail["event_id"] in written_ids
         assert detail["order_id"] == new["order_id"]

@@ -9,6 +9,33 @@ import pytest
 from fulfillment_local.demo import DemoOptions, DemoResult, run_demo
 
 pytestmark = pytest.mark.e2e
+# Calls whose IAM action is not named after them: a transaction is authorised item by item (PutItem, UpdateItem...,
+# which the same steps also use on their own), a batch send by sqs:SendMessage.
+IAM_ACTION: dict[str, str | None] = {"dynamodb:TransactWriteItems": None, "sqs:SendMessageBatch": "sqs:SendMessage"}
+# The emulator names an operation by its X-Amz-Target prefix (JSON protocols) or its credential scope.
+SERVICE = {
+    "DynamoDB_20120810": "dynamodb",
+    "AmazonSQS": "sqs",
+    "AWSEvents": "events",
+    "secretsmanager": "secretsmanager",
+}
+
+
+def iam_action(operation: str) -> str | None:
+    prefix, _, name = operation.partition(".")
+    action = f"{SERVICE.get(prefix, prefix)}:{name}"
+    return IAM_ACTION.get(action, action)
+
+
+def allowed_actions(function: str) -> set[str]:
+    from tests.support.stack import template as sam_template
+
+    actions: set[str] = set()
+    for policy in sam_template()["Resources"][function]["Properties"].get("Policies", []):
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            listed = statement["Action"]
+            actions |= set(listed if isinstance(listed, list) else [listed])
+    return actions
 
 
 def small_run(template: Path, state_dir: Path, **options) -> DemoResult:
@@ -44,6 +71,12 @@ def test_thirty_orders_end_where_the_scenario_leads_and_every_invariant_holds(te
     assert result.events.get("OrderReceived") == 30
     if result.run is not None and result.run.capabilities.get("providers"):
         assert result.statuses.get("delivered", 0) >= 15, result.statuses  # the 3PLs and carriers did their part
+    # And every AWS call a function made is one its least-privilege policy in template.yaml allows
+    # (moto does not enforce IAM: this is where a missing action would otherwise only show on AWS)
+    for function, operations in result.stats["aws_calls_by_caller"].items():
+        if function in result.stats["functions"]:
+            needed = {action for op in operations if (action := iam_action(op))}
+            assert needed <= allowed_actions(function), (function, sorted(needed - allowed_actions(function)))
 
 
 def test_under_chaos_every_invariant_still_holds(template: Path, tmp_path: Path) -> None:

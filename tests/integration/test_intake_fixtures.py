@@ -59,7 +59,16 @@ def woo_event(raw: bytes, signature: str, topic: str = "order.created") -> dict:
 
 
 def orders(stack: StackResources) -> list[dict]:
-    return [i for i in stack.items() if i["SK"] == "ORDER"]
+    """Each stored order as one dict: its state item with its detail item's fields (lines merged by number)."""
+    items = stack.items()
+    details = {i["order_id"]: i for i in items if i["SK"] == "ORDER#DETAIL"}
+    merged = []
+    for state in (i for i in items if i["SK"] == "ORDER"):
+        detail = details[state["order_id"]]
+        line_detail = {ln["line_no"]: ln for ln in detail["lines"]}
+        lines = [{**line_detail[ln["line_no"]], **ln} for ln in state["lines"]]
+        merged.append({**detail, **state, "lines": lines})
+    return merged
 
 
 def test_shopify_orders_create_fixture_is_verified_and_stored(intake_fn, stack, fixtures_dir, vendor_secrets):
@@ -206,8 +215,8 @@ def test_shopify_orders_paid_releases_the_payment_hold(
     [order] = orders(stack)
     assert "awaiting_payment" not in order["holds"]
     Flow(stack, router_fn, reservation_fn).pump()  # the router writes the timeline from each change
-    timeline = sorted((i for i in stack.items() if i["SK"].startswith("TL#")), key=lambda i: i["SK"])
-    assert [t["entry"] for t in timeline] == [
+    changes = sorted((i for i in stack.items() if i["SK"].startswith("TL#")), key=lambda i: i["SK"])
+    assert [e["entry"] for change in changes for e in change["entries"]] == [
         "received",
         "hold_placed",
         "hold_placed",

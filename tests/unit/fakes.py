@@ -127,7 +127,7 @@ class MemoryUnitOfWork:
             lambda: self._store_order(order),
         )
 
-    def save_order(self, order: Order, *, expected_version: int) -> None:
+    def save_order(self, order: Order, *, expected_version: int, with_detail: bool = False) -> None:
         s = self.store
 
         def check() -> FulfillmentError | None:

@@ -10,6 +10,7 @@ import hashlib
 Key = dict[str, str]
 
 ORDER_SK = "ORDER"
+ORDER_DETAIL_SK = "ORDER#DETAIL"  # sorts right after ORDER: one Query BETWEEN them reads both
 CATALOG_SK = "CATALOG"
 TIMELINE_PREFIX = "TL#"
 SHIPMENT_EVENT_PREFIX = "EV#"
@@ -26,6 +27,11 @@ def order_key(order_id: str) -> Key:
     return {"PK": f"ORDER#{order_id}", "SK": ORDER_SK}
 
 
+def order_detail_key(order_id: str) -> Key:
+    """What an order says and never changes much (customer, address, prices, titles): written at intake."""
+    return {"PK": f"ORDER#{order_id}", "SK": ORDER_DETAIL_SK}
+
+
 def order_partition(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
@@ -34,10 +40,10 @@ def order_id_from_pk(pk: str) -> str:
     return pk.removeprefix("ORDER#")
 
 
-def timeline_key(order_id: str, at: str, source: str, version: int, seq: int) -> Key:
-    """A timeline entry: chronological by the time of the change that made it, deterministic (the change's
+def timeline_key(order_id: str, at: str, source: str, version: int) -> Key:
+    """The timeline entries of one change: chronological by the time of the change, deterministic (the change's
     aggregate and version), so the router can write it again after a retry without making a second one."""
-    return {"PK": order_partition(order_id), "SK": f"{TIMELINE_PREFIX}{at}#{source}:{version:08d}#{seq:02d}"}
+    return {"PK": order_partition(order_id), "SK": f"{TIMELINE_PREFIX}{at}#{source}:{version:08d}"}
 
 
 def _digest(*parts: str) -> str:

@@ -48,9 +48,9 @@ def _new_version(new: Item, old: Item | None) -> bool:
 def _history(routed: Routed, order_id: str, at: str, source: str, new: Item, old: Item | None) -> None:
     if not new.get("changes") or not _new_version(new, old):
         return
-    items = order_codec.timeline_items(order_id, at, source, int(new.get("version", 0)), list(new["changes"]))
-    routed.history += items
-    routed.events += [customer_event(i) for i in items if i.get("event")]
+    item = order_codec.timeline_item(order_id, at, source, int(new.get("version", 0)), list(new["changes"]))
+    routed.history.append(item)
+    routed.events += [customer_event(order_id, e) for e in order_codec.timeline_entries(item) if e.get("event")]
 
 
 def route(sk: str, new: Item | None, old: Item | None) -> Routed:
@@ -87,12 +87,12 @@ def route(sk: str, new: Item | None, old: Item | None) -> Routed:
     return routed
 
 
-def customer_event(entry: Item) -> dict[str, Any]:
+def customer_event(order_id: str, entry: Item) -> dict[str, Any]:
     """The Detail of a customer event: its stable id, the order, when, and the entry's detail."""
     return {
         "event_id": entry["event_id"],
         "type": entry["event"],
-        "order_id": entry["order_id"],
+        "order_id": order_id,
         "occurred_at": entry["at"],
         "detail": entry.get("detail") or {},
     }

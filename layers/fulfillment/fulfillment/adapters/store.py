@@ -70,8 +70,14 @@ class DynamoStore:
 
     # ------------------------------------------------------------------ orders
     def order(self, order_id: str) -> Order | None:
-        item = self._get(keys.order_key(order_id))
-        return order_codec.from_item(item) if item else None
+        """The order's state and detail in one Query (SK from ORDER to ORDER#DETAIL)."""
+        return order_codec.from_items(
+            self._query(
+                KeyConditionExpression=K("PK").eq(keys.order_partition(order_id))
+                & K("SK").between(keys.ORDER_SK, keys.ORDER_DETAIL_SK),
+                ConsistentRead=True,
+            )
+        )
 
     def order_with_shipments(self, order_id: str) -> tuple[Order | None, list[Shipment]]:
         """The order and its shipments in one Query (SK from ORDER to SHIP#~: no timeline, no events)."""
@@ -80,8 +86,9 @@ class DynamoStore:
             & K("SK").between(keys.ORDER_SK, keys.SHIPMENT_PREFIX + "\U0010ffff"),
             ConsistentRead=True,
         )
-        order = next((order_codec.from_item(i) for i in items if order_codec.is_order(i)), None)
-        return order, [shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)]
+        return order_codec.from_items(items), [
+            shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)
+        ]
 
     def partition(self, order_id: str) -> list[Item]:
         """Every item of the order (order, shipments, their events, timeline) for the order view."""
@@ -118,10 +125,11 @@ class DynamoStore:
     def shipment_and_order(self, shipment_id: str) -> tuple[Shipment | None, Order | None]:
         """One BatchGetItem: the shipment a message names and its order."""
         order_id = keys.order_id_of_shipment(shipment_id)
-        items = self._batch_get([keys.shipment_key(shipment_id), keys.order_key(order_id)])
+        items = self._batch_get(
+            [keys.shipment_key(shipment_id), keys.order_key(order_id), keys.order_detail_key(order_id)]
+        )
         shipment = next((shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)), None)
-        order = next((order_codec.from_item(i) for i in items if order_codec.is_order(i)), None)
-        return shipment, order
+        return shipment, order_codec.from_items(items)
 
     def shipment_events(self, shipment_id: str) -> list[ShipmentEvent]:
         items = self._query(

@@ -107,19 +107,22 @@ class DynamoUnitOfWork:
 
     # ------------------------------------------------------------------ orders and shipments
     def add_order(self, order: Order) -> None:
-        self._put(
-            order_codec.to_item(order),
-            lambda: AlreadyExists(f"order {order.order_id} exists"),
-            condition="attribute_not_exists(PK)",
-        )
+        """A new order: its state and its detail, both only if the order id is new."""
+        for item in (order_codec.to_item(order), order_codec.detail_item(order)):
+            self._put(
+                item, lambda: AlreadyExists(f"order {order.order_id} exists"), condition="attribute_not_exists(PK)"
+            )
 
-    def save_order(self, order: Order, *, expected_version: int) -> None:
+    def save_order(self, order: Order, *, expected_version: int, with_detail: bool = False) -> None:
+        """The order's new state if nobody changed it since `expected_version`; its detail too when it changed."""
         self._put(
             order_codec.to_item(order),
             lambda: ConcurrentModification(f"order {order.order_id} changed since version {expected_version}"),
             condition="version = :expected",
             values={":expected": expected_version},
         )
+        if with_detail:
+            self._put(order_codec.detail_item(order))
 
     def add_shipment(self, shipment: Shipment) -> None:
         self._put(

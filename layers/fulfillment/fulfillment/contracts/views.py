@@ -26,8 +26,13 @@ def _detail_for(entry: Item, admin: bool) -> dict[str, Any]:
 
 
 def order_view(items: list[Item], *, admin: bool = False) -> dict[str, Any]:
-    order = order_codec.from_item(next(i for i in items if order_codec.is_order(i)))
-    timeline = sorted((i for i in items if str(i["SK"]).startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
+    order = order_codec.from_items(items)
+    assert order is not None, "the order view needs the order's items"
+    timeline = [
+        entry
+        for item in sorted((i for i in items if str(i["SK"]).startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
+        for entry in order_codec.timeline_entries(item)
+    ]
     events: dict[str, list[Item]] = {}
     for item in items:
         if shipment_codec.is_shipment_event(item):

@@ -122,7 +122,8 @@ class Intake:
             )
             if updated is None:
                 return IntakeResult(order_id, existing.status.value, duplicate=True, created=False, access_token=token)
-            uow.save_order(updated, expected_version=existing.version)
+            address_changed = updated.shipping_address != existing.shipping_address
+            uow.save_order(updated, expected_version=existing.version, with_detail=address_changed)
             return IntakeResult(order_id, updated.status.value, duplicate=False, created=False, access_token=token)
 
         return apply_once(self.store, step, what=f"order {order_id}")

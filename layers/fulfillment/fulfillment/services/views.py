@@ -17,9 +17,9 @@ class OrderViews:
 
     def order(self, order_id: str, *, token: str | None, admin: bool) -> dict[str, Any]:
         items = self.store.partition(order_id)
-        order_item = next((i for i in items if order_codec.is_order(i)), None)
+        order = order_codec.from_items(items)
         # Unknown order and someone else's order look the same: 404.
-        if order_item is None or not (admin or tokens.matches(token, order_item.get("access_token_hash", ""))):
+        if order is None or not (admin or tokens.matches(token, order.access_token_hash)):
             raise OrderNotFound(f"no order {order_id}")
         return order_view(items, admin=admin)
 

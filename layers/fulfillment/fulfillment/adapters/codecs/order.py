@@ -1,4 +1,11 @@
-"""The order item (PK ORDER#id, SK ORDER) and the timeline items made from its changes."""
+"""The order's two items and the timeline items made from its changes.
+
+An order is stored as its **state** (SK `ORDER`: status, holds, lines' counters and allocations, work states, the
+change's entries) — rewritten at every step, so kept small — and its **detail** (SK `ORDER#DETAIL`: customer,
+address, prices, titles, token and payload hashes) — written at intake and when the storefront changes the address.
+Every step pays for the state only. Both decode into one `Order`; a stream image of the state alone decodes with
+empty detail (the router needs none of it).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +21,17 @@ Item = dict[str, Any]
 _LINE_COUNTERS = ("reserved", "dispatched", "backordered", "shipped", "delivered", "returned", "issued")
 
 
-def _line_item(line: Line) -> Item:
+_LINE_DETAIL = ("title", "source_line_id", "requires_shipping")
+
+
+def _line_state(line: Line) -> Item:
     item: Item = {
         "line_no": line.line_no,
         "sku": line.sku,
         "quantity": line.quantity,
-        "unit_price": str(line.unit_price),
         "kind": line.kind.value,
         "known": line.known,
     }
-    for name in ("title", "source_line_id", "requires_shipping"):
-        if getattr(line, name) is not None:
-            item[name] = getattr(line, name)
     for name in _LINE_COUNTERS:
         if getattr(line, name):
             item[name] = getattr(line, name)
@@ -34,17 +40,25 @@ def _line_item(line: Line) -> Item:
     return item
 
 
-def _line(item: Item) -> Line:
+def _line_detail(line: Line) -> Item:
+    item: Item = {"line_no": line.line_no, "unit_price": str(line.unit_price)}
+    for name in _LINE_DETAIL:
+        if getattr(line, name) is not None:
+            item[name] = getattr(line, name)
+    return item
+
+
+def _line(item: Item, detail: Item) -> Line:
     return Line(
         line_no=int(item["line_no"]),
         sku=item.get("sku"),
         quantity=int(item["quantity"]),
-        unit_price=Decimal(item.get("unit_price") or "0"),
+        unit_price=Decimal(detail.get("unit_price") or "0"),
         kind=LineKind(item["kind"]),
-        title=item.get("title"),
-        source_line_id=item.get("source_line_id"),
+        title=detail.get("title"),
+        source_line_id=detail.get("source_line_id"),
         known=bool(item.get("known", True)),
-        requires_shipping=item.get("requires_shipping"),
+        requires_shipping=detail.get("requires_shipping"),
         allocations={k: int(v) for k, v in (item.get("allocations") or {}).items()},
         **{name: int(item.get(name, 0)) for name in _LINE_COUNTERS},
     )
@@ -69,6 +83,7 @@ def _entry(item: Item) -> Entry:
 
 
 def to_item(order: Order) -> Item:
+    """The state item."""
     status = order.status
     return {
         **keys.order_key(order.order_id),
@@ -76,16 +91,10 @@ def to_item(order: Order) -> Item:
         "type": "order",
         "order_id": order.order_id,
         "channel": order.channel.value,
-        "shop": order.shop,
         "external_id": order.external_id,
-        "name": order.name,
-        "currency": order.currency,
-        "lines": [_line_item(line) for line in order.lines],
-        "customer": asdict(order.customer),
-        "shipping_address": asdict(order.shipping_address) if order.shipping_address else None,
+        "lines": [_line_state(line) for line in order.lines],
         "payment_status": order.payment_status,
         "fill_policy": order.fill_policy.value,
-        "total": str(order.total) if order.total is not None else None,
         "cancelled": order.cancelled,
         "cancel_reason": order.cancel_reason,
         "source_updated_at": order.source_updated_at,
@@ -97,28 +106,46 @@ def to_item(order: Order) -> Item:
         "reservation_state": order.reservation_state.value,
         "reservation_cursor": order.reservation_cursor,
         "release_state": order.release_state.value,
-        "access_token_hash": order.access_token_hash,
-        "payload_hash": order.payload_hash,
         "shipment_seq": order.shipment_seq,
         "changes": [_entry_item(entry) for entry in order.changes],
     }
 
 
-def from_item(item: Item) -> Order:
-    address = item.get("shipping_address")
+def detail_item(order: Order) -> Item:
+    return {
+        **keys.order_detail_key(order.order_id),
+        "type": "order_detail",
+        "order_id": order.order_id,
+        "shop": order.shop,
+        "name": order.name,
+        "currency": order.currency,
+        "customer": asdict(order.customer),
+        "shipping_address": asdict(order.shipping_address) if order.shipping_address else None,
+        "total": str(order.total) if order.total is not None else None,
+        "access_token_hash": order.access_token_hash,
+        "payload_hash": order.payload_hash,
+        "lines": [_line_detail(line) for line in order.lines],
+    }
+
+
+def from_item(item: Item, detail: Item | None = None) -> Order:
+    """The order from its state item and, when read with it, its detail item."""
+    detail = detail or {}
+    address = detail.get("shipping_address")
+    line_details = {int(ln["line_no"]): ln for ln in detail.get("lines") or ()}
     return Order(
         order_id=item["order_id"],
         channel=Channel(item["channel"]),
-        shop=item["shop"],
+        shop=detail.get("shop", ""),
         external_id=item["external_id"],
-        name=item.get("name"),
-        currency=item["currency"],
-        lines=tuple(_line(line) for line in item.get("lines", [])),
-        customer=Customer(**(item.get("customer") or {})),
+        name=detail.get("name"),
+        currency=detail.get("currency", ""),
+        lines=tuple(_line(line, line_details.get(int(line["line_no"]), {})) for line in item.get("lines", [])),
+        customer=Customer(**(detail.get("customer") or {})),
         shipping_address=Address(**address) if address else None,
         payment_status=item.get("payment_status", "pending"),
         fill_policy=FillPolicy(item.get("fill_policy", FillPolicy.SHIP_AVAILABLE.value)),
-        total=Decimal(item["total"]) if item.get("total") is not None else None,
+        total=Decimal(detail["total"]) if detail.get("total") is not None else None,
         cancelled=bool(item.get("cancelled", False)),
         cancel_reason=item.get("cancel_reason"),
         source_updated_at=item.get("source_updated_at"),
@@ -129,33 +156,50 @@ def from_item(item: Item) -> Order:
         reservation_state=WorkState(item.get("reservation_state", "none")),
         reservation_cursor=int(item.get("reservation_cursor", 0)),
         release_state=WorkState(item.get("release_state", "none")),
-        access_token_hash=item.get("access_token_hash", ""),
-        payload_hash=item.get("payload_hash", ""),
+        access_token_hash=detail.get("access_token_hash", ""),
+        payload_hash=detail.get("payload_hash", ""),
         shipment_seq=int(item.get("shipment_seq", 0)),
         changes=tuple(_entry(e) for e in item.get("changes") or ()),
     )
+
+
+def from_items(items: list[Item]) -> Order | None:
+    """The order among a partition's items (state and detail), or None."""
+    state = next((i for i in items if is_order(i)), None)
+    if state is None:
+        return None
+    return from_item(state, next((i for i in items if is_detail(i)), None))
 
 
 def is_order(item: Item) -> bool:
     return item.get("SK") == keys.ORDER_SK
 
 
-def timeline_items(order_id: str, at: str, source: str, version: int, changes: list[Item]) -> list[Item]:
-    """The history items of one stored change (`changes` as the stream image holds them)."""
-    items = []
-    for seq, raw in enumerate(changes):
+def is_detail(item: Item) -> bool:
+    return item.get("SK") == keys.ORDER_DETAIL_SK
+
+
+def timeline_item(order_id: str, at: str, source: str, version: int, changes: list[Item]) -> Item:
+    """The history item of one stored change (`changes` as the stream image holds them): one item per change, not
+    per entry, so a step that records "shipment shipped" and "order shipped" writes history once."""
+    entries = []
+    for raw in changes:
         entry = _entry(raw)
-        item: Item = {
-            **keys.timeline_key(order_id, at, source, version, seq),
-            "type": "timeline",
-            "order_id": order_id,
-            "at": at,
-            "entry": entry.type,
-            "detail": entry.detail,
-        }
+        shown: Item = {"entry": entry.type, "detail": entry.detail}
         event_id = entry.event_id(order_id)
         if event_id is not None and entry.event is not None:
-            item["event"] = entry.event.value
-            item["event_id"] = event_id
-        items.append(item)
-    return items
+            shown["event"] = entry.event.value
+            shown["event_id"] = event_id
+        entries.append(shown)
+    return {
+        **keys.timeline_key(order_id, at, source, version),
+        "type": "timeline",
+        "order_id": order_id,
+        "at": at,
+        "entries": entries,
+    }
+
+
+def timeline_entries(item: Item) -> list[Item]:
+    """The entries of a timeline item, each with the change's time."""
+    return [{"at": item["at"], **entry} for entry in item.get("entries") or ()]
