@@ -875,7 +875,7 @@ def woo_received(at: datetime) -> Order:
 
 
 def shipment_001(at: datetime) -> Shipment:
-    """What dispatch creates for the reserved lines at WH-EAST (services/dispatch.py): pending, version 1."""
+    """Shipment ….001 for the reserved lines at WH-EAST, as dispatch builds it (and submits it in the same write)."""
     return Shipment(
         shipment_id=SHIPMENT_ID,
         order_id=ORDER_ID,
@@ -1271,7 +1271,6 @@ def dispatch() -> dict[str, dict]:
 
     return {
         "dispatch_order": one("dispatch_order", work("dispatch_order", order_id=ORDER_ID), router, at),
-        "submit_shipment": one("submit_shipment", work("submit_shipment", shipment_id=SHIPMENT_ID), router, at),
         "check_shipment_timer": one(
             "check_shipment_timer",
             work("check_shipment_timer", shipment_id=SHIPMENT_ID),
@@ -1349,7 +1348,6 @@ def event_router() -> dict[str, dict]:
         ("order_release_pending", "MODIFY", expired_at, order_item(woo_expired), order_item(woo_held)),
         ("order_cancelled_with_shipments", "MODIFY", cancelled_at, order_item(cancelled), order_item(dispatched)),
         ("order_hold_placed", "MODIFY", held_at, order_item(held), order_item(dispatched)),
-        ("shipment_pending_insert", "INSERT", dispatched_at, shipment_item(shipment), None),
         (
             "shipment_delayed",
             "MODIFY",

@@ -17,11 +17,10 @@ from fulfillment.contracts.messages import (
     CancelOrderShipments,
     CheckShipmentTimer,
     DispatchOrder,
-    SubmitShipment,
 )
+from fulfillment.contracts.provider import FulfillmentRequest
 from fulfillment.services.dispatch import Dispatch
 from fulfillment.services.timers import Timers
-from fulfillment.services.unit import Outcome
 from pydantic import BaseModel
 
 logger = Logger()
@@ -33,6 +32,8 @@ def send_to_provider(provider: str, message: BaseModel) -> None:
     if queue_url is None:
         raise RuntimeError(f"no outbound queue configured for provider {provider}")
     messaging.send(queue_url, message)
+    if isinstance(message, FulfillmentRequest):
+        metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
     logger.info(
         "sent to provider",
         provider=provider,
@@ -51,13 +52,6 @@ def timers() -> Timers:
     return Timers(settings(), dispatch())
 
 
-def submit(work: SubmitShipment) -> Outcome:
-    outcome = dispatch().submit(work.shipment_id)
-    if outcome is Outcome.SUBMITTED:
-        metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
-    return outcome
-
-
 @cache
 def consumer() -> SqsConsumer:
     return SqsConsumer(
@@ -66,7 +60,6 @@ def consumer() -> SqsConsumer:
         parse=DISPATCH_WORK.validate_json,
         routes={
             DispatchOrder: lambda work: f"{dispatch().dispatch(work.order_id)} shipments created",
-            SubmitShipment: submit,
             CheckShipmentTimer: lambda work: timers().check(work.shipment_id),
             CancelOrderShipments: lambda work: f"{dispatch().cancel_shipments(work.order_id)} shipments stopped",
         },

@@ -464,7 +464,6 @@ ROUTED: dict[str, Routed] = {
         reservation=("release_order",), dispatch=("cancel_order_shipments",), events=("OrderCancelled",), history=1
     ),
     "order_hold_placed.json": Routed(events=("OrderOnHold",), history=1),
-    "shipment_pending_insert.json": Routed(dispatch=("submit_shipment",)),
     "shipment_delayed.json": Routed(events=("ShipmentDelayed",), history=1),
     "stock_available_rises.json": Routed(reservation=("allocate_backorders",)),
     "catalog_backordered_units.json": Routed(reservation=("allocate_backorders",)),
@@ -479,10 +478,6 @@ DECISIONS: list[tuple[str, RouteCase]] = [
     ),
     ("an order whose undispatched units appear", lambda e, sk, new, r: "dispatch_order" in _types(r.dispatch)),
     ("an order cancelled with shipments", lambda e, sk, new, r: "cancel_order_shipments" in _types(r.dispatch)),
-    (
-        "a shipment inserted pending",
-        lambda e, sk, new, r: e == "INSERT" and sk.startswith("SHIP#") and _types(r.dispatch) == ["submit_shipment"],
-    ),
     (
         "an order change (MODIFY) whose `changes` carry a customer event",
         lambda e, sk, new, r: e == "MODIFY" and sk == "ORDER" and bool(r.events) and not r.messages and not r.dispatch,

@@ -60,7 +60,7 @@ def test_a_dispatch_crash_around_the_send_still_requests_each_shipment_exactly_o
         real_send(provider, message)
         if first and crash == "after_send":
             crashed.add(message.shipment_id)
-            raise RuntimeError("killed between the send and marking the shipment submitted")
+            raise RuntimeError("killed after the send, before the handler returned")
 
     monkeypatch.setattr(dispatch_fn, "send_to_provider", flaky_send)
     dispatch_fn.dispatch.cache_clear()

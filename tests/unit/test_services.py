@@ -241,33 +241,42 @@ def reserved_and_dispatched(world: World, *lines: tuple[str, int]) -> tuple[str,
     return order_id, shipment.shipment_id
 
 
-def test_a_shipment_is_requested_once_and_a_redelivery_resends_the_same_request() -> None:
+def test_a_shipment_is_requested_once_and_a_redelivery_resends_only_what_nobody_answered() -> None:
     world = World()
     world.stock("W", WH_EAST=2)
     order_id, shipment_id = reserved_and_dispatched(world, ("W", 2))
-    assert world.dispatch.dispatch(order_id) == 0  # nothing left to put in a shipment
-    assert world.dispatch.submit(shipment_id) is Outcome.SUBMITTED
-    assert world.dispatch.submit(shipment_id) is Outcome.SENT_AGAIN
-    assert [m.request_id for m in world.sent] == [shipment_id, shipment_id]
+    assert [m.request_id for m in world.sent] == [shipment_id]
     assert world.order(order_id).status is OrderStatus.DISPATCHED
+    # a redelivered dispatch_order (say the first one crashed after its write): nothing new, the request again
+    assert world.dispatch.dispatch(order_id) == 0
+    assert [m.request_id for m in world.sent] == [shipment_id, shipment_id]
+    # once the provider answered, a redelivery sends nothing
+    world.tracking.provider_message(accepted_message(shipment_id))
+    assert world.dispatch.dispatch(order_id) == 0 and len(world.sent) == 2
 
 
-def test_a_shipment_cancelled_before_submission_is_never_sent_and_its_stock_returns() -> None:
+def test_cancelling_a_requested_shipment_asks_the_provider_and_keeps_the_units_until_it_answers() -> None:
+    from fulfillment.contracts.provider import INBOUND
+
     world = World()
     world.stock("W", WH_EAST=2)
     order_id, shipment_id = reserved_and_dispatched(world, ("W", 2))
     world.operations.cancel(order_id, reason=None)
-    assert world.dispatch.submit(shipment_id) is Outcome.CANCELLED_BEFORE_SUBMISSION
-    assert world.sent == []
+    assert world.dispatch.cancel_shipments(order_id) == 1
+    assert [m.type for m in world.sent] == ["fulfillment_request", "cancellation_request"]
+    world.reservations.release(order_id)
+    assert world.level("W", "WH-EAST") == (2, 2, 0)  # the provider may still ship them
+    answer = {"type": "cancellation_request.accepted", "version": 1, "message_id": "m-c", "provider": "tpl-east"}
+    world.tracking.provider_message(
+        INBOUND.validate_python({**answer, "sent_at": "2026-11-01T10:40:00Z", "shipment_id": shipment_id})
+    )
     world.reservations.release(order_id)
     assert world.level("W", "WH-EAST") == (2, 0, 2)
 
 
 # ---------------------------------------------------------------------- provider messages and carriers
 def submitted(world: World, *lines: tuple[str, int]) -> tuple[str, str]:
-    order_id, shipment_id = reserved_and_dispatched(world, *lines)
-    world.dispatch.submit(shipment_id)
-    return order_id, shipment_id
+    return reserved_and_dispatched(world, *lines)
 
 
 def test_a_provider_message_is_applied_once_and_only_from_its_provider() -> None:

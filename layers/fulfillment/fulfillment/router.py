@@ -25,7 +25,6 @@ from fulfillment.contracts.messages import (
     DispatchOrder,
     ReleaseOrder,
     ReserveOrder,
-    SubmitShipment,
 )
 from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent
 from fulfillment.domain.model import WorkState
@@ -73,8 +72,6 @@ def route(sk: str, new: Item | None, old: Item | None) -> Routed:
             routed.dispatch.append(CancelOrderShipments(order_id=order.order_id))
         _history(routed, order.order_id, order.updated_at, "o", new, old)
     elif sk.startswith(keys.SHIPMENT_PREFIX):
-        if new.get("status") == "pending" and (not old or old.get("status") != "pending"):
-            routed.dispatch.append(SubmitShipment(shipment_id=new["shipment_id"]))
         at = str(new.get("updated_at") or new.get("created_at"))
         _history(routed, new["order_id"], at, new["shipment_id"], new, old)
     elif sk == keys.CATALOG_SK:

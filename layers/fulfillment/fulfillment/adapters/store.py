@@ -160,15 +160,6 @@ class DynamoStore:
         items = self._batch_get([keys.shipment_key(s) for s in ids])
         return [shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)]
 
-    def pending_before(self, location: str, cutoff: str, limit: int) -> list[str]:
-        response = table().query(
-            IndexName=keys.STATUS_INDEX,
-            KeyConditionExpression=K("GSI1PK").eq(keys.picklist_partition(location, "pending"))
-            & K("GSI1SK").lt(cutoff),
-            Limit=limit,
-        )
-        return [str(i["shipment_id"]) for i in response.get("Items", [])]
-
     def due(self, now: str, limit: int = 1000) -> list[str]:
         """Shipment ids whose timer is due, from every shard of the sparse timer index, oldest first."""
         ids: list[str] = []

@@ -45,11 +45,6 @@ class DispatchOrder(_Message):
     order_id: str = Field(min_length=1, max_length=64)
 
 
-class SubmitShipment(_Message):
-    type: Literal["submit_shipment"] = "submit_shipment"
-    shipment_id: str = Field(min_length=1, max_length=80)
-
-
 class CheckShipmentTimer(_Message):
     type: Literal["check_shipment_timer"] = "check_shipment_timer"
     shipment_id: str = Field(min_length=1, max_length=80)
@@ -60,9 +55,5 @@ class CancelOrderShipments(_Message):
     order_id: str = Field(min_length=1, max_length=64)
 
 
-DispatchWork = Annotated[
-    DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments, Field(discriminator="type")
-]
-DISPATCH_WORK: TypeAdapter[DispatchOrder | SubmitShipment | CheckShipmentTimer | CancelOrderShipments] = TypeAdapter(
-    DispatchWork
-)
+DispatchWork = Annotated[DispatchOrder | CheckShipmentTimer | CancelOrderShipments, Field(discriminator="type")]
+DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments] = TypeAdapter(DispatchWork)

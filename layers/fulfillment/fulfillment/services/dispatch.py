@@ -1,8 +1,10 @@
 """Dispatch: shipments per location, fulfillment requests to each provider's queue, cancellations.
 
-The table is the outbox: shipments are written `pending` with the order change; the stream makes the router queue
-`submit_shipment`; submitting marks the shipment `submitted` and then sends the request. A crash between the two
-re-sends the same `request_id`, which the provider dedupes, so every shipment is requested, and acted on, once.
+One step writes the order and its new shipments — already `submitted`, their acknowledgement timer armed — and
+then sends their requests. The write comes first: a cancellation racing it sees `submitted` and asks the provider
+to cancel. A crash between the write and the send is healed twice over: the redelivered `dispatch_order` finds
+nothing left to dispatch and sends again the requests nobody answered yet (the same `request_id`, which the
+provider dedupes), and the acknowledgement timer re-sends them too. Every shipment is requested, and acted on, once.
 """
 
 from __future__ import annotations
@@ -69,91 +71,90 @@ class Dispatch:
         self.send = send
 
     def dispatch(self, order_id: str) -> int:
-        """Put every reserved, not yet dispatched unit into a shipment per location. Returns shipments made."""
+        """Put every reserved, not yet dispatched unit into a shipment per location and request it from the location's
+        provider. Returns the shipments made."""
+        requests: list[FulfillmentRequest] = []
 
         def step(uow: UnitOfWork) -> int:
+            requests.clear()
             order, shipments = self.store.order_with_shipments(order_id)
             if order is None:
                 raise OrderNotFound(f"no order {order_id}")
-            if not order.undispatched:
-                return 0
-            in_flight = units_in_flight(shipments)
-            wanted: dict[str, dict[int, int]] = defaultdict(dict)
-            for line in order.lines:
-                for allocated_at, allocated in line.allocations.items():
-                    free = allocated - in_flight.get((line.line_no, allocated_at), 0)
-                    if free > 0:
-                        wanted[allocated_at][line.line_no] = free
-            if not wanted:
-                return 0
             now = utc_now()
+            wanted = self._wanted(order, shipments) if order.undispatched else {}
+            if not wanted:
+                # Nothing new: a redelivery, maybe after a crash before the send. Requests nobody answered yet go
+                # out again (same request_id; the provider dedupes).
+                requests.extend(
+                    fulfillment_request(order, s, s.submitted_at or now)
+                    for s in shipments
+                    if s.status is S.SUBMITTED and s.attempts == 1 and not s.cancel_requested
+                )
+                return 0
             updated = order.begin(now)
             for location_id, units in sorted(wanted.items()):
-                location = self.settings.location(location_id)
-                shipment_id = keys.shipment_id_for(order_id, updated.shipment_seq + 1)
-                in_house = location is not None and location.kind == "in_house"
-                shipment = Shipment(
-                    shipment_id=shipment_id,
-                    order_id=order_id,
-                    location=location_id,
-                    provider=location.provider if location else "unknown",
-                    provider_kind=location.kind if location else "unknown",
-                    lines=tuple(
-                        ShipmentLine(line_no=n, sku=str(order.line(n).sku), quantity=u)
-                        for n, u in sorted(units.items())
-                    ),
-                    request_id=shipment_id,
-                    created_at=now,
-                    status=S.ACCEPTED if in_house else S.PENDING,
-                    status_at=now,
-                    version=1,
-                )
+                shipment = self._new_shipment(updated, location_id, units, now)
                 updated = updated.dispatch(units).record(
                     Entry(
                         "shipment_created",
-                        {"shipment_id": shipment_id, "location": location_id, "units": sum(units.values())},
+                        {"shipment_id": shipment.shipment_id, "location": location_id, "units": sum(units.values())},
                     )
                 )
                 uow.add_shipment(shipment)
+                if not shipment.in_house:
+                    requests.append(fulfillment_request(order, shipment, now))
             uow.save_order(updated, expected_version=order.version)
             return len(wanted)
 
-        return apply_once(self.store, step, what=f"dispatch {order_id}")
+        made = apply_once(self.store, step, what=f"dispatch {order_id}")
+        self._send_each(requests)
+        return made
 
-    def submit(self, shipment_id: str) -> Outcome:
-        """Mark a pending shipment submitted, then send its fulfillment_request (the outbox's second half).
+    def _send_each(self, requests: list[FulfillmentRequest]) -> None:
+        """Every request gets its chance: one provider's queue failing does not hold back another's. The first
+        failure is raised afterwards, so the message is redelivered and what did not go goes again."""
+        failures: list[Exception] = []
+        for request in requests:
+            try:
+                self.send(request.provider, request)
+            except Exception as exc:  # noqa: BLE001 - re-raised below once the others had their turn
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
-        The write comes first: a cancellation racing this either wins `pending` (and nothing is ever sent) or sees
-        `submitted` (and asks the provider to cancel). A crash between the write and the send is healed by the
-        redelivered message (a `submitted` shipment is sent again: same request_id) and by the ack timer.
-        """
-        sent: list[FulfillmentRequest] = []
+    @staticmethod
+    def _wanted(order: Order, shipments: list[Shipment]) -> dict[str, dict[int, int]]:
+        """Reserved units not in an active shipment yet, per location and line."""
+        in_flight = units_in_flight(shipments)
+        wanted: dict[str, dict[int, int]] = defaultdict(dict)
+        for line in order.lines:
+            for allocated_at, allocated in line.allocations.items():
+                free = allocated - in_flight.get((line.line_no, allocated_at), 0)
+                if free > 0:
+                    wanted[allocated_at][line.line_no] = free
+        return wanted
 
-        def step(uow: UnitOfWork) -> Outcome:
-            sent.clear()
-            found, order = self.store.shipment_and_order(shipment_id)
-            shipment = require(found, shipment_id)
-            if order is None:
-                raise OrderNotFound(f"no order for {shipment_id}")
-            if shipment.status is S.SUBMITTED and not shipment.cancel_requested and shipment.attempts <= 1:
-                sent.append(fulfillment_request(order, shipment, shipment.submitted_at or utc_now()))
-                return Outcome.SENT_AGAIN
-            if shipment.status is not S.PENDING:
-                return Outcome.NOTHING_TO_DO
-            now = utc_now()
-            if order.cancelled or shipment.cancel_requested:
-                change = progress.cancel(order.begin(now), shipment, "order cancelled before submission", now)
-                save(uow, shipment, change, order)
-                return Outcome.CANCELLED_BEFORE_SUBMISSION
-            submitted = shipment.submit(now, self.settings.ack_timeout_seconds)
-            uow.save_shipment(submitted.bump(now), expected_version=shipment.version)
-            sent.append(fulfillment_request(order, submitted, now))
-            return Outcome.SUBMITTED
-
-        outcome = apply_once(self.store, step, what=f"submit {shipment_id}")
-        for request in sent:
-            self.send(request.provider, request)
-        return outcome
+    def _new_shipment(self, order: Order, location_id: str, units: dict[int, int], now: str) -> Shipment:
+        """The in-house warehouse's shipments go straight to its pick list; a provider's are submitted to it."""
+        location = self.settings.location(location_id)
+        shipment_id = keys.shipment_id_for(order.order_id, order.shipment_seq + 1)
+        shipment = Shipment(
+            shipment_id=shipment_id,
+            order_id=order.order_id,
+            location=location_id,
+            provider=location.provider if location else "unknown",
+            provider_kind=location.kind if location else "unknown",
+            lines=tuple(
+                ShipmentLine(line_no=n, sku=str(order.line(n).sku), quantity=u) for n, u in sorted(units.items())
+            ),
+            request_id=shipment_id,
+            created_at=now,
+            status=S.ACCEPTED,
+            status_at=now,
+            updated_at=now,
+            version=1,
+        )
+        return shipment if shipment.in_house else shipment.submit(now, self.settings.ack_timeout_seconds)
 
     def cancel_shipments(self, order_id: str) -> int:
         """The order was cancelled: stop its shipments that have not shipped. Returns how many were touched."""
@@ -162,7 +163,7 @@ class Dispatch:
         for shipment in shipments:
             if not shipment.active or not shipment.before_shipping:
                 continue
-            if shipment.status is S.PENDING or shipment.in_house:
+            if shipment.in_house:
                 self.change(shipment.shipment_id, lambda o, s: progress.cancel(o, s, "order cancelled", utc_now()))
                 touched += 1
             elif not shipment.cancel_sent:

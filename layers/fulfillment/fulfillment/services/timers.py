@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import Settings
-from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder, SubmitShipment
+from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder
 from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.shipments import TERMINAL, Shipment, ShipmentStatus, plus
@@ -102,10 +102,6 @@ def sweep(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[s
     work += [
         (reservation, ExpireUnpaid(order_id=o)) for o in store.created_before("on_hold", expiry_cutoff, SWEEP_LIMIT)
     ]
-    for location in settings.locations:
-        work += [
-            (dispatch, SubmitShipment(shipment_id=s)) for s in store.pending_before(location.id, cutoff, SWEEP_LIMIT)
-        ]
     return work
 
 

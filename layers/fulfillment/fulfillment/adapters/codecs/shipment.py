@@ -25,9 +25,9 @@ def to_item(shipment: Shipment, changes: tuple[Entry, ...] = ()) -> Item:
         "version": shipment.version,
         "lines": [asdict(line) for line in shipment.lines],
     }
-    # Sparse index keys: only what a query reads. Pending shipments (the sweep for a lost submit) and the
-    # in-house pick list; every other shipment stays out of GSI1 and costs it nothing.
-    if shipment.status is ShipmentStatus.PENDING or (shipment.in_house and shipment.status is ShipmentStatus.ACCEPTED):
+    # Sparse index keys: only what a query reads, the in-house pick list; every other shipment stays out of GSI1
+    # and costs it nothing.
+    if shipment.in_house and shipment.status is ShipmentStatus.ACCEPTED:
         item.update(
             keys.picklist_index_keys(
                 shipment.location, shipment.status.value, shipment.created_at, shipment.shipment_id
