@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     stats = result.stats
     functions = set(stats["functions"])
     print(f"  {orders} orders in {result.timings['total']:.0f} s; checks {'passed' if result.ok else 'FAILED'}")
+    for name, problems in result.checks.items():
+        for problem in problems[:10]:
+            print(f"    FAILED {name}: {problem}")
 
     print("\n== init duration per function (runtime start + handler import, per cold start)")
     for name, fn in sorted(stats["functions"].items()):

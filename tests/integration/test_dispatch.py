@@ -335,6 +335,7 @@ def test_an_in_house_ship_after_the_cancel_loses_with_409(stack, admin, intake_f
     assert admin.cancel(order_id)["statusCode"] == 200
     response = ship_in_house(tracking_fn, shipment_id)
     assert response["statusCode"] == 409, response["body"]
+    assert response_json(response)["error"]["code"] == "order_cancelled"
     flow.pump()
     view = admin.order(order_id)
     assert view["status"] == "cancelled" and view["lines"][0]["shipped"] == 0

@@ -73,6 +73,12 @@ class ConcurrentModification(Conflict):
     code = "concurrent_modification"
 
 
+class OrderCancelled(Conflict):
+    """The order was cancelled first: what was asked of it (shipping it in-house, ...) lost the race."""
+
+    code = "order_cancelled"
+
+
 class AlreadyExists(Conflict):
     code = "already_exists"
 

@@ -91,6 +91,12 @@ class InHouseWarehouse:
         body = {"carrier": self.CARRIER, "tracking_number": number}
         try:
             response = self.http.post(f"/shipments/{shipment_id}/ship", body=body)
+            if response.status == 409 and (response.body.get("error") or {}).get("code") == "order_cancelled":
+                # The order was cancelled before the parcel left: the backend refuses the ship (the cancel won the
+                # race), so the picker puts the goods back and no parcel goes to the carrier.
+                with self._lock:
+                    self.outcomes["cancelled before it left: goods back on the shelf"] += 1
+                return
             if self.ship_twice:
                 again = self.http.post(f"/shipments/{shipment_id}/ship", body=body)
                 if again.status != 200:

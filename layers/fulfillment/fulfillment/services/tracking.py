@@ -17,7 +17,7 @@ from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
 from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus, carrier_code
-from fulfillment.errors import AlreadyApplied, Conflict, OrderNotFound
+from fulfillment.errors import AlreadyApplied, OrderCancelled, OrderNotFound
 from fulfillment.services.dispatch import save
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import NotOwner, Outcome, apply_once, require, utc_now
@@ -168,7 +168,9 @@ class Tracking:
 
         def decide(order: Order, shipment: Shipment) -> progress.Change:
             if refuse_if_cancelled and (order.cancelled or not shipment.active):
-                raise Conflict(f"shipment {shipment.shipment_id} is {shipment.status.value}: the order was cancelled")
+                raise OrderCancelled(
+                    f"shipment {shipment.shipment_id} is {shipment.status.value}: the order was cancelled"
+                )
             if not shipment.active:  # shipped after it was cancelled or rejected: history only
                 return progress.Change(shipment)
             change = progress.ship(
