@@ -175,102 +175,57 @@ class DynamoUnitOfWork:
 
     # ------------------------------------------------------------------ stock
     def move_stock(self, move: StockMove, now: str) -> None:
-        """One conditional update of a stock item: reservations need `available`, the rest need `reserved`."""
-        available = move.release - move.reserve
-        reserved = move.reserve - move.release - move.ship - move.write_off
-        on_hand = -(move.ship + move.write_off)
-        sets = ["updated_at = :now"]
-        adds = []
-        values: dict[str, Any] = {":now": now}
-        for name, delta in (("available", available), ("reserved", reserved), ("on_hand", on_hand)):
-            if delta:
-                sets.append(f"{name} = {name} + :{name}")
-                values[f":{name}"] = delta
-        if move.ship:
-            adds.append("shipped :ship")
-            values[":ship"] = move.ship
-        if move.write_off:
-            adds.append("adjusted_correction :wo")
-            values[":wo"] = -move.write_off
-        conditions = []
-        if move.reserve > move.release:
-            conditions.append("available >= :need")
-            values[":need"] = move.reserve - move.release
-        if move.release + move.ship + move.write_off:
-            conditions.append("reserved >= :held")
-            values[":held"] = move.release + move.ship + move.write_off
-        if move.ship + move.write_off:
-            conditions.append("on_hand >= :gone")
-            values[":gone"] = move.ship + move.write_off
-        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        """One conditional update of a stock item (reservations need `available`, the rest need `reserved`);
+        a write-off also writes its audit item, once."""
         if move.audit is not None:
+            audit = move.audit
             self._put(
-                stock_codec.adjustment_item(move.audit),
-                lambda: AlreadyApplied(f"adjustment {move.audit.adjustment_id if move.audit else ''} applied"),
+                stock_codec.adjustment_item(audit),
+                lambda: AlreadyApplied(f"adjustment {audit.adjustment_id} applied"),
                 condition="attribute_not_exists(PK)",
             )
+        update = stock_codec.move_update(move, now)
         self._update(
             keys.stock_key(move.sku, move.location),
-            expression,
+            update.expression,
             lambda: InsufficientStock(f"not enough {move.sku} at {move.location} for {move}"),
-            condition=" AND ".join(conditions) or "attribute_exists(PK)",
-            values=values,
+            condition=update.condition,
+            values=update.values,
         )
 
     def adjust_stock(self, adjustment: Adjustment, *, expected_on_hand: int | None = None) -> None:
-        """Change on_hand by `delta`, audited, exactly once per adjustment id (the audit item is the marker)."""
-        delta = adjustment.delta
-        condition = ["(attribute_not_exists(PK) OR available >= :needed)"]
-        values: dict[str, Any] = {
-            ":d": delta,
-            ":zero": 0,
-            ":now": adjustment.at,
-            ":sku": adjustment.sku,
-            ":loc": adjustment.location,
-            ":type": "stock",
-            ":needed": max(-delta, 0),
-        }
-        error: Callable[[], FulfillmentError] = lambda: InsufficientStock(  # noqa: E731
-            f"removing {-delta} would take reserved units of {adjustment.sku} at {adjustment.location}"
-        )
-        if expected_on_hand is not None:
-            condition.append("(attribute_not_exists(PK) OR on_hand = :seen)")
-            values[":seen"] = expected_on_hand
-            error = lambda: ConcurrentModification("stock changed since it was read")  # noqa: E731
+        """Change on_hand by `delta`, audited, exactly once per adjustment id (the audit item is the marker).
+        With `expected_on_hand`, only if the level is still the one read (PUT semantics)."""
         self._put(
             stock_codec.adjustment_item(adjustment),
             lambda: AlreadyApplied(f"adjustment {adjustment.adjustment_id} was already applied"),
             condition="attribute_not_exists(PK)",
         )
+        update = stock_codec.adjustment_update(adjustment, expected_on_hand)
+        where = f"{adjustment.sku} at {adjustment.location}"
+        error: Callable[[], FulfillmentError] = (
+            (lambda: InsufficientStock(f"removing {-adjustment.delta} would take reserved units of {where}"))
+            if expected_on_hand is None
+            else (lambda: ConcurrentModification(f"stock of {where} changed since it was read"))
+        )
         self._update(
             keys.stock_key(adjustment.sku, adjustment.location),
-            "SET on_hand = if_not_exists(on_hand, :zero) + :d, available = if_not_exists(available, :zero) + :d,"
-            " reserved = if_not_exists(reserved, :zero), sku = :sku, #loc = :loc, #type = :type, updated_at = :now"
-            " ADD #counter :d",
+            update.expression,
             error,
-            condition=" AND ".join(condition),
-            values=values,
-            names={"#loc": "location", "#type": "type", "#counter": f"adjusted_{adjustment.reason}"},
+            condition=update.condition,
+            values=update.values,
+            names=update.names,
         )
 
     def put_catalog(self, sku: str, fields: dict[str, Any], now: str) -> None:
         """Create or replace a catalog entry's fields; the backorder counter is kept."""
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": value for i, value in enumerate(fields.values())}
-        sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
-        sets += [
-            "sku = :sku",
-            "#type = :type",
-            "updated_at = :now",
-            "created_at = if_not_exists(created_at, :now)",
-            "backordered_units = if_not_exists(backordered_units, :zero)",
-        ]
+        update = stock_codec.catalog_update(sku, fields, now)
         self._update(
             keys.catalog_key(sku),
-            "SET " + ", ".join(sets),
+            update.expression,
             lambda: ConcurrentModification("catalog"),
-            names={**names, "#type": "type"},
-            values={**values, ":sku": sku, ":type": "catalog", ":now": now, ":zero": 0},
+            names=update.names,
+            values=update.values,
         )
 
     def backlog(self, sku: str, delta: int) -> None:

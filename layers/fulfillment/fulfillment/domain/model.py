@@ -13,125 +13,27 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from fulfillment.domain.events import CustomerEvent, Entry
+from fulfillment.domain.lines import Line, LineKind
+from fulfillment.domain.values import Address, Channel, Customer, FillPolicy, Hold, OrderStatus, WorkState
 
-
-class Channel(StrEnum):
-    SHOPIFY = "shopify"
-    WOOCOMMERCE = "woocommerce"
-    NATIVE = "native"
-
-
-class LineKind(StrEnum):
-    PHYSICAL = "physical"
-    DIGITAL = "digital"
-
-
-class FillPolicy(StrEnum):
-    SHIP_AVAILABLE = "ship_available"
-    FILL_OR_KILL = "fill_or_kill"
-
-
-class Hold(StrEnum):
-    AWAITING_PAYMENT = "awaiting_payment"
-    FRAUD_REVIEW = "fraud_review"
-    ADDRESS_INVALID = "address_invalid"
-    UNKNOWN_SKU = "unknown_sku"
-    PROVIDER_UNRESPONSIVE = "provider_unresponsive"
-    FULFILLMENT_REJECTED = "fulfillment_rejected"  # a provider refused for a reason an operator must look at
-
-
-class OrderStatus(StrEnum):
-    RECEIVED = "received"
-    ON_HOLD = "on_hold"
-    BACKORDERED = "backordered"
-    RESERVED = "reserved"
-    DISPATCHED = "dispatched"
-    PARTIALLY_SHIPPED = "partially_shipped"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-
-
-class WorkState(StrEnum):
-    """Progress of an asynchronous step the router hands to a queue (reservation, release)."""
-
-    NONE = "none"
-    PENDING = "pending"
-    DONE = "done"
-
-
-@dataclass(frozen=True)
-class Address:
-    name: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    city: str | None = None
-    region: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
-    phone: str | None = None
-
-
-@dataclass(frozen=True)
-class Customer:
-    email: str | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Line:
-    line_no: int
-    sku: str | None
-    quantity: int
-    unit_price: Decimal
-    kind: LineKind
-    title: str | None = None
-    source_line_id: str | None = None
-    known: bool = True  # the SKU exists in the catalog
-    requires_shipping: bool | None = None  # what the storefront said, when it says (Shopify does)
-    reserved: int = 0  # units held for this line now (falls when units ship)
-    dispatched: int = 0  # reserved units already in an active, not yet shipped shipment
-    backordered: int = 0
-    shipped: int = 0
-    delivered: int = 0
-    returned: int = 0
-    issued: int = 0  # digital units whose download entitlement is issued
-    allocations: dict[str, int] = field(default_factory=dict)  # location -> units reserved there (the reservation)
-
-    @property
-    def needs_stock(self) -> bool:
-        return self.kind is LineKind.PHYSICAL and self.known and self.sku is not None
-
-    @property
-    def undispatched(self) -> int:
-        return max(self.reserved - self.dispatched, 0)
-
-    @property
-    def unallocated(self) -> int:
-        """Units neither reserved nor waiting as a backorder (what a reservation pass must place)."""
-        placed = self.reserved + self.backordered + self.shipped
-        return max(self.quantity - placed, 0) if self.needs_stock else 0
-
-    def allocate(self, allocations: Mapping[str, int], backordered: int = 0) -> Line:
-        merged = dict(self.allocations)
-        for location, units in allocations.items():
-            merged[location] = merged.get(location, 0) + units
-        return replace(
-            self,
-            reserved=self.reserved + sum(allocations.values()),
-            backordered=self.backordered + backordered,
-            allocations=merged,
-        )
-
-    def take_from(self, location: str, units: int) -> Line:
-        """`units` reserved at `location` stop being reserved (released, shipped or written off)."""
-        left = self.allocations.get(location, 0) - units
-        allocations = {k: v for k, v in {**self.allocations, location: left}.items() if v > 0}
-        return replace(self, reserved=max(self.reserved - units, 0), allocations=allocations)
+# The order aggregate's public names: its value types and lines live in their own modules.
+__all__ = [
+    "Address",
+    "Channel",
+    "Customer",
+    "FillPolicy",
+    "Hold",
+    "Line",
+    "LineKind",
+    "Order",
+    "OrderStatus",
+    "WorkState",
+    "is_newer",
+    "order_id_for",
+]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""Catalog (SK CATALOG), stock levels (SK LOC#location), audited adjustments (SK ADJ#...) and backorders."""
+"""Catalog (SK CATALOG), stock levels (SK LOC#location), audited adjustments (SK ADJ#...) and backorders, and the
+conditional updates that move stock."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from fulfillment import keys
-from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
+from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel, StockMove
 
 Item = dict[str, Any]
 
@@ -73,4 +75,94 @@ def adjustment_from_item(item: Item) -> Adjustment:
         actor=item.get("actor") or "",
         at=item["at"],
         note=item.get("note"),
+    )
+
+
+@dataclass(frozen=True)
+class Update:
+    """An UpdateItem's expression, condition and placeholders."""
+
+    expression: str
+    condition: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, str] | None = None
+
+
+def move_update(move: StockMove, now: str) -> Update:
+    """A stock move as one conditional update: `available` must cover what is reserved, `reserved` what is released,
+    shipped or written off, `on_hand` what leaves. `available = on_hand - reserved` holds by construction."""
+    held = move.release + move.ship + move.write_off
+    gone = move.ship + move.write_off
+    sets = ["updated_at = :now"]
+    values: dict[str, Any] = {":now": now}
+    for name, delta in (
+        ("available", move.release - move.reserve),
+        ("reserved", move.reserve - held),
+        ("on_hand", -gone),
+    ):
+        if delta:
+            sets.append(f"{name} = {name} + :{name}")
+            values[f":{name}"] = delta
+    adds = []
+    if move.ship:
+        adds.append("shipped :ship")
+        values[":ship"] = move.ship
+    if move.write_off:
+        adds.append("adjusted_correction :wo")
+        values[":wo"] = -move.write_off
+    conditions = []
+    if move.reserve > move.release:
+        conditions.append("available >= :need")
+        values[":need"] = move.reserve - move.release
+    if held:
+        conditions.append("reserved >= :held")
+        values[":held"] = held
+    if gone:
+        conditions.append("on_hand >= :gone")
+        values[":gone"] = gone
+    expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+    return Update(expression, " AND ".join(conditions) or "attribute_exists(PK)", values)
+
+
+def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> Update:
+    """On-hand changes by the adjustment's delta (the item is created on the first one); never below reserved."""
+    condition = ["(attribute_not_exists(PK) OR available >= :needed)"]
+    values: dict[str, Any] = {
+        ":d": adjustment.delta,
+        ":zero": 0,
+        ":now": adjustment.at,
+        ":sku": adjustment.sku,
+        ":loc": adjustment.location,
+        ":type": "stock",
+        ":needed": max(-adjustment.delta, 0),
+    }
+    if expected_on_hand is not None:
+        condition.append("(attribute_not_exists(PK) OR on_hand = :seen)")
+        values[":seen"] = expected_on_hand
+    return Update(
+        "SET on_hand = if_not_exists(on_hand, :zero) + :d, available = if_not_exists(available, :zero) + :d,"
+        " reserved = if_not_exists(reserved, :zero), sku = :sku, #loc = :loc, #type = :type, updated_at = :now"
+        " ADD #counter :d",
+        " AND ".join(condition),
+        values,
+        {"#loc": "location", "#type": "type", "#counter": f"adjusted_{adjustment.reason}"},
+    )
+
+
+def catalog_update(sku: str, fields: dict[str, Any], now: str) -> Update:
+    """Create or replace a catalog entry's fields; the backorder counter is kept."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": value for i, value in enumerate(fields.values())}
+    sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
+    sets += [
+        "sku = :sku",
+        "#type = :type",
+        "updated_at = :now",
+        "created_at = if_not_exists(created_at, :now)",
+        "backordered_units = if_not_exists(backordered_units, :zero)",
+    ]
+    return Update(
+        "SET " + ", ".join(sets),
+        values={**values, ":sku": sku, ":type": "catalog", ":now": now, ":zero": 0},
+        names={**names, "#type": "type"},
     )
