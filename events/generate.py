@@ -32,7 +32,7 @@ from typing import Any
 
 import sign
 from boto3.dynamodb.types import TypeSerializer
-from fulfillment import keys
+from fulfillment import keys, tokens
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.domain import progress
@@ -60,7 +60,12 @@ API_ID = "a1b2c3d4e5"
 API_HOST = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 TABLE_NAME = f"{STACK}-FulfillmentTable-1JQ7S4F2V9K3E"
 STREAM_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE_NAME}/stream/2025-03-01T09:00:00.000"
-QUEUE_SUFFIX = {"ReservationQueue": "x7Rk2PqL9mWd", "DispatchQueue": "Hc4vN8sTq2Zb", "InboundQueue": "3fGm9KpW1yVa"}
+QUEUE_SUFFIX = {
+    "ReservationQueue": "x7Rk2PqL9mWd",
+    "DispatchQueue": "Hc4vN8sTq2Zb",
+    "InboundQueue": "3fGm9KpW1yVa",
+    "DigitalQueue": "Qe5tJw8Rn3Lc",
+}
 LAMBDA_ROLE_ID = "AROA2EXAMPLEROLEID7Q"  # SenderId of messages our functions send: <role id>:<function name>
 TPL_EAST_SENDER = "AIDA2EXAMPLETPLEAST01"  # the IAM user of the 3PL tpl-east (see ProviderSenders)
 
@@ -1283,6 +1288,78 @@ def dispatch() -> dict[str, dict]:
     }
 
 
+def digital_delivery() -> dict[str, dict]:
+    """The e-book line (3) of Shopify #1042: its link clicked and checked, resent, reissued and revoked; and the
+    router's work messages that grant and revoke entitlements."""
+    paid = T0 + timedelta(seconds=1)
+    clicked = T0 + timedelta(hours=1, minutes=12)
+    entitlement_id = keys.entitlement_id_for(ORDER_ID, 3)
+    link = tokens.download_token(entitlement_id, 1, sign.SAMPLE_SECRETS["download_signing"])
+    order_token = sign.order_token(ORDER_ID, sign.SAMPLE_SECRETS["order_token"])
+    browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Safari/605.1.15"
+    router = from_function("EventRouterFunction")
+    ids = {"order_id": ORDER_ID, "entitlement_id": entitlement_id}
+
+    def one(name: str, body: str, when: datetime) -> dict:
+        return {"Records": [sqs_record(name, "DigitalQueue", body, sender=router, at=when)]}
+
+    return {
+        "download": api_event(
+            "download",
+            "GET",
+            "/downloads/{token}",
+            at=clicked,
+            path_parameters={"token": link},
+            user_agent=browser,
+            source_ip="198.51.100.23",
+            headers={"Accept": "text/html,application/xhtml+xml"},
+        ),
+        "download_head": api_event(
+            "download_head",
+            "HEAD",
+            "/downloads/{token}",
+            at=clicked - timedelta(seconds=3),
+            path_parameters={"token": link},
+            user_agent="Microsoft Office Existence Discovery",
+            source_ip="192.0.2.77",
+        ),
+        "resend_downloads": api_event(
+            "resend_downloads",
+            "POST",
+            "/orders/{order_id}/downloads/resend",
+            at=clicked + timedelta(days=2),
+            path_parameters={"order_id": ORDER_ID},
+            query={"token": order_token},
+            user_agent=browser,
+            source_ip="198.51.100.23",
+        ),
+        "reissue_download": api_event(
+            "reissue_download",
+            "POST",
+            "/orders/{order_id}/downloads/{entitlement_id}/reissue",
+            at=clicked + timedelta(days=9),
+            path_parameters=ids,
+            body=compact({"downloads_remaining": 3, "link_ttl_seconds": 604800}),
+            headers=admin_headers(),
+        ),
+        "revoke_download": api_event(
+            "revoke_download",
+            "POST",
+            "/orders/{order_id}/downloads/{entitlement_id}/revoke",
+            at=clicked + timedelta(days=10),
+            path_parameters=ids,
+            body=compact({"reason": "chargeback"}),
+            headers=admin_headers(),
+        ),
+        "issue_downloads": one("issue_downloads", work("issue_downloads", order_id=ORDER_ID), paid),
+        "revoke_downloads": one(
+            "revoke_downloads",
+            work("revoke_downloads", order_id=ORDER_ID, reason="order_cancelled"),
+            T0 + timedelta(hours=1, minutes=5, seconds=1),
+        ),
+    }
+
+
 def event_router() -> dict[str, dict]:
     reserved_at = T0 + timedelta(seconds=1, microseconds=204518)
     dispatched_at = T0 + timedelta(seconds=2, microseconds=77120)
@@ -1390,6 +1467,7 @@ SAMPLES = {
     "dispatch": dispatch,
     "event_router": event_router,
     "timers": timers,
+    "digital_delivery": digital_delivery,
 }
 
 

@@ -47,6 +47,7 @@ SAMPLE_SECRETS: dict[str, str] = {
     "aftership": "aftership-dev-secret",  # AfterShipWebhookSecret
     "admin": "admin-dev-token",  # AdminApiSecret (bearer token of the admin routes)
     "order_token": "order-token-dev-key",  # OrderTokenSecret (derives order access tokens)
+    "download_signing": "download-dev-key",  # DownloadSigningSecret (signs download links)
 }
 
 

@@ -32,6 +32,14 @@ def token_key() -> str:
     return first_secret("ORDER_TOKEN")
 
 
+def _add_links(detail: dict[str, Any]) -> None:
+    """Each download of a DownloadReady gets its link, signed with the current download key."""
+    key = first_secret("DOWNLOAD_SIGNING")
+    for download in (detail.get("detail") or {}).get("downloads") or []:
+        token = tokens.download_token(download["entitlement_id"], int(download["link_version"]), key)
+        download["url"] = settings().download_url(token)
+
+
 def _first_failed(owners: Sequence[int], send: Callable[[], set[int]]) -> int | None:
     """Send one kind of output; the index of the earliest record whose output did not go."""
     if not owners:
@@ -50,6 +58,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = [DynamoDBRecord(raw) for raw in event.get("Records", [])]
     work: list[tuple[int, Any]] = []
     dispatch: list[tuple[int, Any]] = []
+    digital: list[tuple[int, Any]] = []
     history: list[tuple[int, dict[str, Any]]] = []
     events: list[tuple[int, dict[str, Any]]] = []
     for n, record in enumerate(records):
@@ -59,6 +68,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         routed = router.route(str(stream.keys["SK"]), stream.new_image or None, stream.old_image or None)
         work += [(n, m) for m in routed.messages]
         dispatch += [(n, m) for m in routed.dispatch]
+        digital += [(n, m) for m in routed.digital]
         history += [(n, h) for h in routed.history]
         events += [(n, e) for e in routed.events]
 
@@ -68,6 +78,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             detail["status_url"] = config.status_url(
                 detail["order_id"], tokens.token_for(detail["order_id"], token_key())
             )
+        if router.needs_download_urls(detail):
+            _add_links(detail)
     failures = [
         _first_failed(
             [n for n, _ in work], lambda: messaging.send_batch(str(config.reservation_queue_url), [m for _, m in work])
@@ -75,6 +87,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         _first_failed(
             [n for n, _ in dispatch],
             lambda: messaging.send_batch(str(config.dispatch_queue_url), [m for _, m in dispatch]),
+        ),
+        _first_failed(
+            [n for n, _ in digital],
+            lambda: messaging.send_batch(str(config.digital_queue_url), [m for _, m in digital]),
         ),
         _first_failed(
             [n for n, _ in history], lambda: messaging.write_items(config.table_name, [h for _, h in history])

@@ -10,10 +10,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http
+from fulfillment import http, tokens
+from fulfillment.adapters.secrets import first_secret
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.contracts.admin import Adjustment, CancelRequest, CatalogEntry, Sku, StockLevel
+from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.model import OrderStatus
 from fulfillment.errors import BadRequest, SchemaViolation
 from fulfillment.services.inventory import Inventory
@@ -44,22 +46,16 @@ def inventory() -> Inventory:
     return Inventory(settings(), store())
 
 
+def download_url(entitlement: Entitlement) -> str:
+    """A download's link, on the host this request came to (token holders and operators see their links)."""
+    key = first_secret("DOWNLOAD_SIGNING")
+    token = tokens.download_token(entitlement.entitlement_id, entitlement.link_version, key)
+    return f"{http.public_base_url(app.current_event)}/downloads/{token}"
+
+
 @cache
 def views() -> OrderViews:
-    return OrderViews(store())
-
-
-def _actor() -> str:
-    identity = app.current_event.raw_event.get("requestContext", {}).get("identity") or {}
-    return identity.get("userArn") or "admin-token"
-
-
-def _json_body(model: type[M]) -> M:
-    raw = http.raw_body(app.current_event)
-    if not raw.strip():
-        return model()
-    http.require_json(app.current_event)
-    return http.parse_json_model(model, raw)
+    return OrderViews(store(), download_url)
 
 
 def _valid_sku(sku: str) -> str:
@@ -98,7 +94,7 @@ def list_orders() -> Response[str]:
 @app.post("/orders/<order_id>/cancel")
 @admin
 def cancel_order(order_id: str) -> Response[str]:
-    request = _json_body(CancelRequest)
+    request = http.optional_json_body(app.current_event, CancelRequest)
     result = operations().cancel(order_id, reason=request.reason)
     logger.info("order cancelled by operator", order_id=order_id)
     return http.json_response(200, result)
@@ -135,7 +131,7 @@ def get_inventory(sku: str, location: str) -> Response[str]:
 @admin
 def put_inventory(sku: str, location: str) -> Response[str]:
     level = http.parse_json_model(StockLevel, _require_body())
-    return http.json_response(200, inventory().set_level(sku, location, level, actor=_actor()))
+    return http.json_response(200, inventory().set_level(sku, location, level, actor=http.actor(app.current_event)))
 
 
 @app.post("/inventory/<sku>/<location>/adjustments")
@@ -143,7 +139,9 @@ def put_inventory(sku: str, location: str) -> Response[str]:
 def adjust_inventory(sku: str, location: str) -> Response[str]:
     adjustment = http.parse_json_model(Adjustment, _require_body())
     key = http.header(app.current_event, "Idempotency-Key")
-    view, applied = inventory().adjust(sku, location, adjustment, idempotency_key=key, actor=_actor())
+    view, applied = inventory().adjust(
+        sku, location, adjustment, idempotency_key=key, actor=http.actor(app.current_event)
+    )
     logger.info(
         "stock adjusted", sku=sku, location=location, delta=adjustment.delta, reason=adjustment.reason, applied=applied
     )

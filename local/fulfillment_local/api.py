@@ -164,6 +164,10 @@ class ApiGateway:
         for name, value in headers:
             single_headers[name] = value
             multi_headers.setdefault(name, []).append(value)
+        # API Gateway adds these; the functions build public links from them (http.public_base_url).
+        for name, value in (("X-Forwarded-Proto", "http"), ("X-Forwarded-Port", str(self._server.server_address[1]))):
+            single_headers[name] = value
+            multi_headers[name] = [value]
         pairs = parse_qsl(query, keep_blank_values=True)
         single_query: dict[str, str] = {}
         multi_query: dict[str, list[str]] = {}

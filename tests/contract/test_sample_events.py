@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from fulfillment import router, signatures
-from fulfillment.contracts.messages import DISPATCH_WORK, RESERVATION_WORK
+from fulfillment.contracts.messages import DIGITAL_WORK, DISPATCH_WORK, RESERVATION_WORK
 from fulfillment.contracts.provider import INBOUND
 from fulfillment.signatures import Unauthorized
 from fulfillment_local.cfn import load_yaml
@@ -48,6 +48,7 @@ QUEUE_CONTRACTS: dict[str, TypeAdapter] = {
     "ReservationQueue": RESERVATION_WORK,
     "DispatchQueue": DISPATCH_WORK,
     "InboundQueue": INBOUND,
+    "DigitalQueue": DIGITAL_WORK,
 }
 # Message types whose samples must show more than one shape: (description, predicate over the body).
 VARIANTS: dict[str, list[tuple[str, Callable[[dict], bool]]]] = {
@@ -645,6 +646,7 @@ def test_the_sample_secrets_are_the_template_local_values(monkeypatch: pytest.Mo
         "aftership": "AfterShipWebhookSecret",
         "admin": "AdminApiSecret",
         "order_token": "OrderTokenSecret",
+        "download_signing": "DownloadSigningSecret",
     }
     local = {name: RESOURCES[logical_id]["Metadata"]["LocalValue"] for name, logical_id in secret_of.items()}
     assert sign.SAMPLE_SECRETS == local, "update SAMPLE_SECRETS in events/sign.py and run events/generate.py"

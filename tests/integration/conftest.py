@@ -19,6 +19,7 @@ FUNCTIONS = (
     "DispatchFunction",
     "TrackingUpdatesFunction",
     "TimersFunction",
+    "DigitalDeliveryFunction",
 )
 
 
@@ -73,10 +74,15 @@ def timers_fn(stack: StackResources):
 
 
 @pytest.fixture
+def digital_fn(stack: StackResources):
+    return function_module("digital_delivery")
+
+
+@pytest.fixture
 def admin(api_fn) -> Admin:
     return Admin(api_fn)
 
 
 @pytest.fixture
-def flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn) -> Flow:
-    return Flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn)
+def flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn, digital_fn) -> Flow:
+    return Flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn, digital_fn)

@@ -20,12 +20,14 @@ class Flow:
         reservation_fn: Any,
         dispatch_fn: Any = None,
         tracking_fn: Any = None,
+        digital_fn: Any = None,
     ) -> None:
         self.stack = stack
         self.router = router_fn
         self.reservation = reservation_fn
         self.dispatch = dispatch_fn
         self.tracking = tracking_fn
+        self.digital = digital_fn
         self.streams = stack.client("dynamodbstreams")
         self.sqs = stack.client("sqs")
         self.stream_arn = stack.arns["FulfillmentTable.StreamArn"]
@@ -81,6 +83,7 @@ class Flow:
                 ("ReservationQueue", self.reservation),
                 ("DispatchQueue", self.dispatch),
                 ("InboundQueue", self.tracking),
+                ("DigitalQueue", self.digital),
             ):
                 if handler is None:
                     continue

@@ -99,6 +99,11 @@ class StackResources:
             self.arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
+        s3 = self.client("s3")
+        for name in resources("AWS::S3::Bucket"):
+            bucket = name.lower()
+            s3.create_bucket(Bucket=bucket)
+            self.physical[name] = bucket
         events = self.client("events")
         for name in resources("AWS::Events::EventBus"):
             events.create_event_bus(Name=name)
@@ -166,14 +171,23 @@ def function_module(name: str, instance: str = "") -> ModuleType:
 def clear_caches() -> None:
     """Forget settings, clients, secrets and every handler's cached services (as a new Lambda environment would)."""
     from aws_lambda_powertools.utilities import parameters
-    from fulfillment.adapters import aws
+    from fulfillment.adapters import assets, aws
     from fulfillment.config import settings
 
     settings.cache_clear()
     aws.client.cache_clear()
     aws.dynamodb.cache_clear()
+    assets._s3.cache_clear()
     parameters.clear_caches()
-    for name in ("order_intake", "order_api", "event_router", "stock_reservation", "dispatch", "tracking_updates"):
+    for name in (
+        "order_intake",
+        "order_api",
+        "event_router",
+        "stock_reservation",
+        "dispatch",
+        "tracking_updates",
+        "digital_delivery",
+    ):
         module = sys.modules.get(f"fn_{name}")
         for cached in vars(module).values() if module else ():
             if callable(getattr(cached, "cache_clear", None)):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
@@ -39,6 +40,7 @@ class MemoryStore:
     audit: dict[tuple[str, str, str], Adjustment] = field(default_factory=dict)
     catalog_items: dict[str, CatalogItem] = field(default_factory=dict)
     queue: dict[tuple[str, str, str, int], Backorder] = field(default_factory=dict)
+    entitlements: dict[str, Entitlement] = field(default_factory=dict)
     history: list[tuple[str, Entry]] = field(default_factory=list)  # (order id, entry), as the router would write
     commits: int = 0
     before_commit: Callable[[], None] | None = None  # a test's hook: another writer lands between read and write
@@ -57,6 +59,26 @@ class MemoryStore:
 
     def shipment(self, shipment_id: str) -> Shipment | None:
         return self.shipments.get(shipment_id)
+
+    def order_and_entitlements(self, order_id: str) -> tuple[Order | None, list[Entitlement]]:
+        found = [e for e in self.entitlements.values() if e.order_id == order_id]
+        return self.orders.get(order_id), sorted(found, key=lambda e: e.line_no)
+
+    def entitlement(self, entitlement_id: str) -> Entitlement | None:
+        return self.entitlements.get(entitlement_id)
+
+    def take_download(self, entitlement_id: str, link_version: int, now: str) -> tuple[bool, Entitlement | None]:
+        """The conditional update, as DynamoDB evaluates it (one item, atomically)."""
+        current = self.entitlements.get(entitlement_id)
+        if current is None or current.refusal(now, link_version) is not None:
+            return False, current
+        served = replace(
+            current,
+            downloads_remaining=current.downloads_remaining - 1,
+            downloads_served=current.downloads_served + 1,
+        )
+        self.entitlements[entitlement_id] = served
+        return True, served
 
     def shipment_and_order(self, shipment_id: str) -> tuple[Shipment | None, Order | None]:
         shipment = self.shipments.get(shipment_id)
@@ -160,6 +182,27 @@ class MemoryUnitOfWork:
             s.history += [(shipment.order_id, entry) for entry in changes]
 
         self._write(check, apply)
+
+    def add_entitlement(self, entitlement: Entitlement) -> None:
+        s = self.store
+        eid = entitlement.entitlement_id
+        self._write(
+            lambda: AlreadyApplied(eid) if eid in s.entitlements else None,
+            lambda: s.entitlements.__setitem__(eid, entitlement),
+        )
+
+    def save_entitlement(self, entitlement: Entitlement, *, expected: Entitlement) -> None:
+        s = self.store
+
+        def check() -> FulfillmentError | None:
+            current = s.entitlements.get(entitlement.entitlement_id)
+            same = current is not None and (current.link_version, current.downloads_served) == (
+                expected.link_version,
+                expected.downloads_served,
+            )
+            return None if same else ConcurrentModification(entitlement.entitlement_id)
+
+        self._write(check, lambda: s.entitlements.__setitem__(entitlement.entitlement_id, entitlement))
 
     def record(self, event: ShipmentEvent) -> None:
         s = self.store

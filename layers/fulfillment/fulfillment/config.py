@@ -64,6 +64,10 @@ class Settings:
     event_bus_name: str | None = None
     reservation_queue_url: str | None = None
     dispatch_queue_url: str | None = None
+    digital_queue_url: str | None = None
+    assets_bucket: str | None = None  # the private bucket of digital goods
+    presign_seconds: int = 300  # life of the S3 URL a download link redirects to (at most 300)
+    resend_interval_seconds: int = 60  # a customer's "send my links again", at most once a minute
     dlq_urls: dict[str, str] = field(default_factory=dict)  # RESERVATION | DISPATCH | INBOUND -> its DLQ
     provider_queues: dict[str, str] = field(default_factory=dict)  # provider -> its outbound queue
     provider_senders: dict[str, list[str]] = field(default_factory=dict)  # provider -> SQS sender ids it may use
@@ -87,6 +91,9 @@ class Settings:
 
     def status_url(self, order_id: str, token: str) -> str:
         return f"{self.public_api_url}/orders/{order_id}?token={token}"
+
+    def download_url(self, token: str) -> str:
+        return f"{self.public_api_url}/downloads/{token}"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -115,8 +122,8 @@ def parse_locations(raw: str) -> tuple[Location, ...]:
     return tuple(sorted(items, key=lambda loc: (loc.priority, loc.id)))
 
 
-SECRETS = ("SHOPIFY", "WOOCOMMERCE", "NATIVE", "ORDER_TOKEN", "ADMIN", "EASYPOST", "AFTERSHIP")
-DLQ_QUEUES = ("RESERVATION", "DISPATCH", "INBOUND")
+SECRETS = ("SHOPIFY", "WOOCOMMERCE", "NATIVE", "ORDER_TOKEN", "ADMIN", "EASYPOST", "AFTERSHIP", "DOWNLOAD_SIGNING")
+DLQ_QUEUES = ("RESERVATION", "DISPATCH", "INBOUND", "DIGITAL")
 
 
 @cache
@@ -132,6 +139,10 @@ def settings() -> Settings:
         event_bus_name=_env("EVENT_BUS_NAME"),
         reservation_queue_url=_env("RESERVATION_QUEUE_URL"),
         dispatch_queue_url=_env("DISPATCH_QUEUE_URL"),
+        digital_queue_url=_env("DIGITAL_QUEUE_URL"),
+        assets_bucket=_env("ASSETS_BUCKET"),
+        presign_seconds=min(_int("PRESIGN_SECONDS", 300), 300),
+        resend_interval_seconds=_int("RESEND_INTERVAL_SECONDS", 60),
         dlq_urls={name: url for name in DLQ_QUEUES if (url := _env(f"{name}_DLQ_URL"))},
         provider_queues={str(k): str(v) for k, v in _json_map("PROVIDER_QUEUES").items()},
         provider_senders={str(k): [str(s) for s in v] for k, v in _json_map("PROVIDER_SENDERS").items()},

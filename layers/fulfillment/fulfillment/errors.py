@@ -91,3 +91,17 @@ class AlreadyApplied(Conflict):
 
 class Unsupported(FulfillmentError):
     code, status = "unsupported", 422
+
+
+class TooManyRequests(FulfillmentError):
+    code, status = "too_many_requests", 429
+
+
+class DownloadGone(FulfillmentError):
+    """An authentic download link that no longer works: 410 with the reason as its code."""
+
+    status = 410
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

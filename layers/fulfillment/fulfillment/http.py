@@ -76,6 +76,33 @@ def parse_json_model(model: type[M], raw: bytes) -> M:
         raise schema_violation(exc) from None
 
 
+def public_base_url(event: APIGatewayProxyEvent) -> str:
+    """The API's public base URL, from the request itself (a function behind the API cannot reference the API in
+    its own environment: CloudFormation sees a cycle). `execute-api` hosts carry the stage in the path; a custom
+    domain (or the local runtime) does not. API Gateway sets X-Forwarded-Proto."""
+    context = event.request_context
+    proto = header(event, "X-Forwarded-Proto") or "https"
+    domain = context.domain_name or "localhost"
+    if domain.endswith(".amazonaws.com"):
+        return f"{proto}://{domain}/{context.stage}"
+    return f"{proto}://{domain}"
+
+
+def optional_json_body(event: APIGatewayProxyEvent, model: type[M]) -> M:
+    """A body whose every field is optional: an empty body is the model's defaults, anything else must be JSON."""
+    raw = raw_body(event)
+    if not raw.strip():
+        return model()
+    require_json(event)
+    return parse_json_model(model, raw)
+
+
+def actor(event: APIGatewayProxyEvent) -> str:
+    """Who did it, for the audit trail: the IAM caller, or the admin bearer token."""
+    identity = (event.raw_event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("userArn") or "admin-token")
+
+
 def bearer_token(event: APIGatewayProxyEvent) -> str | None:
     value = header(event, "Authorization") or ""
     scheme, _, token = value.partition(" ")

@@ -18,6 +18,7 @@ EARLY_PREFIX = "EARLY#"
 LOCATION_PREFIX = "LOC#"
 ADJUSTMENT_PREFIX = "ADJ#"
 SHIPMENT_PREFIX = "SHIP#"
+ENTITLEMENT_PREFIX = "ORDER#DL#"  # after ORDER#DETAIL: the order's state read (BETWEEN them) never sees downloads
 STATUS_INDEX = "GSI1"
 TIMER_INDEX = "GSI2"
 TIMER_SHARDS = 4
@@ -61,6 +62,22 @@ def shipment_event_key(shipment_id: str, source: str, message_id: str) -> Key:
 
 def shipment_events_prefix(shipment_id: str) -> str:
     return f"{SHIPMENT_EVENT_PREFIX}{shipment_id}#"
+
+
+def entitlement_id_for(order_id: str, line_no: int) -> str:
+    """A digital line's download entitlement: one per line, its id embeds the order id (like shipment ids)."""
+    return f"{order_id}.d{line_no:02d}"
+
+
+def order_id_of_entitlement(entitlement_id: str) -> str:
+    return entitlement_id.rsplit(".", 1)[0]
+
+
+def entitlement_key(entitlement_id: str) -> Key:
+    return {
+        "PK": order_partition(order_id_of_entitlement(entitlement_id)),
+        "SK": f"{ENTITLEMENT_PREFIX}{entitlement_id}",
+    }
 
 
 def catalog_key(sku: str) -> Key:

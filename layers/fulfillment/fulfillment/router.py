@@ -23,8 +23,10 @@ from fulfillment.contracts.messages import (
     AllocateBackorders,
     CancelOrderShipments,
     DispatchOrder,
+    IssueDownloads,
     ReleaseOrder,
     ReserveOrder,
+    RevokeDownloads,
 )
 from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent
 from fulfillment.domain.model import WorkState
@@ -36,6 +38,7 @@ Item = dict[str, Any]
 class Routed:
     messages: list[BaseModel] = field(default_factory=list)  # work for the reservation queue
     dispatch: list[BaseModel] = field(default_factory=list)  # work for the dispatch queue
+    digital: list[BaseModel] = field(default_factory=list)  # work for the digital delivery queue
     history: list[Item] = field(default_factory=list)  # timeline items to write
     events: list[dict[str, Any]] = field(default_factory=list)  # customer events (EventBridge entries' Detail)
 
@@ -70,6 +73,10 @@ def route(sk: str, new: Item | None, old: Item | None) -> Routed:
             routed.dispatch.append(DispatchOrder(order_id=order.order_id))
         if order.cancelled and not (before and before.cancelled) and order.shipment_seq:
             routed.dispatch.append(CancelOrderShipments(order_id=order.order_id))
+        if order.digital_due and not (before and before.digital_due):
+            routed.digital.append(IssueDownloads(order_id=order.order_id))
+        if order.cancelled and not (before and before.cancelled) and order.downloads_issued:
+            routed.digital.append(RevokeDownloads(order_id=order.order_id, reason="order_cancelled"))
         _history(routed, order.order_id, order.updated_at, "o", new, old)
     elif sk.startswith(keys.SHIPMENT_PREFIX):
         at = str(new.get("updated_at") or new.get("created_at"))
@@ -107,3 +114,8 @@ def event_entry(detail: dict[str, Any], bus_name: str) -> dict[str, Any]:
 
 def needs_status_url(detail: dict[str, Any]) -> bool:
     return bool(detail["type"] == CustomerEvent.ORDER_RECEIVED.value)
+
+
+def needs_download_urls(detail: dict[str, Any]) -> bool:
+    """DownloadReady carries links; the change recorded only what they are (entitlement, link version)."""
+    return bool(detail["type"] == CustomerEvent.DOWNLOAD_READY.value)

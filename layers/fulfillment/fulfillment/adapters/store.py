@@ -9,16 +9,21 @@ import base64
 import json
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key as K
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 from fulfillment import keys
 from fulfillment.adapters.aws import ddb_client, table
+from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
 from fulfillment.adapters.uow import DynamoUnitOfWork
+from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.model import Order
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
@@ -89,6 +94,45 @@ class DynamoStore:
         return order_codec.from_items(items), [
             shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)
         ]
+
+    def order_and_entitlements(self, order_id: str) -> tuple[Order | None, list[Entitlement]]:
+        """The order and its download entitlements in one Query (SK from ORDER to ORDER#DL#~)."""
+        items = self._query(
+            KeyConditionExpression=K("PK").eq(keys.order_partition(order_id))
+            & K("SK").between(keys.ORDER_SK, keys.ENTITLEMENT_PREFIX + "\U0010ffff"),
+            ConsistentRead=True,
+        )
+        return order_codec.from_items(items), [
+            entitlement_codec.from_item(i) for i in items if entitlement_codec.is_entitlement(i)
+        ]
+
+    def entitlement(self, entitlement_id: str) -> Entitlement | None:
+        item = self._get(keys.entitlement_key(entitlement_id))
+        return entitlement_codec.from_item(item) if item else None
+
+    def take_download(self, entitlement_id: str, link_version: int, now: str) -> tuple[bool, Entitlement | None]:
+        """Count one download with one conditional update and no read. (True, after) when it was counted;
+        (False, as it stood) when the condition refused it — the item comes back with the refusal, so
+        explaining it costs no read either; (False, None) when there is no such entitlement."""
+        update = entitlement_codec.take_download(
+            entitlement_id, link_version, int(datetime.fromisoformat(now).timestamp()), now
+        )
+        try:
+            response = ddb_client().update_item(
+                TableName=self.table_name,
+                Key=update.key,
+                UpdateExpression=update.expression,
+                ConditionExpression=update.condition,
+                ExpressionAttributeValues=update.values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            return False, entitlement_codec.from_item(_plain(old)) if old else None
+        return True, entitlement_codec.from_item(response["Attributes"])
 
     def partition(self, order_id: str) -> list[Item]:
         """Every item of the order (order, shipments, their events, timeline) for the order view."""
@@ -234,6 +278,12 @@ class DynamoStore:
             KeyConditionExpression=K("PK").eq(keys.backorder_partition(sku)), ConsistentRead=True, Limit=limit
         )
         return [stock_codec.backorder_from_item(i) for i in response.get("Items", [])]
+
+
+def _plain(item: dict[str, Any]) -> Item:
+    """An item from an error response: the resource's client deserialises answers, not errors' payloads."""
+    deserialize = TypeDeserializer().deserialize
+    return {k: deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}  # type: ignore[arg-type]
 
 
 def _decode_cursor(cursor: str, status: str) -> dict[str, str]:

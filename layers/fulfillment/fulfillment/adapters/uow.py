@@ -17,9 +17,11 @@ from botocore.exceptions import ClientError
 
 from fulfillment import keys
 from fulfillment.adapters.aws import ddb_client
+from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
+from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
@@ -137,6 +139,23 @@ class DynamoUnitOfWork:
             lambda: ConcurrentModification(f"shipment {shipment.shipment_id} changed since version {expected_version}"),
             condition="version = :expected",
             values={":expected": expected_version},
+        )
+
+    def add_entitlement(self, entitlement: Entitlement) -> None:
+        self._put(
+            entitlement_codec.to_item(entitlement),
+            lambda: AlreadyApplied(f"entitlement {entitlement.entitlement_id} was granted"),
+            condition="attribute_not_exists(PK)",
+        )
+
+    def save_entitlement(self, entitlement: Entitlement, *, expected: Entitlement) -> None:
+        """The entitlement's new state if its link and download count are still the ones read (a click in
+        between makes the step read again, so an operator's change never loses a download)."""
+        self._put(
+            entitlement_codec.to_item(entitlement),
+            lambda: ConcurrentModification(f"entitlement {entitlement.entitlement_id} changed"),
+            condition="link_version = :v AND downloads_served = :s",
+            values={":v": expected.link_version, ":s": expected.downloads_served},
         )
 
     def record(self, event: ShipmentEvent) -> None:

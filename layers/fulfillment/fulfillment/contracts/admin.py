@@ -9,11 +9,29 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
 
 
+FILENAME = r'^[^/\\"\x00-\x1f\x7f]+$'
+
+
 class DigitalAsset(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bucket_key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-    max_downloads: StrictInt = Field(default=5, ge=1, le=1000)
-    link_ttl_seconds: StrictInt = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    # What the customer's browser saves it as (default: the key's last part); no path, quote or control char.
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=FILENAME)] | None = None
+    max_downloads: StrictInt = Field(default=5, ge=1, le=1000)  # per unit bought
+    link_ttl_seconds: StrictInt = Field(default=7 * 24 * 3600, ge=5, le=365 * 24 * 3600)
+
+
+class ReissueRequest(BaseModel):
+    """POST /orders/{id}/downloads/{entitlement_id}/reissue (every field optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    downloads_remaining: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    link_ttl_seconds: StrictInt | None = Field(default=None, ge=5, le=365 * 24 * 3600)
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 class CatalogEntry(BaseModel):

@@ -57,3 +57,22 @@ class CancelOrderShipments(_Message):
 
 DispatchWork = Annotated[DispatchOrder | CheckShipmentTimer | CancelOrderShipments, Field(discriminator="type")]
 DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments] = TypeAdapter(DispatchWork)
+
+
+class IssueDownloads(_Message):
+    """An order has digital lines that are paid and free of holds: grant their entitlements."""
+
+    type: Literal["issue_downloads"] = "issue_downloads"
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class RevokeDownloads(_Message):
+    """An order with issued downloads was cancelled: its links stop working."""
+
+    type: Literal["revoke_downloads"] = "revoke_downloads"
+    order_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="order_cancelled", max_length=64)
+
+
+DigitalWork = Annotated[IssueDownloads | RevokeDownloads, Field(discriminator="type")]
+DIGITAL_WORK: TypeAdapter[IssueDownloads | RevokeDownloads] = TypeAdapter(DigitalWork)

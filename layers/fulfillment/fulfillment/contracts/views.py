@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fulfillment import keys
+from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
+from fulfillment.domain.entitlements import Entitlement
 
 # Timeline details a customer does not see: fraud rules, provider messages, operator notes.
 OPERATOR_ONLY_DETAIL = {
@@ -25,7 +28,34 @@ def _detail_for(entry: Item, admin: bool) -> dict[str, Any]:
     return {k: v for k, v in detail.items() if k in OPERATOR_ONLY_DETAIL[entry["entry"]]}
 
 
-def order_view(items: list[Item], *, admin: bool = False) -> dict[str, Any]:
+def download_view(entitlement: Entitlement, now: str, url: str | None) -> dict[str, Any]:
+    """An entry of the order view's `downloads[]` (and of the operators' answers)."""
+    view: dict[str, Any] = {
+        "entitlement_id": entitlement.entitlement_id,
+        "sku": entitlement.sku,
+        "line_no": entitlement.line_no,
+        "expires_at": entitlement.expires_at,
+        "downloads_remaining": entitlement.downloads_remaining,
+        "downloads_served": entitlement.downloads_served,
+        "allowance": entitlement.allowance,
+        "status": entitlement.status(now).value,
+        "link_version": entitlement.link_version,
+    }
+    if url is not None:
+        view["url"] = url
+    if entitlement.revoked_reason:
+        view["revoked_reason"] = entitlement.revoked_reason
+    return view
+
+
+def order_view(
+    items: list[Item],
+    *,
+    admin: bool = False,
+    now: str = "",
+    download_url: Callable[[Entitlement], str] | None = None,
+) -> dict[str, Any]:
+    """`download_url(entitlement)` signs each download's link (the view is for token holders and operators)."""
     order = order_codec.from_items(items)
     assert order is not None, "the order view needs the order's items"
     timeline = [
@@ -67,6 +97,7 @@ def order_view(items: list[Item], *, admin: bool = False) -> dict[str, Any]:
                 "shipped": line.shipped,
                 "delivered": line.delivered,
                 "returned": line.returned,
+                **({"issued": line.issued} if line.kind.value == "digital" else {}),
                 "allocations": line.allocations,
             }
             for line in order.lines
@@ -87,7 +118,13 @@ def order_view(items: list[Item], *, admin: bool = False) -> dict[str, Any]:
             }
             for s in shipments
         ],
-        "downloads": [],
+        "downloads": [
+            download_view(e, now or order.updated_at, download_url(e) if download_url else None)
+            for e in sorted(
+                (entitlement_codec.from_item(i) for i in items if entitlement_codec.is_entitlement(i)),
+                key=lambda e: e.line_no,
+            )
+        ],
         "returns": [],
         "timeline": [
             {

@@ -65,6 +65,7 @@ class Order:
     access_token_hash: str = ""
     payload_hash: str = ""
     shipment_seq: int = 0  # shipments created so far (ids are order_id.NNN)
+    downloads_resent_at: str | None = None  # the customer's last "send my links again" (rate limit)
     changes: tuple[Entry, ...] = ()  # timeline entries of this version (the stream turns them into history/events)
 
     # ------------------------------------------------------------------ what the order is
@@ -112,6 +113,21 @@ class Order:
         if self.cancelled or self.holds:
             return 0
         return sum(line.undispatched for line in self.lines)
+
+    @property
+    def digital_due(self) -> tuple[Line, ...]:
+        """Digital lines whose downloads are owed now: paid (no hold blocks them) and not issued yet."""
+        if self.cancelled or self.holds:
+            return ()
+        return tuple(
+            line
+            for line in self.lines
+            if line.kind is LineKind.DIGITAL and line.known and line.sku and line.issued < line.quantity
+        )
+
+    @property
+    def downloads_issued(self) -> bool:
+        return any(line.kind is LineKind.DIGITAL and line.issued for line in self.lines)
 
     @property
     def physical_lines(self) -> tuple[Line, ...]:
@@ -220,6 +236,50 @@ class Order:
                 Entry("backordered", detail, CustomerEvent.ORDER_BACKORDERED, occurrence=str(self.version))
             )
         return order
+
+    # ------------------------------------------------------------------ digital delivery
+    def issue_downloads(self, downloads: list[dict[str, Any]]) -> Order:
+        """The due digital lines' entitlements were granted (`downloads`: their summaries): DownloadReady once
+        for this grant, and OrderDelivered when that completes the order."""
+        was_delivered = self.is_delivered
+        issued = {int(d["line_no"]) for d in downloads}
+        order = replace(
+            self,
+            lines=tuple(replace(ln, issued=ln.quantity) if ln.line_no in issued else ln for ln in self.lines),
+        )
+        occurrence = "issued:" + ",".join(str(n) for n in sorted(issued))
+        order = order.record(
+            Entry("downloads_issued", {"downloads": downloads}, CustomerEvent.DOWNLOAD_READY, occurrence=occurrence)
+        )
+        if order.is_delivered and not was_delivered:
+            order = order.record(Entry("delivered", {}, CustomerEvent.ORDER_DELIVERED))
+        return order
+
+    def reissue_download(self, download: dict[str, Any], *, by: str) -> Order:
+        occurrence = f"{download['entitlement_id']}:{download['link_version']}"
+        return self.record(
+            Entry(
+                "download_reissued",
+                {"downloads": [download], "by": by},
+                CustomerEvent.DOWNLOAD_READY,
+                occurrence=occurrence,
+            )
+        )
+
+    def revoke_download(self, entitlement_id: str, *, reason: str, by: str) -> Order:
+        return self.record(Entry("download_revoked", {"entitlement_id": entitlement_id, "reason": reason, "by": by}))
+
+    def resend_downloads(self, downloads: list[dict[str, Any]]) -> Order:
+        """The customer asked for their links again: DownloadReady with the same links."""
+        resent = replace(self, downloads_resent_at=self.updated_at)
+        return resent.record(
+            Entry(
+                "downloads_resent",
+                {"downloads": downloads},
+                CustomerEvent.DOWNLOAD_READY,
+                occurrence=f"resend:{self.version}",
+            )
+        )
 
     # ------------------------------------------------------------------ shipments
     def dispatch(self, units: Mapping[int, int]) -> Order:

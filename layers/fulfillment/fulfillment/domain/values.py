@@ -24,6 +24,7 @@ class Hold(StrEnum):
     UNKNOWN_SKU = "unknown_sku"
     PROVIDER_UNRESPONSIVE = "provider_unresponsive"
     FULFILLMENT_REJECTED = "fulfillment_rejected"  # a provider refused for a reason an operator must look at
+    DIGITAL_ASSET_MISSING = "digital_asset_missing"  # a paid digital line whose SKU names no file to deliver
 
 
 class OrderStatus(StrEnum):

@@ -40,7 +40,7 @@ def catalog_view(item: CatalogItem) -> dict[str, Any]:
         if key in view:
             view[key] = int(view[key])
     if view.get("digital"):
-        view["digital"] = {k: int(v) if k != "bucket_key" else v for k, v in view["digital"].items()}
+        view["digital"] = {k: v if isinstance(v, str) else int(v) for k, v in view["digital"].items()}
     return view
 
 

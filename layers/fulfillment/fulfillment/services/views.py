@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fulfillment import tokens
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.contracts.views import order_view
+from fulfillment.domain.entitlements import Entitlement
 from fulfillment.errors import OrderNotFound
+from fulfillment.services.unit import utc_now
 
 
 class OrderViews:
-    def __init__(self, store: DynamoStore) -> None:
+    def __init__(self, store: DynamoStore, download_url: Callable[[Entitlement], str] | None = None) -> None:
         self.store = store
+        self.download_url = download_url
 
     def order(self, order_id: str, *, token: str | None, admin: bool) -> dict[str, Any]:
         items = self.store.partition(order_id)
@@ -21,7 +25,7 @@ class OrderViews:
         # Unknown order and someone else's order look the same: 404.
         if order is None or not (admin or tokens.matches(token, order.access_token_hash)):
             raise OrderNotFound(f"no order {order_id}")
-        return order_view(items, admin=admin)
+        return order_view(items, admin=admin, now=utc_now(), download_url=self.download_url)
 
     def list(self, status: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
         items, next_cursor = self.store.list_by_status(status, limit=limit, cursor=cursor)

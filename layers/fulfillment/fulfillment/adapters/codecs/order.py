@@ -107,6 +107,7 @@ def to_item(order: Order) -> Item:
         "reservation_cursor": order.reservation_cursor,
         "release_state": order.release_state.value,
         "shipment_seq": order.shipment_seq,
+        **({"downloads_resent_at": order.downloads_resent_at} if order.downloads_resent_at else {}),
         "changes": [_entry_item(entry) for entry in order.changes],
     }
 
@@ -159,6 +160,7 @@ def from_item(item: Item, detail: Item | None = None) -> Order:
         access_token_hash=detail.get("access_token_hash", ""),
         payload_hash=detail.get("payload_hash", ""),
         shipment_seq=int(item.get("shipment_seq", 0)),
+        downloads_resent_at=item.get("downloads_resent_at"),
         changes=tuple(_entry(e) for e in item.get("changes") or ()),
     )
 

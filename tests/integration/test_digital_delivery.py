@@ -1,0 +1,161 @@
+"""Digital delivery through the real handlers on moto's DynamoDB, SQS and S3: links granted once, counted by one
+conditional write, refused with the contract's reasons, and the file served from the private bucket."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from tests.support.admin import Admin
+from tests.support.events import Context, api_event, response_json
+from tests.support.flow import Flow
+from tests.support.storefront import native_order
+
+CONTENT = b"%PDF-1.7 the field guide\n"
+
+
+@pytest.fixture
+def shop(stack, admin: Admin):
+    admin.catalog(
+        "EBOOK",
+        kind="digital",
+        digital={"bucket_key": "books/field-guide.pdf", "max_downloads": 3, "filename": "Field guide.pdf"},
+    )
+    admin.catalog("MUG", title="Mug")
+    admin.stock("MUG", "WH-EAST", 10)
+    bucket = stack.physical["DigitalAssetsBucket"]
+    stack.client("s3").put_object(Bucket=bucket, Key="books/field-guide.pdf", Body=CONTENT)
+    return admin
+
+
+def click(digital_fn, url: str, method: str = "GET") -> dict:
+    token = url.rsplit("/downloads/", 1)[1]
+    event = api_event(method, f"/downloads/{token}", resource="/downloads/{token}", path_parameters={"token": token})
+    return digital_fn.lambda_handler(event, Context())
+
+
+def order_view(admin: Admin, order_id: str) -> dict:
+    return admin.ok(admin.call("GET", f"/orders/{order_id}", "/orders/{order_id}", {"order_id": order_id}))
+
+
+def entitlement_item(stack, order_id: str) -> dict:
+    return next(i for i in stack.items() if i.get("type") == "entitlement" and i["order_id"] == order_id)
+
+
+def operator(digital_fn, order_id: str, entitlement_id: str, action: str) -> dict:
+    path = f"/orders/{order_id}/downloads/{entitlement_id}/{action}"
+    event = api_event(
+        "POST",
+        path,
+        resource=f"/orders/{{order_id}}/downloads/{{entitlement_id}}/{action}",
+        path_parameters={"order_id": order_id, "entitlement_id": entitlement_id},
+        headers={"Authorization": "Bearer admin-dev-token"},
+    )
+    return digital_fn.lambda_handler(event, Context())
+
+
+def test_a_paid_digital_order_gets_one_link_that_serves_the_file(stack, shop, intake_fn, flow: Flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None)
+    flow.pump()
+
+    view = order_view(shop, body["order_id"])
+    assert view["status"] == "delivered"
+    [download] = view["downloads"]
+    assert (download["sku"], download["downloads_remaining"], download["status"]) == ("EBOOK", 3, "active")
+    [ready] = flow.events_of("DownloadReady")
+    assert ready["detail"]["detail"]["downloads"][0]["url"].endswith(download["url"].rsplit("/", 1)[1])
+    assert len(flow.events_of("OrderDelivered")) == 1
+
+    response = click(digital_fn, download["url"])
+    assert response["statusCode"] == 302, response["body"]
+    headers = {k: v[-1] for k, v in response["multiValueHeaders"].items()}
+    assert headers["Cache-Control"] == "no-store"
+    location = urlsplit(headers["Location"])
+    query = parse_qs(location.query)
+    assert int(query["X-Amz-Expires"][0]) <= 300
+    assert query["response-content-disposition"][0].startswith('attachment; filename="Field guide.pdf"')
+    fetched = requests.get(headers["Location"], timeout=10)
+    assert fetched.status_code == 200 and fetched.content == CONTENT
+    assert entitlement_item(stack, body["order_id"])["downloads_remaining"] == 2
+
+    flow.pump()  # a click is not an order change: nothing is published for it
+    assert len(flow.events_of("DownloadReady")) == 1
+
+
+def test_head_counts_nothing_and_forged_tokens_are_404_without_a_change(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None)
+    flow.pump()
+    url = order_view(shop, body["order_id"])["downloads"][0]["url"]
+    before = entitlement_item(stack, body["order_id"])
+
+    assert click(digital_fn, url, "HEAD")["statusCode"] == 200
+    token = url.rsplit("/", 1)[1]
+    for forged in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token[:20], "d1.x.y.z"):
+        response = click(digital_fn, f"https://x/downloads/{forged}")
+        assert response["statusCode"] == 404
+        assert response_json(response)["error"]["code"] == "not_found"
+    assert entitlement_item(stack, body["order_id"]) == before
+
+
+def test_an_unpaid_order_gets_its_link_once_the_hold_is_released(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None, payment_status="pending")
+    flow.pump()
+    view = order_view(shop, body["order_id"])
+    assert view["status"] == "on_hold" and view["downloads"] == []
+    assert flow.events_of("DownloadReady") == []
+
+    shop.release(body["order_id"], "awaiting_payment")
+    flow.pump()
+    flow.pump()
+    assert len(flow.events_of("DownloadReady")) == 1
+    assert order_view(shop, body["order_id"])["downloads"][0]["status"] == "active"
+
+
+def test_links_of_a_cancelled_order_are_revoked(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1), ("MUG", 1)])
+    flow.pump()
+    url = order_view(shop, body["order_id"])["downloads"][0]["url"]
+    shop.cancel(body["order_id"], "customer asked")
+    flow.pump()
+
+    response = click(digital_fn, url)
+    assert response["statusCode"] == 410
+    assert response_json(response)["error"]["code"] == "revoked"
+    assert order_view(shop, body["order_id"])["downloads"][0]["status"] == "revoked"
+
+
+def test_an_expired_link_is_gone_and_a_reissued_one_replaces_it(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None)
+    flow.pump()
+    order_id = body["order_id"]
+    [download] = order_view(shop, order_id)["downloads"]
+    # Time passes: the link's expiry is now in the past.
+    key = {k: entitlement_item(stack, order_id)[k] for k in ("PK", "SK")}
+    stack.table().update_item(
+        Key=key,
+        UpdateExpression="SET expires_epoch = :t, expires_at = :at",
+        ExpressionAttributeValues={":t": 1, ":at": "1970-01-01T00:00:01+00:00"},
+    )
+    response = click(digital_fn, download["url"])
+    assert (response["statusCode"], response_json(response)["error"]["code"]) == (410, "link_expired")
+
+    reissued = operator(digital_fn, order_id, download["entitlement_id"], "reissue")
+    assert reissued["statusCode"] == 200, reissued["body"]
+    fresh = response_json(reissued)
+    assert fresh["url"] != download["url"] and fresh["status"] == "active"
+    old = click(digital_fn, download["url"])
+    assert (old["statusCode"], response_json(old)["error"]["code"]) == (410, "revoked")
+    assert click(digital_fn, fresh["url"])["statusCode"] == 302
+    flow.pump()
+    assert len(flow.events_of("DownloadReady")) == 2
+
+
+def test_the_limit_holds_and_then_says_so(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None)
+    flow.pump()
+    url = order_view(shop, body["order_id"])["downloads"][0]["url"]
+    assert [click(digital_fn, url)["statusCode"] for _ in range(4)] == [302, 302, 302, 410]
+    assert response_json(click(digital_fn, url))["error"]["code"] == "download_limit_reached"
+    assert entitlement_item(stack, body["order_id"])["downloads_served"] == 3
