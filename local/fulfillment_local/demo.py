@@ -38,6 +38,7 @@ from .invariants import check, scan_all
 from .peers.base import HttpClient, Scheduler, read_secret
 from .peers.carrier import Carrier, CarrierConfig
 from .peers.catalog import RESTOCKS, initial_stock, products
+from .peers.customer import CustomerConfig, Customers
 from .peers.events import EventCollector
 from .peers.operator import Operator
 from .peers.storefront import Storefront, StorefrontConfig
@@ -211,6 +212,14 @@ class Demo:
             ),
             outputs["CustomerNotificationsQueueUrl"],
         )
+        self.customers: Customers | None = None
+        if self.capabilities["digital"]:
+            self.customers = Customers(
+                self.events,
+                self.scheduler,
+                CustomerConfig(seed=options.seed, exact=not options.effective_fault_rate),
+                reissue=self.operator.reissue_download,
+            )
         self._inspector = stack.boto3_client(
             "sqs", aws_access_key_id="demo", aws_secret_access_key="x", aws_session_token=None
         )
@@ -249,6 +258,8 @@ class Demo:
         self.stack.reset_counters()  # per-order numbers exclude the setup
         setup_done = time.monotonic()
         self.events.start()
+        if self.customers is not None:
+            self.customers.start()
         for tpl in self.tpls:
             tpl.start()
         if self.warehouse is not None:
@@ -276,6 +287,11 @@ class Demo:
 
     def seed(self) -> None:
         counts = {pair: units for pair, units in initial_stock().items() if pair[1] in self.stock_locations}
+        bucket = self.stack.outputs.get("DigitalAssetsBucketName")
+        if bucket:  # the shop uploads its digital goods to the private bucket (aws s3 cp, in real life)
+            s3 = self.stack.boto3_client("s3", aws_access_key_id="shop", aws_secret_access_key="x")
+            for product in (p for p in self.products if p.digital):
+                s3.put_object(Bucket=bucket, Key=product.asset_key, Body=product.content)
         with ThreadPoolExecutor(8) as pool:
             list(
                 pool.map(
@@ -329,6 +345,10 @@ class Demo:
             lost = [j for j in tpl.jobs.values() if j.lost_once]
             if lost:
                 reasons.append(f"{len(lost)} lost requests waiting for the backend's re-send")
+        if self.customers is not None:
+            unread = self._depth(self.stack.outputs["CustomerNotificationsQueueUrl"])
+            if unread or self.customers.pending():
+                reasons.append(f"{unread + self.customers.pending()} customer events not acted on yet")
         if self.warehouse is not None and self.warehouse.pending():
             reasons.append(f"{self.warehouse.pending()} in-house shipments being picked")
         return reasons
@@ -424,6 +444,7 @@ class Demo:
                 "tpls": self.tpls,
                 "warehouse": self.warehouse,
                 "carrier": self.carrier,
+                "customers": self.customers,
                 "scheduler": self.scheduler,
             },
         )
@@ -484,6 +505,8 @@ class Demo:
             tpl.stop()
         if self.warehouse is not None:
             self.warehouse.stop()
+        if self.customers is not None:
+            self.customers.stop()
         self.events.stop()
         self.scheduler.stop()
 

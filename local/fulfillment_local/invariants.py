@@ -109,6 +109,27 @@ def check(
                 f"queued {backlog.get(catalog['sku'], 0)}"
             )
 
+    # Digital delivery: downloads are conserved (served + remaining = granted), never below zero, and each
+    # issued digital line has exactly its entitlement.
+    entitlements = {(e["order_id"], int(e["line_no"])): e for e in by_type["entitlement"]}
+    for entitlement in by_type["entitlement"]:
+        report.checked["entitlements"] += 1
+        served, remaining = int(entitlement["downloads_served"]), int(entitlement["downloads_remaining"])
+        granted = int(entitlement["granted"])
+        name = entitlement["entitlement_id"]
+        if remaining < 0 or served + remaining != granted:
+            report.fail(f"{name}: served {served} + remaining {remaining} != granted {granted}")
+    for order in by_type["order"]:
+        for line in order["lines"]:
+            if line.get("kind") != "digital":
+                continue
+            has = (order["order_id"], int(line["line_no"])) in entitlements
+            if bool(int(line.get("issued", 0))) != has:
+                report.fail(
+                    f"{order['order_id']} line {line['line_no']}: issued {line.get('issued', 0)}, "
+                    f"entitlement {'present' if has else 'missing'}"
+                )
+
     # Shipments: what the order lines say was shipped / is in flight is what the shipments say.
     shipped_per_line: dict[tuple[str, int], int] = defaultdict(int)
     in_flight_per_line: dict[tuple[str, int], int] = defaultdict(int)

@@ -117,7 +117,44 @@ def scenario_checks(run: RunData) -> list[Check]:
     if run.capabilities.get("providers"):
         checks.insert(3, _one_request_per_shipment(run))
         checks.insert(4, _shelves_match(run))
+    if run.capabilities.get("digital"):
+        checks += [_downloads_within_allowance(run), _digital_not_waiting(run)]
     return checks
+
+
+def _downloads_within_allowance(run: RunData) -> Check:
+    """What customers got never exceeds what they were granted: the order views' downloads (the table's
+    entitlements) against what the customers saw."""
+    check = Check("downloads served <= allowance (+ reissues) for every entitlement")
+    customers = run.peers.get("customers")
+    seen = customers.served_per_entitlement() if customers is not None else {}
+    count = 0
+    for view in run.views.values():
+        for download in view.get("downloads", []):
+            count += 1
+            name = download["entitlement_id"]
+            served, remaining = int(download["downloads_served"]), int(download["downloads_remaining"])
+            if remaining < 0:
+                check.problems.append(f"{name}: {remaining} downloads remaining")
+            if seen.get(name, 0) > served:
+                check.problems.append(f"{name}: customers got {seen[name]} files, the backend counted {served}")
+            if served > int(download["allowance"]) * (1 + (name in (customers.reissued if customers else []))):
+                check.problems.append(f"{name}: {served} downloads served, allowance {download['allowance']}")
+    check.note = f"{count} entitlements, {sum(seen.values())} files fetched by customers"
+    return check
+
+
+def _digital_not_waiting(run: RunData) -> Check:
+    check = Check("no orders with digital lines left waiting (paid, unheld digital lines have their links)")
+    for view in run.views.values():
+        if view["status"] == "cancelled" or view.get("holds"):
+            continue
+        issued = {d["line_no"] for d in view.get("downloads", [])}
+        for line in view["lines"]:
+            if line["kind"] == "digital" and line.get("known", True) and line["line_no"] not in issued:
+                check.problems.append(f"{view['order_id']} line {line['line_no']} ({line['sku']}): no download link")
+    check.note = f"{sum(len(v.get('downloads', [])) for v in run.views.values())} links issued"
+    return check
 
 
 def _invariants(run: RunData) -> Check:
@@ -197,9 +234,9 @@ def _nothing_stuck(run: RunData) -> Check:
             and any(ln["kind"] == "physical" and ln["reserved"] for ln in view["lines"])
         ):
             check.problems.append(f"{name}: {status} - reserved stock was never dispatched/shipped")
-        digital_pending = not run.capabilities.get("digital") and all(
+        digital_pending = all(
             ln["kind"] == "digital" for ln in view["lines"] if ln["delivered"] < ln["quantity"]
-        )
+        ) and not run.capabilities.get("digital")
         if fulfil and status in ("shipped", "partially_shipped", "dispatched") and not waiting and not digital_pending:
             open_shipments = [
                 s
@@ -350,7 +387,7 @@ def _peer_anomalies(run: RunData) -> Check:
 
 def _named_peers(run: RunData) -> list[tuple[str, Any]]:
     named = []
-    for key in ("storefront", "operator", "warehouse", "carrier"):
+    for key in ("storefront", "operator", "warehouse", "carrier", "customers"):
         if run.peers.get(key) is not None:
             named.append((key, run.peers[key]))
     named += [(f"3PL {t.provider}", t) for t in run.peers.get("tpls", [])]
@@ -406,6 +443,7 @@ def render(run: RunData, checks: list[Check]) -> str:
     operator = run.peers.get("operator")
     if operator is not None:
         add(f"operators        {fmt_counter(operator.actions)}")
+    _digital_section(run, add)
 
     backordered_lines = Counter()
     served = Counter()
@@ -504,6 +542,25 @@ def render(run: RunData, checks: list[Check]) -> str:
     add("")
     add(f"RESULT: {'all checks passed' if not failed else f'{len(failed)} check(s) FAILED'}")
     return "\n".join(lines)
+
+
+def _digital_section(run: RunData, add: Any) -> None:
+    downloads = [d for v in run.views.values() for d in v.get("downloads", [])]
+    customers = run.peers.get("customers")
+    if not downloads and customers is None:
+        return
+    by_status = Counter(d["status"] for d in downloads)
+    add(
+        f"digital          {len(downloads)} links issued ({fmt_counter(Counter(d['sku'] for d in downloads))}); "
+        f"now {fmt_counter(by_status)}; {sum(int(d['downloads_served']) for d in downloads)} downloads counted"
+    )
+    if customers is not None:
+        outcomes = customers.outcomes
+        add(
+            f"                 customers: {fmt_counter(customers.behaviours)}; files served {outcomes['served']}, "
+            f"refused {fmt_counter(customers.refused()) or 'none'}; HEAD {outcomes['HEAD']} (not counted); "
+            f"reissued {len(customers.reissued)}"
+        )
 
 
 def _aws_section(run: RunData, orders: int, add: Any) -> None:

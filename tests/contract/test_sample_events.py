@@ -448,17 +448,20 @@ class Routed:
 
     reservation: tuple[str, ...] = ()  # ReservationQueue
     dispatch: tuple[str, ...] = ()  # DispatchQueue
+    digital: tuple[str, ...] = ()  # DigitalQueue
     events: tuple[str, ...] = ()  # customer events (EventBridge DetailType)
     history: int = 0  # timeline items (one per change that has entries in the new image's `changes`)
 
     @property
     def outputs(self) -> set[str]:
-        return {*self.reservation, *self.dispatch, *self.events}
+        return {*self.reservation, *self.dispatch, *self.digital, *self.events}
 
 
 # The one expectation table: every stream sample, and nothing but them.
 ROUTED: dict[str, Routed] = {
-    "order_reservation_pending.json": Routed(reservation=("reserve_order",), events=("OrderReceived",), history=1),
+    "order_reservation_pending.json": Routed(
+        reservation=("reserve_order",), digital=("issue_downloads",), events=("OrderReceived",), history=1
+    ),
     "order_undispatched_units.json": Routed(dispatch=("dispatch_order",), history=1),
     "order_release_pending.json": Routed(reservation=("release_order",), events=("OrderCancelled",), history=1),
     "order_cancelled_with_shipments.json": Routed(
@@ -478,6 +481,7 @@ DECISIONS: list[tuple[str, RouteCase]] = [
         lambda e, sk, new, r: "release_order" in _types(r.messages) and not r.dispatch,
     ),
     ("an order whose undispatched units appear", lambda e, sk, new, r: "dispatch_order" in _types(r.dispatch)),
+    ("an order whose paid digital lines become due", lambda e, sk, new, r: "issue_downloads" in _types(r.digital)),
     ("an order cancelled with shipments", lambda e, sk, new, r: "cancel_order_shipments" in _types(r.dispatch)),
     (
         "an order change (MODIFY) whose `changes` carry a customer event",
@@ -543,7 +547,12 @@ def test_the_router_makes_of_a_stream_sample_what_the_readme_says(sample: Sample
 
     assert _types(routed.messages) == list(expected.reservation)
     assert _types(routed.dispatch) == list(expected.dispatch)
-    for queue, messages in (("ReservationQueue", routed.messages), ("DispatchQueue", routed.dispatch)):
+    assert _types(routed.digital) == list(expected.digital)
+    for queue, messages in (
+        ("ReservationQueue", routed.messages),
+        ("DispatchQueue", routed.dispatch),
+        ("DigitalQueue", routed.digital),
+    ):
         for message in messages:
             body = message.model_dump_json()
             assert QUEUE_CONTRACTS[queue].validate_json(body).type == message.type, f"{message.type} on {queue}"
@@ -598,7 +607,7 @@ def _readme_outputs(folder: str) -> dict[str, set[str]]:
     """`- \\`name.json\\` — ... → outputs` lines of events/README.md: the message types and event names
     (backticked, after the last arrow) each sample of `folder` is said to produce."""
     section = README.split(f"### `{folder}/`", 1)[1].split("\n### ", 1)[0]
-    vocabulary = message_types(RESERVATION_WORK) | message_types(DISPATCH_WORK)
+    vocabulary = message_types(RESERVATION_WORK) | message_types(DISPATCH_WORK) | message_types(DIGITAL_WORK)
     outputs = {}
     for match in re.finditer(r"^- `([\w.-]+\.json)` — (.*)$", section, re.MULTILINE):
         said = match.group(2).rsplit("→", 1)[1] if "→" in match.group(2) else ""

@@ -215,3 +215,26 @@ def test_a_partial_refund_takes_its_units_downloads_and_a_full_one_revokes() -> 
     partial = used.refund(1, T0.isoformat())
     assert (partial.allowance, partial.downloads_remaining, partial.revoked) == (4, 3, False)
     assert partial.refund(2, T0.isoformat()).refusal(T0.isoformat()) is Refusal.REVOKED
+
+
+def test_served_plus_remaining_is_always_what_was_granted() -> None:
+    world = DigitalWorld()
+    order_id = world.place_digital()
+    world.downloads.issue(order_id)
+    token = world.token(order_id)
+    world.downloads.click(token)
+    world.downloads.reissue(order_id, f"{order_id}.d01", downloads=5, ttl_seconds=None, by="ops")
+    world.downloads.click(world.token(order_id))
+    entitlement = world.store.entitlement(f"{order_id}.d01")
+    assert entitlement is not None
+    assert (entitlement.downloads_served, entitlement.downloads_remaining, entitlement.granted) == (2, 4, 6)
+
+
+def test_two_copies_of_the_grant_racing_grant_once_and_neither_fails() -> None:
+    world = DigitalWorld()
+    order_id = world.place_digital()
+    # The other copy of the message commits between this one's read and its write.
+    world.store.before_commit = lambda: world.downloads.issue(order_id)
+    assert world.downloads.issue(order_id) in (Outcome.DUPLICATE, Outcome.NOTHING_TO_DO)
+    assert len(world.store.entitlements) == 1
+    assert world.events(CustomerEvent.DOWNLOAD_READY) == [order_id]

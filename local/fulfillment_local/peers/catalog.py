@@ -23,6 +23,17 @@ class Product:
     weight: float = 1.0  # how often shoppers pick it
     grams: int = 300
     dropship: bool = False  # sourced from the dropship supplier (no stock of ours)
+    max_downloads: int = 5  # digital: downloads per unit bought
+    link_ttl: int = 86400  # digital: how long its links work
+
+    @property
+    def asset_key(self) -> str:
+        return f"downloads/{self.sku.lower()}.zip"
+
+    @property
+    def content(self) -> bytes:
+        """The file a digital product delivers (the demo uploads it; customers check what they get)."""
+        return f"{self.title}\n".encode() * 64
 
     @property
     def digital(self) -> bool:
@@ -55,7 +66,11 @@ PRODUCTS: tuple[Product, ...] = (
     # a limited print: fill-or-kill orders for it get cancelled once it is gone
     Product("PRINT-LTD", "Limited print", Decimal("89.00"), stock={"WH-EAST": 3}, weight=1),
     Product("EBOOK-GUIDE", "Field guide (e-book)", Decimal("9.99"), kind="digital", weight=2, grams=0),
-    Product("PRESET-PACK", "Photo preset pack", Decimal("14.99"), kind="digital", weight=1.5, grams=0),
+    # links that expire within the run: some customers click too late
+    Product("PRESET-PACK", "Photo preset pack", Decimal("14.99"), kind="digital", weight=1.5, grams=0, link_ttl=15),
+    Product(
+        "COURSE-BUNDLE", "Course bundle (video)", Decimal("79.00"), kind="digital", weight=1, grams=0, max_downloads=3
+    ),
 )
 
 # Shipped by a dropship supplier straight to the customer, when the template configures one.

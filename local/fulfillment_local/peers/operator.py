@@ -36,7 +36,7 @@ class Operator:
         self.cancelled: dict[str, str] = {}  # order id -> why the operator cancelled it
         self.released: dict[str, list[str]] = {}  # order id -> holds released
         self.anomalies: list[str] = []
-        self._handled: set[tuple[str, str]] = set()
+        self._handled: set[tuple[str, str, str]] = set()
         self._listed: set[str] = set()
         self._lock = threading.Lock()
         self.stock_received: Counter[tuple[str, str]] = Counter()  # (sku, location) -> units received
@@ -48,9 +48,9 @@ class Operator:
             body["dropship_location"] = dropship_location
         if product.digital:
             body["digital"] = {
-                "bucket_key": f"downloads/{product.sku.lower()}.zip",
-                "max_downloads": 5,
-                "link_ttl_seconds": 86400,
+                "bucket_key": product.asset_key,
+                "max_downloads": product.max_downloads,
+                "link_ttl_seconds": product.link_ttl,
             }
         expect(self.http.put(f"/catalog/{quote(product.sku)}", body=body), 200, what=f"PUT /catalog/{product.sku}")
         with self._lock:
@@ -91,6 +91,17 @@ class Operator:
     # ================================================================== orders
     def order(self, order_id: str) -> dict[str, Any]:
         return expect(self.http.get(f"/orders/{order_id}"), 200, what=f"GET /orders/{order_id}").body
+
+    def reissue_download(self, order_id: str, entitlement_id: str) -> dict[str, Any]:
+        """A customer wrote in: their link stopped working. A new link, the old one revoked."""
+        response = expect(
+            self.http.post(f"/orders/{order_id}/downloads/{entitlement_id}/reissue"),
+            200,
+            what=f"POST /orders/{order_id}/downloads/{entitlement_id}/reissue",
+        )
+        with self._lock:
+            self.actions["download links reissued"] += 1
+        return dict(response.body)
 
     def list_orders(self, status: str) -> list[dict[str, Any]]:
         orders: list[dict[str, Any]] = []
@@ -140,18 +151,19 @@ class Operator:
         taken = 0
         for summary in self.list_orders("on_hold"):
             order_id = summary["order_id"]
-            holds = summary.get("holds") or []
-            if not holds or all((order_id, h) in self._handled for h in holds):
+            if not summary.get("holds"):
                 continue
             view = self.order(order_id)
             for hold in view.get("hold_details") or [{"reason": h} for h in view.get("holds", [])]:
                 reason = hold["reason"]
-                if (order_id, reason) in self._handled:
+                # A hold placed again later (another shipment unanswered) is a new case: keyed by when it was placed.
+                case = (order_id, reason, str(hold.get("since") or ""))
+                if case in self._handled:
                     continue
                 decided = self._decide(view, reason, str(hold.get("detail") or ""))
                 if decided:
                     with self._lock:
-                        self._handled.add((order_id, reason))
+                        self._handled.add(case)
                     taken += 1
                 if view.get("status") == "cancelled":
                     break

@@ -99,8 +99,8 @@ class StorefrontConfig:
     address_fixed: float = 0.6  # ...fixed later by an update (Shopify/WooCommerce only)
     high_value: float = 0.03  # large enough for the fraud_review hold
     fill_or_kill: float = 0.03  # native, for the limited print, all-or-nothing
-    digital_only: float = 0.05
-    with_digital: float = 0.06  # a physical order that also has a digital line
+    digital_only: float = 0.08  # e-books, preset packs, course bundles
+    with_digital: float = 0.1  # a physical order that also has a digital line
     seed: int = 7
 
 

@@ -79,6 +79,7 @@ class Entitlement:
     expires_at: str
     downloads_remaining: int
     downloads_served: int = 0
+    granted: int = 0  # downloads ever granted: always downloads_served + downloads_remaining
     refunded_units: int = 0
     link_version: int = 1
     revoked: bool = False
@@ -100,6 +101,7 @@ class Entitlement:
             issued_at=now,
             expires_at=_after(now, asset.link_ttl_seconds),
             downloads_remaining=asset.max_downloads * units,
+            granted=asset.max_downloads * units,
             updated_at=now,
         )
 
@@ -149,13 +151,15 @@ class Entitlement:
         """A new link (old ones answer `revoked`), a fresh expiry and, unless told otherwise, the full allowance
         again: an operator reissues to fix a customer's problem (lost, expired or used-up link)."""
         ttl = ttl_seconds or self.ttl_seconds
+        remaining = self.allowance if downloads is None else downloads
         return replace(
             self,
             link_version=self.link_version + 1,
             revoked=False,
             revoked_reason=None,
             expires_at=_after(now, ttl),
-            downloads_remaining=self.allowance if downloads is None else downloads,
+            downloads_remaining=remaining,
+            granted=self.granted + remaining - self.downloads_remaining,
             updated_at=now,
         )
 
@@ -168,10 +172,12 @@ class Entitlement:
         """Refunded units take their downloads with them; refunding every unit revokes the entitlement."""
         refunded = min(self.refunded_units + units, self.units)
         taken = self.max_downloads * (refunded - self.refunded_units)
+        remaining = max(self.downloads_remaining - taken, 0)
         changed = replace(
             self,
             refunded_units=refunded,
-            downloads_remaining=max(self.downloads_remaining - taken, 0),
+            downloads_remaining=remaining,
+            granted=self.granted - (self.downloads_remaining - remaining),
             updated_at=now,
         )
         return changed.revoke("refunded", now) if refunded >= self.units else changed

@@ -23,6 +23,7 @@ from fulfillment.contracts.views import download_view
 from fulfillment.domain.entitlements import Asset, Entitlement, Refusal
 from fulfillment.domain.model import Hold, Order
 from fulfillment.errors import (
+    AlreadyApplied,
     Conflict,
     DownloadGone,
     NotFound,
@@ -140,7 +141,10 @@ class Downloads:
                 uow.add_entitlement(entitlement)
             return Outcome.APPLIED
 
-        return apply_once(self.store, step, what=f"issue downloads of {order_id}")
+        try:
+            return apply_once(self.store, step, what=f"issue downloads of {order_id}")
+        except AlreadyApplied:  # a concurrent copy of this message granted them first
+            return Outcome.DUPLICATE
 
     def revoke_order(self, order_id: str, reason: str) -> Outcome:
         def step(uow: UnitOfWork) -> Outcome:

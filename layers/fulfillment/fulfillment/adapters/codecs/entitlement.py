@@ -31,6 +31,7 @@ def from_item(item: Item) -> Entitlement:
         "ttl_seconds",
         "downloads_remaining",
         "downloads_served",
+        "granted",
         "refunded_units",
         "link_version",
     ):
