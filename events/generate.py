@@ -1178,7 +1178,7 @@ def tracking_updates() -> dict[str, dict]:
         inbound(
             "return.received",
             delivered + timedelta(days=9),
-            rma_id=f"rma_{stable_hex(16, 'rma', ORDER_ID)}",
+            rma_id=keys.rma_id_for(ORDER_ID, 1),
             received_at=zulu(delivered + timedelta(days=9, minutes=-30)),
             lines=[
                 {"sku": "TEE-BLK-M", "quantity": 1, "disposition": "restock"},
@@ -1285,6 +1285,12 @@ def dispatch() -> dict[str, dict]:
         "cancel_order_shipments": one(
             "cancel_order_shipments", work("cancel_order_shipments", order_id=ORDER_ID), router, at
         ),
+        "expect_return": one(
+            "expect_return",
+            work("expect_return", rma_id=keys.rma_id_for(ORDER_ID, 1)),
+            router,
+            T0 + timedelta(days=5, hours=2),
+        ),
     }
 
 
@@ -1356,6 +1362,70 @@ def digital_delivery() -> dict[str, dict]:
             "revoke_downloads",
             work("revoke_downloads", order_id=ORDER_ID, reason="order_cancelled"),
             T0 + timedelta(hours=1, minutes=5, seconds=1),
+        ),
+    }
+
+
+def returns() -> dict[str, dict]:
+    """The customer of Shopify #1042 returns the tee and the mug five days after delivery; operators approve,
+    reject and receive (in-house) returns."""
+    asked = T0 + timedelta(days=5, hours=2)
+    rma_id = keys.rma_id_for(ORDER_ID, 1)
+    order_token = sign.order_token(ORDER_ID, sign.SAMPLE_SECRETS["order_token"])
+    browser = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_3 like Mac OS X) AppleWebKit/605.1.15"
+    return {
+        "request_return": api_event(
+            "request_return",
+            "POST",
+            "/orders/{order_id}/returns",
+            at=asked,
+            path_parameters={"order_id": ORDER_ID},
+            query={"token": order_token},
+            body=compact(
+                {
+                    "lines": [
+                        {"line_no": 1, "quantity": 1, "reason": "too small"},
+                        {"line_no": 2, "quantity": 1, "reason": "arrived chipped"},
+                    ],
+                    "note": "happy to exchange the tee for an L",
+                }
+            ),
+            headers={"Idempotency-Key": stable_uuid("return", ORDER_ID)},
+            user_agent=browser,
+            source_ip="198.51.100.23",
+        ),
+        "approve_return": api_event(
+            "approve_return",
+            "POST",
+            "/returns/{rma_id}/approve",
+            at=asked + timedelta(hours=3),
+            path_parameters={"rma_id": rma_id},
+            headers=admin_headers(),
+        ),
+        "reject_return": api_event(
+            "reject_return",
+            "POST",
+            "/returns/{rma_id}/reject",
+            at=asked + timedelta(hours=3),
+            path_parameters={"rma_id": rma_id},
+            body=compact({"reason": "worn and washed"}),
+            headers=admin_headers(),
+        ),
+        "receive_return": api_event(
+            "receive_return",
+            "POST",
+            "/returns/{rma_id}/receive",
+            at=asked + timedelta(days=4),
+            path_parameters={"rma_id": rma_id},
+            body=compact(
+                {
+                    "lines": [
+                        {"line_no": 1, "quantity": 1, "disposition": "restock"},
+                        {"line_no": 2, "quantity": 1, "disposition": "damaged"},
+                    ]
+                }
+            ),
+            headers={**admin_headers(), "Idempotency-Key": stable_uuid("receipt", rma_id)},
         ),
     }
 
@@ -1468,6 +1538,7 @@ SAMPLES = {
     "event_router": event_router,
     "timers": timers,
     "digital_delivery": digital_delivery,
+    "returns": returns,
 }
 
 

@@ -17,9 +17,11 @@ from fulfillment.contracts.messages import (
     CancelOrderShipments,
     CheckShipmentTimer,
     DispatchOrder,
+    ExpectReturn,
 )
 from fulfillment.contracts.provider import FulfillmentRequest
 from fulfillment.services.dispatch import Dispatch
+from fulfillment.services.returns import Returns
 from fulfillment.services.timers import Timers
 from pydantic import BaseModel
 
@@ -62,6 +64,7 @@ def consumer() -> SqsConsumer:
             DispatchOrder: lambda work: f"{dispatch().dispatch(work.order_id)} shipments created",
             CheckShipmentTimer: lambda work: timers().check(work.shipment_id),
             CancelOrderShipments: lambda work: f"{dispatch().cancel_shipments(work.order_id)} shipments stopped",
+            ExpectReturn: lambda work: Returns(settings(), dispatch().store, send=send_to_provider).expect(work.rma_id),
         },
         logger=logger,
         metrics=metrics,

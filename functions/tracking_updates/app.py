@@ -18,10 +18,12 @@ from fulfillment.contracts import provider as p
 from fulfillment.contracts.carriers import AfterShipEvent, CarrierUpdate, EasyPostEvent
 from fulfillment.contracts.common import loads
 from fulfillment.contracts.provider import INBOUND, Line
+from fulfillment.domain.returns import Disposition
 from fulfillment.domain.shipments import carrier_code
-from fulfillment.errors import UnknownLocation, Unsupported
+from fulfillment.errors import UnknownLocation
 from fulfillment.services.inventory import Inventory
 from fulfillment.services.operations import Operations
+from fulfillment.services.returns import Returns
 from fulfillment.services.tracking import Tracking
 from fulfillment.services.unit import Outcome
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,8 +54,19 @@ def admit(message: BaseModel, record: SQSRecord) -> str | None:
     return None
 
 
-def returns_not_handled(message: p.ReturnReceived) -> Outcome:
-    raise Unsupported("return.received is not handled yet (returns are a later capability)")
+def return_received(message: p.ReturnReceived) -> Outcome:
+    """A 3PL opened a returned parcel: each line's disposition, applied once (the message id is the marker)."""
+    outcome, receipt = Returns(settings(), store()).receive(
+        message.rma_id,
+        [(line.sku, line.quantity, Disposition(line.disposition)) for line in message.lines],
+        source=message.provider,
+        message_id=message.message_id,
+        by=message.provider,
+        provider=message.provider,
+    )
+    if receipt is not None and receipt.refused:
+        logger.warning("return units refused", rma_id=message.rma_id, refused=receipt.refused)
+    return outcome
 
 
 @cache
@@ -69,7 +82,7 @@ def consumer() -> SqsConsumer:
     )
     routes: dict[type, Any] = {kind: tracking().provider_message for kind in shipment_messages}
     routes[p.InventorySnapshot] = Inventory(settings(), store()).reconcile
-    routes[p.ReturnReceived] = returns_not_handled
+    routes[p.ReturnReceived] = return_received
     return SqsConsumer(
         queue="INBOUND",
         source="InboundQueue",

@@ -41,6 +41,7 @@ from .peers.catalog import RESTOCKS, initial_stock, products
 from .peers.customer import CustomerConfig, Customers
 from .peers.events import EventCollector
 from .peers.operator import Operator
+from .peers.returner import ReturnerConfig, Returners
 from .peers.storefront import Storefront, StorefrontConfig
 from .peers.tpl import ThirdPartyLogistics, TplConfig
 from .peers.warehouse import InHouseWarehouse
@@ -76,6 +77,7 @@ class DemoOptions:
     unpaid_expiry: int = 60  # UnpaidExpirySeconds for the run: unpaid orders are cancelled after this
     lost_requests: float = 0.0  # requests a 3PL loses once (the backend re-sends after ack_timeout)
     partial_shipments: float = 0.05  # multi-line 3PL shipments that leave in two parcels, the second later
+    return_window: float = 43.0  # ReturnWindowDays for the run, in seconds: some customers come back too late
 
     @property
     def effective_fault_rate(self) -> float:
@@ -220,6 +222,16 @@ class Demo:
                 CustomerConfig(seed=options.seed, exact=not options.effective_fault_rate),
                 reissue=self.operator.reissue_download,
             )
+        self.returners: Returners | None = None
+        if self.capabilities["returns"]:
+            self.returners = Returners(
+                HttpClient(stack.api_url, seed=options.seed),
+                self.events,
+                self.scheduler,
+                ReturnerConfig(seed=options.seed, window_seconds=options.return_window),
+                in_house=in_house,
+                receive_in_house=self.operator.receive_return,
+            )
         self._inspector = stack.boto3_client(
             "sqs", aws_access_key_id="demo", aws_secret_access_key="x", aws_session_token=None
         )
@@ -260,6 +272,8 @@ class Demo:
         self.events.start()
         if self.customers is not None:
             self.customers.start()
+        if self.returners is not None:
+            self.returners.start()
         for tpl in self.tpls:
             tpl.start()
         if self.warehouse is not None:
@@ -345,10 +359,12 @@ class Demo:
             lost = [j for j in tpl.jobs.values() if j.lost_once]
             if lost:
                 reasons.append(f"{len(lost)} lost requests waiting for the backend's re-send")
-        if self.customers is not None:
+        if self.customers is not None or self.returners is not None:
             unread = self._depth(self.stack.outputs["CustomerNotificationsQueueUrl"])
-            if unread or self.customers.pending():
-                reasons.append(f"{unread + self.customers.pending()} customer events not acted on yet")
+            unread += self.customers.pending() if self.customers is not None else 0
+            unread += self.returners.pending() if self.returners is not None else 0
+            if unread:
+                reasons.append(f"{unread} customer events not acted on yet")
         if self.warehouse is not None and self.warehouse.pending():
             reasons.append(f"{self.warehouse.pending()} in-house shipments being picked")
         return reasons
@@ -445,6 +461,7 @@ class Demo:
                 "warehouse": self.warehouse,
                 "carrier": self.carrier,
                 "customers": self.customers,
+                "returners": self.returners,
                 "scheduler": self.scheduler,
             },
         )
@@ -507,6 +524,8 @@ class Demo:
             self.warehouse.stop()
         if self.customers is not None:
             self.customers.stop()
+        if self.returners is not None:
+            self.returners.stop()
         self.events.stop()
         self.scheduler.stop()
 
@@ -582,6 +601,7 @@ def template_parameters(template: Path, options: DemoOptions) -> dict[str, str]:
         "AckTimeoutSeconds": str(options.ack_timeout),
         "DelayAfterSeconds": str(options.delay_after),
         "UnpaidExpirySeconds": str(options.unpaid_expiry),
+        "ReturnWindowDays": f"{options.return_window / 86400:.8f}",
     }
     return {k: v for k, v in wanted.items() if k in declared}
 

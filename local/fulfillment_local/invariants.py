@@ -130,6 +130,31 @@ def check(
                     f"entitlement {'present' if has else 'missing'}"
                 )
 
+    # Returns: a line's units in open returns and returned are what its RMAs say; never more than delivered.
+    returning: dict[tuple[str, int], int] = defaultdict(int)
+    came_back: dict[tuple[str, int], int] = defaultdict(int)
+    for rma in by_type["rma"]:
+        report.checked["returns"] += 1
+        for line in rma["lines"]:
+            key = (rma["order_id"], int(line["line_no"]))
+            received = {k: int(v) for k, v in (line.get("received") or {}).items()}
+            if sum(received.values()) > int(line["quantity"]):
+                report.fail(f"{rma['rma_id']} line {line['line_no']}: received {received} of {line['quantity']}")
+            came_back[key] += received.get("restock", 0) + received.get("damaged", 0)
+            if rma["status"] in ("requested", "authorized"):
+                returning[key] += int(line["quantity"]) - sum(received.values())
+    for order in by_type["order"]:
+        for line in order["lines"]:
+            key = (order["order_id"], int(line["line_no"]))
+            held, back = int(line.get("returning", 0)), int(line.get("returned", 0))
+            if (held, back) != (returning.get(key, 0), came_back.get(key, 0)):
+                report.fail(
+                    f"{key[0]} line {key[1]}: returning {held} / returned {back}, RMAs say "
+                    f"{returning.get(key, 0)} / {came_back.get(key, 0)}"
+                )
+            if held + back > int(line.get("delivered", 0)):
+                report.fail(f"{key[0]} line {key[1]}: {held} returning + {back} returned > {line.get('delivered')}")
+
     # Shipments: what the order lines say was shipped / is in flight is what the shipments say.
     shipped_per_line: dict[tuple[str, int], int] = defaultdict(int)
     in_flight_per_line: dict[tuple[str, int], int] = defaultdict(int)

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from .invariants import Report
@@ -119,7 +120,44 @@ def scenario_checks(run: RunData) -> list[Check]:
         checks.insert(4, _shelves_match(run))
     if run.capabilities.get("digital"):
         checks += [_downloads_within_allowance(run), _digital_not_waiting(run)]
+    if run.capabilities.get("returns"):
+        checks.append(_returns_add_up(run))
     return checks
+
+
+def _returns_add_up(run: RunData) -> Check:
+    """Never more authorised than delivered; what the RMAs received is what the lines say came back; each receipt
+    announced its refund once, and the refunds add up to what the RMAs say is due."""
+    check = Check("returns: authorised <= delivered, received once, refunds add up")
+    rmas = 0
+    for view in run.views.values():
+        for line in view["lines"]:
+            if line["returned"] + line.get("returning", 0) > line["delivered"]:
+                check.problems.append(
+                    f"{view['order_id']} line {line['line_no']}: returned {line['returned']} + returning "
+                    f"{line.get('returning', 0)} > delivered {line['delivered']}"
+                )
+        back: Counter[int] = Counter()
+        for rma in view.get("returns", []):
+            rmas += 1
+            for rl in rma["lines"]:
+                if rl["received"] > rl["quantity"]:
+                    check.problems.append(f"{rma['rma_id']}: {rl['received']} received of {rl['quantity']}")
+                back[rl["line_no"]] += int(rl["disposition"].get("restock", 0)) + int(
+                    rl["disposition"].get("damaged", 0)
+                )
+        for line in view["lines"]:
+            if back[line["line_no"]] != line["returned"]:
+                check.problems.append(
+                    f"{view['order_id']} line {line['line_no']}: RMAs received {back[line['line_no']]}, "
+                    f"line says returned {line['returned']}"
+                )
+    due = sum((Decimal(r["refund_due"]) for v in run.views.values() for r in v.get("returns", [])), Decimal(0))
+    announced = sum((Decimal(e["detail"]["detail"]["amount"]) for e in _refund_events(run)), Decimal(0))
+    if due != announced:
+        check.problems.append(f"RefundDue events announce {announced}, the RMAs say {due} is due")
+    check.note = f"{rmas} RMAs, refunds due {due}"
+    return check
 
 
 def _downloads_within_allowance(run: RunData) -> Check:
@@ -387,7 +425,7 @@ def _peer_anomalies(run: RunData) -> Check:
 
 def _named_peers(run: RunData) -> list[tuple[str, Any]]:
     named = []
-    for key in ("storefront", "operator", "warehouse", "carrier", "customers"):
+    for key in ("storefront", "operator", "warehouse", "carrier", "customers", "returners"):
         if run.peers.get(key) is not None:
             named.append((key, run.peers[key]))
     named += [(f"3PL {t.provider}", t) for t in run.peers.get("tpls", [])]
@@ -444,6 +482,7 @@ def render(run: RunData, checks: list[Check]) -> str:
     if operator is not None:
         add(f"operators        {fmt_counter(operator.actions)}")
     _digital_section(run, add)
+    _returns_section(run, add)
 
     backordered_lines = Counter()
     served = Counter()
@@ -561,6 +600,37 @@ def _digital_section(run: RunData, add: Any) -> None:
             f"refused {fmt_counter(customers.refused()) or 'none'}; HEAD {outcomes['HEAD']} (not counted); "
             f"reissued {len(customers.reissued)}"
         )
+
+
+def _returns_section(run: RunData, add: Any) -> None:
+    rmas = [r for v in run.views.values() for r in v.get("returns", [])]
+    returners = run.peers.get("returners")
+    if not rmas and returners is None:
+        return
+    units: Counter[str] = Counter()
+    for rma in rmas:
+        for line in rma["lines"]:
+            units.update({k: int(v) for k, v in line["disposition"].items()})
+    refunds = sum((Decimal(r["refund_due"]) for r in rmas), Decimal(0))
+    add(
+        f"returns          {len(rmas)} RMAs ({fmt_counter(Counter(r['status'] for r in rmas))}); units received "
+        f"{fmt_counter(units) or 'none'}; refunds due {refunds} (in {len(_refund_events(run))} RefundDue events)"
+    )
+    if returners is not None:
+        add(
+            f"                 customers: {fmt_counter(returners.behaviours)}; answers {fmt_counter(returners.answers)}"
+        )
+    low = [e for e in run.events if e.get("detail-type") == "LowStock"]
+    if low:
+        add(f"stock alerts     LowStock {fmt_counter(Counter(e['detail']['detail'].get('sku') for e in low))}")
+
+
+def _refund_events(run: RunData) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for event in run.events:
+        if event.get("detail-type") == "RefundDue":
+            seen[event["detail"]["event_id"]] = event
+    return list(seen.values())
 
 
 def _aws_section(run: RunData, orders: int, add: Any) -> None:

@@ -20,6 +20,7 @@ FUNCTIONS = (
     "TrackingUpdatesFunction",
     "TimersFunction",
     "DigitalDeliveryFunction",
+    "ReturnsFunction",
 )
 
 
@@ -76,6 +77,11 @@ def timers_fn(stack: StackResources):
 @pytest.fixture
 def digital_fn(stack: StackResources):
     return function_module("digital_delivery")
+
+
+@pytest.fixture
+def returns_fn(stack: StackResources):
+    return function_module("returns")
 
 
 @pytest.fixture

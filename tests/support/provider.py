@@ -61,3 +61,18 @@ def tracking(shipment_id: str, status: str, minute: int, **kw) -> dict:
 
 def delivered(shipment_id: str, minute: int = 100, **kw) -> dict:
     return message("shipment.delivered", shipment_id=shipment_id, delivered_at=at(minute), **kw)
+
+
+def minutes_ago(minutes: int) -> int:
+    """A `minute` argument that means "that long before now" (return windows count from real delivery times)."""
+    return int((datetime.now(UTC) - BASE).total_seconds() // 60) - minutes
+
+
+def return_received(rma_id: str, lines: list[tuple[str, int, str]], **kw) -> dict:
+    return message(
+        "return.received",
+        rma_id=rma_id,
+        lines=[{"sku": sku, "quantity": quantity, "disposition": disposition} for sku, quantity, disposition in lines],
+        received_at=datetime.now(UTC).isoformat(),
+        **kw,
+    )

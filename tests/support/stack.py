@@ -187,6 +187,7 @@ def clear_caches() -> None:
         "dispatch",
         "tracking_updates",
         "digital_delivery",
+        "returns",
     ):
         module = sys.modules.get(f"fn_{name}")
         for cached in vars(module).values() if module else ():

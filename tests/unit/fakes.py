@@ -15,6 +15,7 @@ from typing import Any
 from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
+from fulfillment.domain.returns import Rma
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel, StockMove
 from fulfillment.errors import (
@@ -41,6 +42,7 @@ class MemoryStore:
     catalog_items: dict[str, CatalogItem] = field(default_factory=dict)
     queue: dict[tuple[str, str, str, int], Backorder] = field(default_factory=dict)
     entitlements: dict[str, Entitlement] = field(default_factory=dict)
+    rmas: dict[str, Rma] = field(default_factory=dict)
     history: list[tuple[str, Entry]] = field(default_factory=list)  # (order id, entry), as the router would write
     commits: int = 0
     before_commit: Callable[[], None] | None = None  # a test's hook: another writer lands between read and write
@@ -66,6 +68,14 @@ class MemoryStore:
 
     def entitlement(self, entitlement_id: str) -> Entitlement | None:
         return self.entitlements.get(entitlement_id)
+
+    def returns_context(self, order_id: str) -> tuple[Order | None, list[Shipment], list[Rma]]:
+        order, shipments = self.order_with_shipments(order_id)
+        return order, shipments, [r for r in self.rmas.values() if r.order_id == order_id]
+
+    def rma_and_order(self, rma_id: str) -> tuple[Order | None, Rma | None]:
+        rma = self.rmas.get(rma_id)
+        return (self.orders.get(rma.order_id) if rma else None), rma
 
     def take_download(self, entitlement_id: str, link_version: int, now: str) -> tuple[bool, Entitlement | None]:
         """The conditional update, as DynamoDB evaluates it (one item, atomically)."""
@@ -203,6 +213,22 @@ class MemoryUnitOfWork:
             return None if same else ConcurrentModification(entitlement.entitlement_id)
 
         self._write(check, lambda: s.entitlements.__setitem__(entitlement.entitlement_id, entitlement))
+
+    def add_rma(self, rma: Rma) -> None:
+        s = self.store
+        self._write(
+            lambda: ConcurrentModification(rma.rma_id) if rma.rma_id in s.rmas else None,
+            lambda: s.rmas.__setitem__(rma.rma_id, rma),
+        )
+
+    def save_rma(self, rma: Rma, *, expected_version: int) -> None:
+        s = self.store
+
+        def check() -> FulfillmentError | None:
+            current = s.rmas.get(rma.rma_id)
+            return None if current and current.version == expected_version else ConcurrentModification(rma.rma_id)
+
+        self._write(check, lambda: s.rmas.__setitem__(rma.rma_id, rma))
 
     def record(self, event: ShipmentEvent) -> None:
         s = self.store

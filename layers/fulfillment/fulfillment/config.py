@@ -68,6 +68,9 @@ class Settings:
     assets_bucket: str | None = None  # the private bucket of digital goods
     presign_seconds: int = 300  # life of the S3 URL a download link redirects to (at most 300)
     resend_interval_seconds: int = 60  # a customer's "send my links again", at most once a minute
+    return_window_days: float = 30  # counted from the delivery of the line (fractions of a day allowed)
+    return_review_over: Decimal | None = None  # customers' returns worth more than this wait for an operator
+    restocking_fee_percent: Decimal = Decimal(0)
     dlq_urls: dict[str, str] = field(default_factory=dict)  # RESERVATION | DISPATCH | INBOUND -> its DLQ
     provider_queues: dict[str, str] = field(default_factory=dict)  # provider -> its outbound queue
     provider_senders: dict[str, list[str]] = field(default_factory=dict)  # provider -> SQS sender ids it may use
@@ -143,6 +146,9 @@ def settings() -> Settings:
         assets_bucket=_env("ASSETS_BUCKET"),
         presign_seconds=min(_int("PRESIGN_SECONDS", 300), 300),
         resend_interval_seconds=_int("RESEND_INTERVAL_SECONDS", 60),
+        return_window_days=float(_env("RETURN_WINDOW_DAYS", "30") or "30"),
+        return_review_over=Decimal(raw) if (raw := _env("RETURN_REVIEW_OVER")) else None,
+        restocking_fee_percent=Decimal(_env("RESTOCKING_FEE_PERCENT", "0") or "0"),
         dlq_urls={name: url for name in DLQ_QUEUES if (url := _env(f"{name}_DLQ_URL"))},
         provider_queues={str(k): str(v) for k, v in _json_map("PROVIDER_QUEUES").items()},
         provider_senders={str(k): [str(s) for s in v] for k, v in _json_map("PROVIDER_SENDERS").items()},

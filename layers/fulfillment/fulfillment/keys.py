@@ -19,6 +19,7 @@ LOCATION_PREFIX = "LOC#"
 ADJUSTMENT_PREFIX = "ADJ#"
 SHIPMENT_PREFIX = "SHIP#"
 ENTITLEMENT_PREFIX = "ORDER#DL#"  # after ORDER#DETAIL: the order's state read (BETWEEN them) never sees downloads
+RMA_PREFIX = "ORDER#RMA#"  # after the entitlements, before SHIP#: the returns read takes order..shipments
 STATUS_INDEX = "GSI1"
 TIMER_INDEX = "GSI2"
 TIMER_SHARDS = 4
@@ -78,6 +79,19 @@ def entitlement_key(entitlement_id: str) -> Key:
         "PK": order_partition(order_id_of_entitlement(entitlement_id)),
         "SK": f"{ENTITLEMENT_PREFIX}{entitlement_id}",
     }
+
+
+def rma_id_for(order_id: str, seq: int) -> str:
+    """Return authorisations are numbered per order; the id embeds the order id (like shipments)."""
+    return f"{order_id}.r{seq:02d}"
+
+
+def order_id_of_rma(rma_id: str) -> str:
+    return rma_id.rsplit(".", 1)[0]
+
+
+def rma_key(rma_id: str) -> Key:
+    return {"PK": order_partition(order_id_of_rma(rma_id)), "SK": f"{RMA_PREFIX}{rma_id}"}
 
 
 def catalog_key(sku: str) -> Key:

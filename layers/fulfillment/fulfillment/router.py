@@ -23,6 +23,7 @@ from fulfillment.contracts.messages import (
     AllocateBackorders,
     CancelOrderShipments,
     DispatchOrder,
+    ExpectReturn,
     IssueDownloads,
     ReleaseOrder,
     ReserveOrder,
@@ -73,6 +74,12 @@ def route(sk: str, new: Item | None, old: Item | None) -> Routed:
             routed.dispatch.append(DispatchOrder(order_id=order.order_id))
         if order.cancelled and not (before and before.cancelled) and order.shipment_seq:
             routed.dispatch.append(CancelOrderShipments(order_id=order.order_id))
+        if _new_version(new, old):
+            routed.dispatch += [
+                ExpectReturn(rma_id=str(entry.detail["rma_id"]))
+                for entry in order.changes
+                if entry.type == "return_authorized"
+            ]
         if order.digital_due and not (before and before.digital_due):
             routed.digital.append(IssueDownloads(order_id=order.order_id))
         if order.cancelled and not (before and before.cancelled) and order.downloads_issued:

@@ -103,6 +103,18 @@ class Operator:
             self.actions["download links reissued"] += 1
         return dict(response.body)
 
+    def receive_return(self, rma_id: str, lines: list[dict[str, Any]]) -> None:
+        """A returned parcel opened at the in-house warehouse: each unit's disposition, once (Idempotency-Key)."""
+        expect(
+            self.http.post(
+                f"/returns/{rma_id}/receive", body={"lines": lines}, headers={"Idempotency-Key": f"receipt:{rma_id}"}
+            ),
+            200,
+            what=f"POST /returns/{rma_id}/receive",
+        )
+        with self._lock:
+            self.actions["in-house returns received"] += 1
+
     def list_orders(self, status: str) -> list[dict[str, Any]]:
         orders: list[dict[str, Any]] = []
         cursor = None

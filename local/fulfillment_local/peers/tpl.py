@@ -94,6 +94,8 @@ class ThirdPartyLogistics:
         self.outcomes: Counter[str] = Counter()
         self.anomalies: list[str] = []
         self.ledger: Counter[str] = Counter()  # sku -> units physically on the shelves
+        self.returns_expected: set[str] = set()
+        self.returned: Counter[str] = Counter()  # disposition -> units of returned parcels
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._polling = False
@@ -151,8 +153,7 @@ class ThirdPartyLogistics:
         elif kind == "cancellation_request":
             self._cancellation_request(message)
         elif kind == "return_expected":
-            with self._lock:
-                self.outcomes["returns expected"] += 1
+            self._return_expected(message)
         else:
             self._anomaly(f"unknown request type {kind}")
 
@@ -358,6 +359,43 @@ class ThirdPartyLogistics:
         self.scheduler.after(jitter(self.rng, 0.2, 1.0), lambda: self._send(answer), "3pl.cancel_answer")
 
     # ================================================================== sending
+    def _return_expected(self, message: dict[str, Any]) -> None:
+        """A parcel is coming back: when it arrives, each unit is restocked (back on the shelf), damaged or
+        missing. The answer may be duplicated, and sometimes re-sent later under a new message id."""
+        rma_id = message.get("rma_id")
+        with self._lock:
+            self.outcomes["returns expected"] += 1
+            if rma_id in self.returns_expected:
+                self.outcomes["return_expected again (ignored)"] += 1
+                return
+            self.returns_expected.add(rma_id)
+
+        def arrive() -> None:
+            counts: Counter[tuple[str, str]] = Counter()
+            with self._lock:
+                for line in message["lines"]:
+                    for _ in range(int(line["quantity"])):
+                        roll = self.rng.random()
+                        disposition = "restock" if roll < 0.8 else "damaged" if roll < 0.95 else "missing"
+                        counts[(line["sku"], disposition)] += 1
+                for (sku, disposition), units in counts.items():
+                    if disposition == "restock" and self.tracks_stock:
+                        self.ledger[sku] += units  # back on the shelf
+                    self.returned[disposition] += units
+                answer = self._message(
+                    "return.received",
+                    rma_id=rma_id,
+                    lines=[{"sku": s, "quantity": u, "disposition": d} for (s, d), u in sorted(counts.items())],
+                    received_at=iso(),
+                )
+                resend = self.rng.random() < self.config.duplicate_rate
+            self._send(answer)
+            if resend:  # the 3PL's system re-sends the receipt under a new message id
+                again = {**answer, "message_id": str(uuid.UUID(int=self.rng.getrandbits(128)))}
+                self.scheduler.after(2.0, lambda: self._put(again, duplicate=True), "3pl.send")
+
+        self.scheduler.after(jitter(self.rng, *self.config.ship_delay), arrive, "3pl.return")
+
     def _message(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {
             "type": kind,

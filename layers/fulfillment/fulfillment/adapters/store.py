@@ -20,11 +20,13 @@ from fulfillment import keys
 from fulfillment.adapters.aws import ddb_client, table
 from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import returns as rma_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
 from fulfillment.adapters.uow import DynamoUnitOfWork
 from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.model import Order
+from fulfillment.domain.returns import Rma
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
 from fulfillment.errors import BadRequest
@@ -105,6 +107,25 @@ class DynamoStore:
         return order_codec.from_items(items), [
             entitlement_codec.from_item(i) for i in items if entitlement_codec.is_entitlement(i)
         ]
+
+    def returns_context(self, order_id: str) -> tuple[Order | None, list[Shipment], list[Rma]]:
+        """The order, its shipments and its returns in one Query (SK from ORDER to SHIP#~)."""
+        items = self._query(
+            KeyConditionExpression=K("PK").eq(keys.order_partition(order_id))
+            & K("SK").between(keys.ORDER_SK, keys.SHIPMENT_PREFIX + "\U0010ffff"),
+            ConsistentRead=True,
+        )
+        return (
+            order_codec.from_items(items),
+            [shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)],
+            [rma_codec.from_item(i) for i in items if rma_codec.is_rma(i)],
+        )
+
+    def rma_and_order(self, rma_id: str) -> tuple[Order | None, Rma | None]:
+        order_id = keys.order_id_of_rma(rma_id)
+        items = self._batch_get([keys.rma_key(rma_id), keys.order_key(order_id), keys.order_detail_key(order_id)])
+        rma = next((rma_codec.from_item(i) for i in items if rma_codec.is_rma(i)), None)
+        return order_codec.from_items(items), rma
 
     def entitlement(self, entitlement_id: str) -> Entitlement | None:
         item = self._get(keys.entitlement_key(entitlement_id))

@@ -19,11 +19,13 @@ from fulfillment import keys
 from fulfillment.adapters.aws import ddb_client
 from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import returns as rma_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
 from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
+from fulfillment.domain.returns import Rma
 from fulfillment.domain.shipments import Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, StockMove
 from fulfillment.errors import (
@@ -156,6 +158,22 @@ class DynamoUnitOfWork:
             lambda: ConcurrentModification(f"entitlement {entitlement.entitlement_id} changed"),
             condition="link_version = :v AND downloads_served = :s",
             values={":v": expected.link_version, ":s": expected.downloads_served},
+        )
+
+    def add_rma(self, rma: Rma) -> None:
+        self._put(
+            rma_codec.to_item(rma),
+            # Its id is the order's next return number: taken means the order moved on, read it again.
+            lambda: ConcurrentModification(f"return {rma.rma_id} exists"),
+            condition="attribute_not_exists(PK)",
+        )
+
+    def save_rma(self, rma: Rma, *, expected_version: int) -> None:
+        self._put(
+            rma_codec.to_item(rma),
+            lambda: ConcurrentModification(f"return {rma.rma_id} changed since version {expected_version}"),
+            condition="version = :expected",
+            values={":expected": expected_version},
         )
 
     def record(self, event: ShipmentEvent) -> None:

@@ -41,6 +41,7 @@ class CatalogEntry(BaseModel):
     kind: Literal["physical", "digital"]
     title: Annotated[str, StringConstraints(max_length=256)] | None = None
     reorder_point: StrictInt = Field(default=0, ge=0)
+    returnable: bool = True  # false: final sale, returns answer 409 not_returnable
     digital: DigitalAsset | None = None
     dropship_location: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 

@@ -55,8 +55,19 @@ class CancelOrderShipments(_Message):
     order_id: str = Field(min_length=1, max_length=64)
 
 
-DispatchWork = Annotated[DispatchOrder | CheckShipmentTimer | CancelOrderShipments, Field(discriminator="type")]
-DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments] = TypeAdapter(DispatchWork)
+class ExpectReturn(_Message):
+    """A return was authorised: tell the provider of the location it goes back to (`return_expected`)."""
+
+    type: Literal["expect_return"] = "expect_return"
+    rma_id: str = Field(min_length=1, max_length=80)
+
+
+DispatchWork = Annotated[
+    DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn, Field(discriminator="type")
+]
+DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn] = TypeAdapter(
+    DispatchWork
+)
 
 
 class IssueDownloads(_Message):

@@ -68,6 +68,18 @@ class CancellationRequest(BaseModel):
 
 
 # ------------------------------------------------------------------ inbound (provider -> us)
+class ReturnExpected(BaseModel):
+    """Outbound: an authorised return is on its way back to the provider's location."""
+
+    type: Literal["return_expected"] = "return_expected"
+    version: Literal[1] = 1
+    rma_id: str
+    order_id: str
+    location: str
+    lines: list[Line]
+    authorized_at: str
+
+
 class _Inbound(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     version: Literal[1]

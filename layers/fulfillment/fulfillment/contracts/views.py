@@ -8,7 +8,9 @@ from typing import Any
 from fulfillment import keys
 from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import returns as rma_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
+from fulfillment.contracts.returns import rma_view
 from fulfillment.domain.entitlements import Entitlement
 
 # Timeline details a customer does not see: fraud rules, provider messages, operator notes.
@@ -97,6 +99,7 @@ def order_view(
                 "shipped": line.shipped,
                 "delivered": line.delivered,
                 "returned": line.returned,
+                "returning": line.returning,
                 **({"issued": line.issued} if line.kind.value == "digital" else {}),
                 "allocations": line.allocations,
             }
@@ -125,7 +128,10 @@ def order_view(
                 key=lambda e: e.line_no,
             )
         ],
-        "returns": [],
+        "returns": [
+            rma_view(rma)
+            for rma in sorted((rma_codec.from_item(i) for i in items if rma_codec.is_rma(i)), key=lambda r: r.rma_id)
+        ],
         "timeline": [
             {
                 "at": t["at"],

@@ -30,7 +30,8 @@ class Line:
     backordered: int = 0
     shipped: int = 0
     delivered: int = 0
-    returned: int = 0
+    returned: int = 0  # units received back (restocked or damaged)
+    returning: int = 0  # units in open returns (requested or authorised, not received yet)
     issued: int = 0  # digital units whose download entitlement is issued
     allocations: dict[str, int] = field(default_factory=dict)  # location -> units reserved there (the reservation)
 

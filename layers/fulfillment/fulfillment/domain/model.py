@@ -17,6 +17,7 @@ from typing import Any
 
 from fulfillment.domain.events import CustomerEvent, Entry
 from fulfillment.domain.lines import Line, LineKind
+from fulfillment.domain.returns import Receipt, Rma
 from fulfillment.domain.values import Address, Channel, Customer, FillPolicy, Hold, OrderStatus, WorkState
 
 # The order aggregate's public names: its value types and lines live in their own modules.
@@ -66,6 +67,7 @@ class Order:
     payload_hash: str = ""
     shipment_seq: int = 0  # shipments created so far (ids are order_id.NNN)
     downloads_resent_at: str | None = None  # the customer's last "send my links again" (rate limit)
+    return_seq: int = 0  # return authorisations opened so far (ids are order_id.rNN)
     changes: tuple[Entry, ...] = ()  # timeline entries of this version (the stream turns them into history/events)
 
     # ------------------------------------------------------------------ what the order is
@@ -278,6 +280,72 @@ class Order:
                 {"downloads": downloads},
                 CustomerEvent.DOWNLOAD_READY,
                 occurrence=f"resend:{self.version}",
+            )
+        )
+
+    # ------------------------------------------------------------------ returns
+    def _returning(self, units: Mapping[int, int], sign: int) -> tuple[Line, ...]:
+        return tuple(
+            replace(ln, returning=max(ln.returning + sign * units[ln.line_no], 0)) if ln.line_no in units else ln
+            for ln in self.lines
+        )
+
+    def open_return(self, rma_id: str, units: Mapping[int, int], *, authorized: bool, summary: dict[str, Any]) -> Order:
+        """Units of delivered lines are now in an open return: no other return can take them."""
+        order = replace(self, lines=self._returning(units, +1), return_seq=self.return_seq + 1)
+        order = order.record(Entry("return_requested", {"rma_id": rma_id, "units": sum(units.values())}))
+        return order.authorize_return(summary, by="policy") if authorized else order
+
+    def authorize_return(self, summary: dict[str, Any], *, by: str) -> Order:
+        return self.record(
+            Entry(
+                "return_authorized",
+                {**summary, "by": by},
+                CustomerEvent.RETURN_AUTHORIZED,
+                occurrence=str(summary["rma_id"]),
+            )
+        )
+
+    def close_return(self, rma_id: str, units: Mapping[int, int], *, status: str, by: str, reason: str | None) -> Order:
+        """A return that will not come (rejected, cancelled): its outstanding units are returnable again."""
+        return replace(self, lines=self._returning(units, -1)).record(
+            Entry(f"return_{status}", {"rma_id": rma_id, "by": by, **({"reason": reason} if reason else {})})
+        )
+
+    def receive_return(self, rma: Rma, receipt: Receipt, refund: Decimal) -> Order:
+        """What came back: restocked and damaged units are returned; missing ones leave the return (they can be
+        sent later under a new one). ReturnReceived and RefundDue once per receipt."""
+        lines = []
+        for line in self.lines:
+            by_disposition = receipt.applied.get(line.line_no, {})
+            arrived = sum(by_disposition.values())
+            back = by_disposition.get("restock", 0) + by_disposition.get("damaged", 0)
+            lines.append(
+                replace(line, returning=max(line.returning - arrived, 0), returned=line.returned + back)
+                if arrived
+                else line
+            )
+        occurrence = f"{rma.rma_id}:{rma.receipts}"
+        detail_lines = [
+            {"line_no": n, "sku": rma.line(n).sku, "dispositions": dict(d)} for n, d in sorted(receipt.applied.items())
+        ]
+        received = {"rma_id": rma.rma_id, "lines": detail_lines, "status": rma.status.value}
+        if receipt.refused:
+            received["refused"] = list(receipt.refused)
+        refund_lines = [
+            {"line_no": n, "sku": rma.line(n).sku, "units": d.get("restock", 0) + d.get("damaged", 0)}
+            for n, d in sorted(receipt.applied.items())
+        ]
+        return (
+            replace(self, lines=tuple(lines))
+            .record(Entry("return_received", received, CustomerEvent.RETURN_RECEIVED, occurrence=occurrence))
+            .record(
+                Entry(
+                    "refund_due",
+                    {"rma_id": rma.rma_id, "amount": str(refund), "currency": rma.currency, "lines": refund_lines},
+                    CustomerEvent.REFUND_DUE,
+                    occurrence=occurrence,
+                )
             )
         )
 

@@ -31,6 +31,7 @@ class CatalogItem:
     dropship_location: str | None = None
     backordered_units: int = 0  # units waiting in the SKU's backorder queue (promised to earlier orders)
     digital: dict[str, Any] | None = None
+    returnable: bool = True  # false: final sale
     raw: dict[str, Any] = field(default_factory=dict)  # every stored field, for the operator's view
 
 

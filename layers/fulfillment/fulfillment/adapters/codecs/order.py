@@ -18,7 +18,16 @@ from fulfillment.domain.events import CustomerEvent, Entry
 from fulfillment.domain.model import Address, Channel, Customer, FillPolicy, Line, LineKind, Order, WorkState
 
 Item = dict[str, Any]
-_LINE_COUNTERS = ("reserved", "dispatched", "backordered", "shipped", "delivered", "returned", "issued")
+_LINE_COUNTERS = (
+    "reserved",
+    "dispatched",
+    "backordered",
+    "shipped",
+    "delivered",
+    "returned",
+    "returning",
+    "issued",
+)
 
 
 _LINE_DETAIL = ("title", "source_line_id", "requires_shipping")
@@ -108,6 +117,7 @@ def to_item(order: Order) -> Item:
         "release_state": order.release_state.value,
         "shipment_seq": order.shipment_seq,
         **({"downloads_resent_at": order.downloads_resent_at} if order.downloads_resent_at else {}),
+        **({"return_seq": order.return_seq} if order.return_seq else {}),
         "changes": [_entry_item(entry) for entry in order.changes],
     }
 
@@ -161,6 +171,7 @@ def from_item(item: Item, detail: Item | None = None) -> Order:
         payload_hash=detail.get("payload_hash", ""),
         shipment_seq=int(item.get("shipment_seq", 0)),
         downloads_resent_at=item.get("downloads_resent_at"),
+        return_seq=int(item.get("return_seq", 0)),
         changes=tuple(_entry(e) for e in item.get("changes") or ()),
     )
 

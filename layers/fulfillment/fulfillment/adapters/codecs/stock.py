@@ -36,6 +36,7 @@ def catalog_from_item(item: Item) -> CatalogItem:
         dropship_location=item.get("dropship_location"),
         backordered_units=int(item.get("backordered_units", 0)),
         digital=dict(digital) if digital else None,
+        returnable=item.get("returnable") is not False,
         raw={k: v for k, v in item.items() if k not in ("PK", "SK", "type")},
     )
 
