@@ -65,7 +65,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stream = record.dynamodb
         if stream is None:
             continue
-        routed = router.route(str(stream.keys["SK"]), stream.new_image or None, stream.old_image or None)
+        routed = router.route(
+            str(stream.keys["SK"]), stream.new_image or None, stream.old_image or None, stream.sequence_number or ""
+        )
         work += [(n, m) for m in routed.messages]
         dispatch += [(n, m) for m in routed.dispatch]
         digital += [(n, m) for m in routed.digital]

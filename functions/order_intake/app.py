@@ -20,24 +20,30 @@ from fulfillment import http, signatures
 from fulfillment.adapters.secrets import first_secret, secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
-from fulfillment.contracts.storefront import NativeOrder, ShopifyOrder, WooOrder
-from fulfillment.domain.model import Order
+from fulfillment.contracts.storefront import NativeOrder, ShopifyOrder, ShopifyRefund, WooOrder
+from fulfillment.domain.model import Channel, Order, order_id_for
 from fulfillment.errors import BadRequest, UnsupportedTopic
 from fulfillment.services.intake import Intake, IntakeResult
+from fulfillment.services.refunds import Refunds
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 
-SHOPIFY_TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated", "orders/cancelled"})
+SHOPIFY_TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated", "orders/cancelled", "refunds/create"})
 WOOCOMMERCE_TOPICS = frozenset({"order.created", "order.updated"})
 WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 
 @cache
 def intake() -> Intake:
-    return Intake(settings(), first_secret("ORDER_TOKEN"), DynamoStore(settings().table_name))
+    return Intake(settings(), first_secret("ORDER_TOKEN"), store())
+
+
+@cache
+def store() -> DynamoStore:
+    return DynamoStore(settings().table_name)
 
 
 def _now() -> str:
@@ -75,7 +81,19 @@ def shopify_webhook() -> Response[str]:
     shop = http.header(event, "X-Shopify-Shop-Domain") or http.header(event, "Shopify-Shop-Domain")
     if not shop:
         raise BadRequest("X-Shopify-Shop-Domain header is required")
+    if topic == "refunds/create":
+        return _refund(http.parse_json_model(ShopifyRefund, raw), shop)
     return _accept(http.parse_json_model(ShopifyOrder, raw).to_order(shop))
+
+
+def _refund(refund: ShopifyRefund, shop: str) -> Response[str]:
+    """Recorded on the order once per refund id; refunded digital units take their downloads with them. A refund
+    for an order we never received is answered 200 (Shopify would retry it for hours) and changes nothing."""
+    order_id = order_id_for(Channel.SHOPIFY, shop, str(refund.order_id))
+    lines = [(str(line.line_item_id), line.quantity) for line in refund.refund_line_items if line.quantity]
+    outcome = Refunds(store()).record(order_id, str(refund.id), lines, note=refund.note)
+    logger.info("refund recorded", order_id=order_id, outcome=outcome.value)
+    return http.json_response(200, {"order_id": order_id, "outcome": outcome.value})
 
 
 @app.post("/webhooks/woocommerce")

@@ -57,7 +57,7 @@ def request_return(order_id: str) -> Response[str]:
     )
     if created:
         metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
-    logger.info("return requested", order_id=order_id, rma_id=rma.rma_id, status=rma.status.value, created=created)
+    logger.info("return requested", order_id=order_id, rma_id=rma.rma_id, status=rma.status.value, new_rma=created)
     return http.json_response(201, rma_view(rma))
 
 

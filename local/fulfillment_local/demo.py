@@ -77,7 +77,7 @@ class DemoOptions:
     unpaid_expiry: int = 60  # UnpaidExpirySeconds for the run: unpaid orders are cancelled after this
     lost_requests: float = 0.0  # requests a 3PL loses once (the backend re-sends after ack_timeout)
     partial_shipments: float = 0.05  # multi-line 3PL shipments that leave in two parcels, the second later
-    return_window: float = 43.0  # ReturnWindowDays for the run, in seconds: some customers come back too late
+    return_window: float = 90.0  # ReturnWindowDays for the run, in seconds: some customers come back too late
 
     @property
     def effective_fault_rate(self) -> float:

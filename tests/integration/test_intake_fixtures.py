@@ -3,6 +3,8 @@ one changed byte anywhere gets 401 and writes nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.events import Context, api_event, response_json
@@ -227,3 +229,42 @@ def test_shopify_orders_paid_releases_the_payment_hold(
     flow = Flow(stack, router_fn, reservation_fn)
     flow.pump()
     assert sorted(e["detail-type"] for e in flow.customer_events) == ["OrderOnHold", "OrderOnHold", "OrderReceived"]
+
+
+def _shopify_sign(raw: bytes) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(SHOPIFY_SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+
+
+def test_shopify_refunds_create_is_recorded_on_its_order_once(intake_fn, stack, fixtures_dir, vendor_secrets):
+    # The fixture as Shopify sent it (its own test vector) refunds an order this backend never received: 200,
+    # nothing written, so Shopify does not retry it for hours.
+    raw = (fixtures_dir / "shopify_refunds_create.json").read_bytes()
+    vector = "AZqAaRAHVLqEHvvSiAqACNnE25BoXZ6aURrOzVnCx/4="
+    before = len(stack.items())
+    response = intake_fn.lambda_handler(shopify_event(raw, vector, topic="refunds/create"), Context())
+    assert response["statusCode"] == 200, response["body"]
+    assert response_json(response)["outcome"] == "unmatched" and len(stack.items()) == before
+
+    # The same refund for the order of the orders/create fixture: recorded once, whatever the redeliveries.
+    created = (fixtures_dir / "shopify_orders_create.json").read_bytes()
+    intake_fn.lambda_handler(shopify_event(created, SHOPIFY_VECTORS["shopify_orders_create.json"]), Context())
+    order = json.loads(created)
+    refund = json.loads(raw)
+    refund["order_id"] = order["id"]
+    refund["refund_line_items"][0]["line_item_id"] = order["line_items"][0]["id"]
+    body = json.dumps(refund).encode()
+    answers = [
+        response_json(
+            intake_fn.lambda_handler(shopify_event(body, _shopify_sign(body), topic="refunds/create"), Context())
+        )
+        for _ in range(2)
+    ]
+    assert [a["outcome"] for a in answers] == ["recorded", "duplicate"]
+    [state] = [i for i in stack.items() if i["SK"] == "ORDER"]
+    [entry] = state["changes"]
+    assert entry["type"] == "refund_recorded"
+    assert entry["detail"]["lines"] == [{"line_no": 1, "sku": "IPOD2009BLACK", "units": 1, "kind": "physical"}]

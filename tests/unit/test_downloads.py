@@ -238,3 +238,26 @@ def test_two_copies_of_the_grant_racing_grant_once_and_neither_fails() -> None:
     assert world.downloads.issue(order_id) in (Outcome.DUPLICATE, Outcome.NOTHING_TO_DO)
     assert len(world.store.entitlements) == 1
     assert world.events(CustomerEvent.DOWNLOAD_READY) == [order_id]
+
+
+def test_a_refund_takes_its_units_downloads_and_refunding_all_revokes() -> None:
+    from fulfillment.services.refunds import Refunds
+
+    world = DigitalWorld()
+    order_id = world.place_digital(quantity=2)
+    order = world.order(order_id)
+    world.store.orders[order_id] = replace(order, lines=(replace(order.lines[0], source_line_id="L1"),))
+    world.downloads.issue(order_id)
+    refunds = Refunds(world.store, clock=world.clock)
+
+    assert refunds.record(order_id, "r-1", [("L1", 1)], note="one copy") is Outcome.RECORDED
+    assert refunds.record(order_id, "r-1", [("L1", 1)], note="one copy") is Outcome.DUPLICATE
+    entitlement = world.store.entitlement(f"{order_id}.d01")
+    assert entitlement is not None and (entitlement.allowance, entitlement.downloads_remaining) == (3, 3)
+    world.downloads.click(world.token(order_id))
+
+    refunds.record(order_id, "r-2", [("L1", 1)], note=None)
+    with pytest.raises(DownloadGone) as refused:
+        world.downloads.click(world.token(order_id))
+    assert refused.value.code == "revoked"
+    assert refunds.record("o_unknown", "r-3", [("L1", 1)], note=None) is Outcome.UNMATCHED

@@ -29,7 +29,7 @@ from fulfillment.contracts.messages import (
     ReserveOrder,
     RevokeDownloads,
 )
-from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent
+from fulfillment.domain.events import EVENT_SOURCE, CustomerEvent, event_id
 from fulfillment.domain.model import WorkState
 
 Item = dict[str, Any]
@@ -56,7 +56,8 @@ def _history(routed: Routed, order_id: str, at: str, source: str, new: Item, old
     routed.events += [customer_event(order_id, e) for e in order_codec.timeline_entries(item) if e.get("event")]
 
 
-def route(sk: str, new: Item | None, old: Item | None) -> Routed:
+def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Routed:
+    """`sequence`: the stream record's sequence number (the occurrence of events that have no order)."""
     routed = Routed()
     if new is None:
         return routed
@@ -92,10 +93,32 @@ def route(sk: str, new: Item | None, old: Item | None) -> Routed:
         # A backorder was queued: stock that arrived while it was being queued must not sit idle.
         if int(new.get("backordered_units", 0)) > int((old or {}).get("backordered_units", 0)):
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
+        low = low_stock(new, old, sequence)
+        if low is not None:
+            routed.events.append(low)
     elif sk.startswith(keys.LOCATION_PREFIX):
         if int(new.get("available", 0)) > int((old or {}).get("available", 0)):
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
     return routed
+
+
+def low_stock(new: Item, old: Item | None, sequence: str) -> dict[str, Any] | None:
+    """LowStock once per crossing: the SKU's units available over all its locations (kept on the catalog item,
+    changed atomically with every stock move, so racing reservations cross once) fell below its reorder point.
+    Rising back to it re-arms the alert: the next fall is a new crossing."""
+    point = int(new.get("reorder_point") or 0)
+    if not point or old is None or "available_total" not in new:
+        return None
+    before, after = int(old.get("available_total", 0)), int(new.get("available_total", 0))
+    if not before >= point > after:
+        return None
+    return {
+        "event_id": event_id(new["sku"], CustomerEvent.LOW_STOCK.value, sequence or after),
+        "type": CustomerEvent.LOW_STOCK.value,
+        "order_id": None,
+        "occurred_at": new.get("stock_changed_at") or new.get("updated_at"),
+        "detail": {"sku": new["sku"], "available": after, "reorder_point": point},
+    }
 
 
 def customer_event(order_id: str, entry: Item) -> dict[str, Any]:

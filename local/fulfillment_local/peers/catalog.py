@@ -25,6 +25,7 @@ class Product:
     dropship: bool = False  # sourced from the dropship supplier (no stock of ours)
     max_downloads: int = 5  # digital: downloads per unit bought
     link_ttl: int = 86400  # digital: how long its links work
+    reorder_point: int = 0  # LowStock when available units over all locations fall below it
 
     @property
     def asset_key(self) -> str:
@@ -57,10 +58,18 @@ PRODUCTS: tuple[Product, ...] = (
     Product("BOTTLE-STEEL", "Steel bottle", Decimal("29.00"), stock={"WH-EAST": 40, "WH-WEST": 30}, weight=3),
     # scarce: spills over from WH-EAST to WH-WEST, then backorders
     Product(
-        "LAMP-ARC", "Arc floor lamp", Decimal("149.00"), stock={"WH-EAST": 6, "WH-WEST": 4}, weight=2.5, grams=4000
+        "LAMP-ARC",
+        "Arc floor lamp",
+        Decimal("149.00"),
+        stock={"WH-EAST": 6, "WH-WEST": 4},
+        weight=2.5,
+        grams=4000,
+        reorder_point=4,
     ),
     # scarce and in-house only
-    Product("BOOT-TRAIL-42", "Trail boots, 42", Decimal("189.00"), stock={"HQ": 5}, weight=1.5, grams=1500),
+    Product(
+        "BOOT-TRAIL-42", "Trail boots, 42", Decimal("189.00"), stock={"HQ": 5}, weight=1.5, grams=1500, reorder_point=2
+    ),
     # a pre-order: no stock until it is received mid-run (FIFO backorder allocation)
     Product("KBD-MECH", "Mechanical keyboard", Decimal("129.00"), stock={}, weight=2, grams=1100),
     # a limited print: fill-or-kill orders for it get cancelled once it is gone

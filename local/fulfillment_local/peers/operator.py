@@ -44,6 +44,8 @@ class Operator:
     # ================================================================== setup
     def put_product(self, product: Product, *, dropship_location: str | None = None) -> None:
         body: dict[str, Any] = {"kind": product.kind, "title": product.title}
+        if product.reorder_point:
+            body["reorder_point"] = product.reorder_point
         if product.dropship and dropship_location:
             body["dropship_location"] = dropship_location
         if product.digital:

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,9 +30,10 @@ class ReturnerConfig:
     rate: float = 0.15  # delivered orders with a return
     parallel: float = 0.2  # of those: the same request from several tabs at once
     twice: float = 0.2  # of those: a second return later
-    late: float = 0.1  # of those: after the window
+    late: float = 0.1  # of those: after the window...
+    late_limit: int = 3  # ...for the first few only (each waits the whole window)
     delay: tuple[float, float] = (0.5, 2.0)
-    window_seconds: float = 43.0
+    window_seconds: float = 90.0
     seed: int = 7
 
 
@@ -46,6 +48,7 @@ class Returners:
     answers: Counter[str] = field(default_factory=Counter)
     behaviours: Counter[str] = field(default_factory=Counter)
     rmas: dict[str, dict[str, Any]] = field(default_factory=dict)  # rma id -> what the API answered
+    delivered_at: dict[str, str] = field(default_factory=dict)  # order id -> its last delivery (the window's start)
     anomalies: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -82,9 +85,7 @@ class Returners:
 
     def poll(self) -> None:
         tokens = {
-            e["detail"]["order_id"]: parse_qs(urlsplit(e["detail"]["detail"].get("status_url", "")).query).get(
-                "token", [""]
-            )[0]
+            e["detail"]["order_id"]: parse_qs(urlsplit(e["detail"].get("status_url", "")).query).get("token", [""])[0]
             for e in self.events.unique()
             if e.get("detail-type") == "OrderReceived"
         }
@@ -98,7 +99,7 @@ class Returners:
                 delay = self._rng.uniform(*self.config.delay)
             if not returning or not token:
                 continue
-            if roll < self.config.late:
+            if roll < self.config.late and self.behaviours["late"] < self.config.late_limit:
                 self._plan("late", self.config.window_seconds + 5, lambda o=order_id, t=token: self._late(o, t))
             elif roll < self.config.late + self.config.parallel:
                 self._plan("parallel", delay, lambda o=order_id, t=token: self._parallel(o, t))
@@ -115,6 +116,9 @@ class Returners:
     # ------------------------------------------------------------------ what customers do
     def _returnable(self, order_id: str, token: str) -> list[dict[str, Any]]:
         view = self.http.get(f"/orders/{order_id}", params={"token": token}).body
+        delivered = [s["delivered_at"] for s in view.get("shipments", []) if s.get("delivered_at")]
+        with self._lock:
+            self.delivered_at[order_id] = max(delivered) if delivered else ""
         return [ln for ln in view.get("lines", []) if ln["kind"] == "physical" and _eligible(ln) > 0]
 
     def _ask(self, order_id: str, token: str, lines: list[dict[str, Any]], key: str) -> Any:
@@ -125,6 +129,8 @@ class Returners:
             headers={"Idempotency-Key": key},
         )
         code = "authorized" if response.status == 201 else str((response.body or {}).get("error", {}).get("code"))
+        if code == "not_returnable" and self._window_passed(order_id):
+            code = "not_returnable (window passed)"
         with self._lock:
             self.answers[code] += 1
         if response.status == 201:
@@ -135,6 +141,14 @@ class Returners:
             if not known:
                 self._ship_back(rma)
         return response
+
+    def _window_passed(self, order_id: str) -> bool:
+        """The customer got to it after the window closed (the demo's window is short): the shop says no."""
+        at = self.delivered_at.get(order_id)
+        if not at:
+            return False
+        closes = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=self.config.window_seconds)
+        return datetime.now(UTC) > closes - timedelta(seconds=2)
 
     def _line(self, order_id: str, token: str) -> dict[str, Any] | None:
         lines = self._returnable(order_id, token)
@@ -151,6 +165,8 @@ class Returners:
         key = str(uuid.uuid4())
         body = [{"line_no": line["line_no"], "quantity": quantity, "reason": reason}]
         first = self._ask(order_id, token, body, key)
+        if first.status != 201 and self._window_passed(order_id):
+            return
         if first.status != 201:
             self._anomaly(f"{order_id}: a return of {quantity} of {units} delivered answered {first.status}")
             return
@@ -165,6 +181,8 @@ class Returners:
         units = _eligible(line)
         first = self._ask(order_id, token, [{"line_no": line["line_no"], "quantity": units}], str(uuid.uuid4()))
         second = self._ask(order_id, token, [{"line_no": line["line_no"], "quantity": 1}], str(uuid.uuid4()))
+        if self._window_passed(order_id):
+            return
         if first.status != 201 or second.status != 409:
             self._anomaly(f"{order_id}: all {units} then one more answered {first.status}, {second.status}")
 
@@ -183,6 +201,8 @@ class Returners:
 
         with ThreadPoolExecutor(tabs) as pool:
             got = Counter(pool.map(tab, range(tabs)))
+        if self._window_passed(order_id):
+            return
         if got[201] != units or got[409] != tabs - units:
             self._anomaly(f"{order_id}: {tabs} parallel returns of 1 with {units} delivered: {dict(got)}")
 

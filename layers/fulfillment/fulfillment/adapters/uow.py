@@ -73,9 +73,18 @@ class DynamoUnitOfWork:
         self.table_name = table_name
         self.now_epoch = now_epoch
         self.writes: list[Write] = []
+        # Counters kept on a SKU's catalog item, added up over the step and written as one update per SKU (a
+        # transaction may touch an item once): units waiting as backorders, units available over all locations.
+        self.catalog_counters: dict[str, dict[str, int]] = {}
+        self.stock_changed_at = ""
 
     def __len__(self) -> int:
-        return len(self.writes)
+        return len(self.writes) + len(self.catalog_counters)
+
+    def _count(self, sku: str, counter: str, delta: int) -> None:
+        if delta:
+            counters = self.catalog_counters.setdefault(sku, {})
+            counters[counter] = counters.get(counter, 0) + delta
 
     # ------------------------------------------------------------------ building blocks
     def _put(
@@ -221,6 +230,8 @@ class DynamoUnitOfWork:
                 lambda: AlreadyApplied(f"adjustment {audit.adjustment_id} applied"),
                 condition="attribute_not_exists(PK)",
             )
+        self._count(move.sku, "available_total", move.release - move.reserve)
+        self.stock_changed_at = now
         update = stock_codec.move_update(move, now)
         self._update(
             keys.stock_key(move.sku, move.location),
@@ -238,6 +249,8 @@ class DynamoUnitOfWork:
             lambda: AlreadyApplied(f"adjustment {adjustment.adjustment_id} was already applied"),
             condition="attribute_not_exists(PK)",
         )
+        self._count(adjustment.sku, "available_total", adjustment.delta)
+        self.stock_changed_at = adjustment.at
         update = stock_codec.adjustment_update(adjustment, expected_on_hand)
         where = f"{adjustment.sku} at {adjustment.location}"
         error: Callable[[], FulfillmentError] = (
@@ -267,13 +280,7 @@ class DynamoUnitOfWork:
 
     def backlog(self, sku: str, delta: int) -> None:
         """Units of a SKU waiting as backorders, kept on its catalog item (FIFO fairness for new orders)."""
-        if delta:
-            self._update(
-                keys.catalog_key(sku),
-                "ADD backordered_units :d",
-                lambda: ConcurrentModification(sku),
-                values={":d": delta},
-            )
+        self._count(sku, "backordered_units", delta)
 
     def queue_backorder(self, backorder: Backorder) -> None:
         self._update(
@@ -300,7 +307,28 @@ class DynamoUnitOfWork:
             )
 
     # ------------------------------------------------------------------ commit
+    def _catalog_writes(self) -> None:
+        for sku, counters in self.catalog_counters.items():
+            changed = {name: delta for name, delta in counters.items() if delta}
+            if not changed:
+                continue
+            names = {f"#c{i}": name for i, name in enumerate(changed)}
+            values: dict[str, Any] = {f":c{i}": delta for i, delta in enumerate(changed.values())}
+            expression = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(changed)))
+            if "available_total" in changed and self.stock_changed_at:
+                expression = "SET stock_changed_at = :at " + expression
+                values[":at"] = self.stock_changed_at
+            self._update(
+                keys.catalog_key(sku),
+                expression,
+                lambda sku=sku: ConcurrentModification(f"catalog {sku}"),  # type: ignore[misc]
+                values=values,
+                names=names,
+            )
+        self.catalog_counters = {}
+
     def commit(self) -> None:
+        self._catalog_writes()
         if not self.writes:
             return
         if len(self.writes) > MAX_TRANSACTION_ITEMS:

@@ -91,6 +91,21 @@ SHOPIFY_PAYMENT = {
 }
 
 
+class ShopifyRefundLine(_Lenient):
+    line_item_id: int | str
+    quantity: int = Field(ge=0)
+    restock_type: OptStr = None
+
+
+class ShopifyRefund(_Lenient):
+    """The bare REST Refund resource of a `refunds/create` webhook."""
+
+    id: int | str
+    order_id: int
+    note: OptStr = None
+    refund_line_items: list[ShopifyRefundLine] = Field(default_factory=list)
+
+
 class ShopifyOrder(_Lenient):
     """The bare REST Order resource Shopify sends for every orders/* topic."""
 

@@ -23,7 +23,7 @@ from fulfillment.errors import ConcurrentModification, InsufficientStock, OrderN
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import MAX_ATTEMPTS, Outcome, apply_once, utc_now
 
-CHUNK_BUDGET = 99  # writes per transaction besides the order item
+CHUNK_BUDGET = 99  # writes per transaction besides the order item (a SKU's catalog counters are one write)
 
 
 class Reservations:
@@ -97,10 +97,11 @@ class Reservations:
                 tracked = {
                     loc for loc in plan.allocations if self.settings.tracks_stock(loc) and line.sku not in dropship
                 }
-                adds = len({(plan.sku, loc) for loc in tracked} - set(taken))
-                if plan.backordered:
-                    adds += 1 + (plan.sku not in backlog)
-                if len(taken) + len(backorders) + len(backlog) + adds > CHUNK_BUDGET:
+                # Stock items, backorder entries, and one catalog item per SKU (its counters: backlog, available).
+                catalogs = {sku for sku, _ in taken} | set(backlog)
+                adds = len({(plan.sku, loc) for loc in tracked} - set(taken)) + bool(plan.backordered)
+                adds += bool(tracked or plan.backordered) and plan.sku not in catalogs
+                if len(taken) + len(backorders) + len(catalogs) + adds > CHUNK_BUDGET:
                     break
                 for location in tracked:
                     taken[(line.sku, location)] += plan.allocations[location]
@@ -174,6 +175,7 @@ class Reservations:
         updated = order.begin(now)
         returned: dict[tuple[str, str], int] = defaultdict(int)
         backlog: dict[str, int] = defaultdict(int)
+        catalogs: set[str] = set()  # one write per SKU for its catalog counters
         writes, finished = 0, True
 
         def fits(cost: int) -> bool:
@@ -190,11 +192,13 @@ class Reservations:
                 if units <= 0:
                     continue
                 if line.sku and self.settings.tracks_stock(location):
-                    if (line.sku, location) not in returned and not fits(1):
+                    if (line.sku, location) not in returned and not fits(1 + (line.sku not in catalogs)):
                         continue
+                    catalogs.add(line.sku)
                     returned[(line.sku, location)] += units
                 updated = updated.release(line.line_no, location, units)
-            if line.backordered and line.sku and fits(1 + (line.sku not in backlog)):
+            if line.backordered and line.sku and fits(1 + (line.sku not in catalogs)):
+                catalogs.add(line.sku)
                 uow.settle_backorder(Backorder(line.sku, order.created_at, order.order_id, line.line_no, 0), 0)
                 backlog[line.sku] -= line.backordered
                 updated = updated.with_line(replace(updated.line(line.line_no), backordered=0))
