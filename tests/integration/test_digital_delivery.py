@@ -161,3 +161,31 @@ def test_the_limit_holds_and_then_says_so(stack, shop, intake_fn, flow, digital_
     assert [click(digital_fn, url)["statusCode"] for _ in range(4)] == [302, 302, 302, 410]
     assert response_json(click(digital_fn, url))["error"]["code"] == "download_limit_reached"
     assert entitlement_item(stack, body["order_id"])["downloads_served"] == 3
+
+
+def test_the_customer_asks_for_the_links_again_once_a_minute(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None)
+    _, other = native_order(intake_fn, lines=[("EBOOK", 1)], address=None, external_id="another-customer")
+    flow.pump()
+
+    def resend(token: str) -> dict:
+        order_id = body["order_id"]
+        event = api_event(
+            "POST",
+            f"/orders/{order_id}/downloads/resend",
+            resource="/orders/{order_id}/downloads/resend",
+            path_parameters={"order_id": order_id},
+            query={"token": token},
+        )
+        return digital_fn.lambda_handler(event, Context())
+
+    assert resend(other["access_token"])["statusCode"] == 404  # someone else's token: no such order
+    first = resend(body["access_token"])
+    assert first["statusCode"] == 202, first["body"]
+    assert response_json(first)["resent"] == [f"{body['order_id']}.d01"]
+    second = resend(body["access_token"])
+    assert (second["statusCode"], response_json(second)["error"]["code"]) == (429, "too_many_requests")
+    flow.pump()
+    mine = [e for e in flow.events_of("DownloadReady") if e["detail"]["order_id"] == body["order_id"]]
+    assert len(mine) == 2 and len({e["detail"]["event_id"] for e in mine}) == 2
+    assert mine[0]["detail"]["detail"]["downloads"][0]["url"] == mine[1]["detail"]["detail"]["downloads"][0]["url"]

@@ -113,6 +113,8 @@ def test_a_receipt_resent_and_duplicated_applies_once_and_restock_serves_the_old
     # The restocked unit went to the oldest waiting order, not the newer one.
     assert admin.order(older["order_id"])["lines"][0]["reserved"] == 1
     assert admin.order(newer["order_id"])["status"] == "backordered"
+    audits = [(i["reason"], i["delta"]) for i in stack.items() if i.get("type") == "adjustment" and "r01" in i["SK"]]
+    assert sorted(audits) == [("return", 1), ("return_damaged", 0)]  # restocked once, written off once
     report = check(stack.items(), flow.customer_events)
     assert report.ok, report.violations
     assert flow.dead_letters("InboundDLQ") == []

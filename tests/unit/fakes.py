@@ -282,6 +282,14 @@ class MemoryUnitOfWork:
 
         self._write(check, apply)
 
+    def audit(self, adjustment: Adjustment) -> None:
+        s = self.store
+        key = (adjustment.sku, adjustment.location, adjustment.adjustment_id)
+        self._write(
+            lambda: AlreadyApplied(adjustment.adjustment_id) if key in s.audit else None,
+            lambda: s.audit.__setitem__(key, adjustment),
+        )
+
     def adjust_stock(self, adjustment: Adjustment, *, expected_on_hand: int | None = None) -> None:
         s = self.store
         key = (adjustment.sku, adjustment.location)

@@ -165,8 +165,10 @@ class Operator:
         taken = 0
         for summary in self.list_orders("on_hold"):
             order_id = summary["order_id"]
-            if not summary.get("holds"):
-                continue
+            since = summary.get("hold_since") or {}
+            holds = summary.get("holds") or []
+            if not holds or all((order_id, h, str(since.get(h) or "")) in self._handled for h in holds):
+                continue  # nothing new on this order: no need to read it
             view = self.order(order_id)
             for hold in view.get("hold_details") or [{"reason": h} for h in view.get("holds", [])]:
                 reason = hold["reason"]
@@ -175,10 +177,9 @@ class Operator:
                 if case in self._handled:
                     continue
                 decided = self._decide(view, reason, str(hold.get("detail") or ""))
-                if decided:
-                    with self._lock:
-                        self._handled.add(case)
-                    taken += 1
+                with self._lock:  # decided, or left to the storefront / a person: not read again until re-placed
+                    self._handled.add(case)
+                taken += bool(decided)
                 if view.get("status") == "cancelled":
                     break
         return taken

@@ -241,6 +241,14 @@ class DynamoUnitOfWork:
             values=update.values,
         )
 
+    def audit(self, adjustment: Adjustment) -> None:
+        """An audit record alone (a loss that changes no level: units that left as shipped and came back broken)."""
+        self._put(
+            stock_codec.adjustment_item(adjustment),
+            lambda: AlreadyApplied(f"adjustment {adjustment.adjustment_id} was already recorded"),
+            condition="attribute_not_exists(PK)",
+        )
+
     def adjust_stock(self, adjustment: Adjustment, *, expected_on_hand: int | None = None) -> None:
         """Change on_hand by `delta`, audited, exactly once per adjustment id (the audit item is the marker).
         With `expected_on_hand`, only if the level is still the one read (PUT semantics)."""

@@ -276,6 +276,20 @@ class Returns:
                             note="returned to stock",
                         )
                     )
+                damaged = by_disposition.get(Disposition.DAMAGED.value, 0)
+                if damaged and tracked:  # the write-off, audited: the units left as shipped and do not come back
+                    uow.audit(
+                        Adjustment(
+                            sku,
+                            rma.location,
+                            0,
+                            "return_damaged",
+                            f"{rma_id}:{received.receipts}:{line_no}:damaged",
+                            by,
+                            now,
+                            note=f"{damaged} returned unit(s) damaged, written off ({rma_id})",
+                        )
+                    )
             return Outcome.APPLIED, receipt
 
         try:

@@ -38,6 +38,8 @@ class OrderViews:
                     "external_id": i["external_id"],
                     "created_at": i["created_at"],
                     "holds": sorted(i.get("holds") or {}),
+                    # when each hold was placed: an operator's queue tells a hold placed again from one it handled
+                    "hold_since": {reason: (h or {}).get("since") for reason, h in (i.get("holds") or {}).items()},
                 }
                 for i in items
             ],
