@@ -338,6 +338,37 @@ def shopify_order(*, financial_status: str, updated: datetime, cancelled: dateti
     }
 
 
+def shopify_refund(*, at: datetime) -> dict[str, Any]:
+    """A `refunds/create` body (the bare REST Refund) for #1042's e-book line: its downloads are taken back."""
+    money = {"amount": "9.49", "currency_code": "USD"}
+    return {
+        "id": 929361467,
+        "order_id": SHOPIFY_ORDER,
+        "created_at": at.isoformat(),
+        "note": "customer bought the print edition instead",
+        "user_id": 73617915,
+        "processed_at": at.isoformat(),
+        "restock": False,
+        "refund_line_items": [
+            {
+                "id": 1058498312,
+                "line_item_id": 14712345678003,
+                "quantity": 1,
+                "restock_type": "no_restock",
+                "location_id": None,
+                "subtotal": 9.49,
+                "total_tax": 0.0,
+                "subtotal_set": {"shop_money": money, "presentment_money": money},
+                "line_item": {"id": 14712345678003, "sku": "EBOOK-GUIDE", "quantity": 1, "requires_shipping": False},
+            }
+        ],
+        "transactions": [
+            {"id": 389404471, "kind": "refund", "status": "success", "amount": "9.49", "currency": "USD"}
+        ],
+        "order_adjustments": [],
+    }
+
+
 def shopify_event(name: str, topic: str, payload: dict, *, at: datetime) -> dict[str, Any]:
     return api_event(
         name,
@@ -948,6 +979,12 @@ def order_intake() -> dict[str, dict]:
             "orders/cancelled",
             shopify_order(financial_status="voided", updated=cancelled, cancelled=cancelled),
             at=cancelled,
+        ),
+        "shopify_refunds_create": shopify_event(
+            "shopify_refunds_create",
+            "refunds/create",
+            shopify_refund(at=T0 + timedelta(days=2, hours=4)),
+            at=T0 + timedelta(days=2, hours=4, seconds=2),
         ),
         "woocommerce_order_created": woo_event(
             "woocommerce_order_created",

@@ -41,6 +41,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     store = DynamoStore(settings().table_name)
     due = timers.due(settings(), store, now)
     swept = timers.sweep(settings(), store, now)
+    if due and timers.behind(len(due), messaging.depth(str(settings().dispatch_queue_url))):
+        # The dispatch function has not caught up with the checks already queued (most of them these same timers):
+        # queuing them again would only grow the backlog. They are still due at the next run.
+        logger.warning("timer checks deferred: the dispatch queue is behind", due=len(due))
+        metrics.add_metric(name="TimerChecksDeferred", unit=MetricUnit.Count, value=len(due))
+        due = []
     _send(due + swept)
     if due:
         metrics.add_metric(name="ShipmentTimersDue", unit=MetricUnit.Count, value=len(due))

@@ -440,3 +440,11 @@ def test_an_operator_change_that_keeps_colliding_gives_up_with_a_conflict() -> N
     with pytest.raises(ConcurrentModification) as raised:
         world.operations.cancel(order_id, reason=None)
     assert raised.value.status == 409
+
+
+def test_timer_checks_wait_while_the_dispatch_queue_is_behind() -> None:
+    from fulfillment.services.timers import behind
+
+    assert not behind(due=30, queued=90)  # a normal backlog: queue them
+    assert behind(due=30, queued=2767)  # the consumer is far behind: re-queuing the same timers would snowball
+    assert not behind(due=200, queued=350)

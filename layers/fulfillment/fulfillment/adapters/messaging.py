@@ -39,6 +39,14 @@ def send_batch(queue_url: str, messages: Sequence[BaseModel]) -> set[int]:
     return failed
 
 
+def depth(queue_url: str) -> int:
+    """Messages waiting or in flight on a queue (approximate, as SQS counts them)."""
+    attributes = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
 def publish(entries: Sequence[dict[str, Any]]) -> set[int]:
     """PutEvents in tens. Returns the indexes EventBridge did not take."""
     failed: set[int] = set()

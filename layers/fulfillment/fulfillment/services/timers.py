@@ -105,6 +105,15 @@ def sweep(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[s
     return work
 
 
+BACKLOG_FLOOR = 100
+
+
+def behind(due: int, queued: int) -> bool:
+    """Back-pressure for timer checks: the dispatch queue already holds more than twice the due checks (and more
+    than a small floor), so the consumer is behind and re-queuing the same timers every run would snowball."""
+    return queued > max(BACKLOG_FLOOR, 2 * due)
+
+
 def due(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[str, BaseModel]]:
     return [
         (str(settings.dispatch_queue_url), CheckShipmentTimer(shipment_id=s))
