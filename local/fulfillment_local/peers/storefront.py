@@ -142,6 +142,7 @@ class PlannedOrder:
     payload_seq: int = 0
     cancelled_by_storefront: bool = False
     paid_now: bool = False
+    paid_delivered_at: float | None = None  # monotonic: when the backend had the payment (after any retries)
     address_fixed: bool = False
 
     @property
@@ -285,10 +286,15 @@ class Storefront:
         if order.channel == "native":
             # The native checkout has no update webhook: the shop's backend confirms the payment
             # through the admin API once its payment provider says so.
-            self._after_stored(order, lambda: self.operator.payment_confirmed(order), "storefront.native_paid")
+            def confirm() -> None:
+                self.operator.payment_confirmed(order)
+                order.paid_delivered_at = time.monotonic()
+
+            self._after_stored(order, confirm, "storefront.native_paid")
             return
         self._next_snapshot(order)
         self._deliver(order, "paid")
+        order.paid_delivered_at = time.monotonic()
 
     def _fix_address(self, order: PlannedOrder) -> None:
         order.address_fixed = True
