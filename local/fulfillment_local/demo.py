@@ -86,6 +86,11 @@ class DemoOptions:
         return 0.1 if self.chaos else 0.0
 
     @property
+    def effective_return_window(self) -> float:
+        """Chaos slows the emulator down: customers get to their returns later, so the window is longer."""
+        return self.return_window * (3 if self.chaos else 1)
+
+    @property
     def doubled(self) -> bool:
         return self.chaos or self.duplicates
 
@@ -228,7 +233,7 @@ class Demo:
                 HttpClient(stack.api_url, seed=options.seed),
                 self.events,
                 self.scheduler,
-                ReturnerConfig(seed=options.seed, window_seconds=options.return_window),
+                ReturnerConfig(seed=options.seed, window_seconds=options.effective_return_window),
                 in_house=in_house,
                 receive_in_house=self.operator.receive_return,
             )
@@ -601,7 +606,7 @@ def template_parameters(template: Path, options: DemoOptions) -> dict[str, str]:
         "AckTimeoutSeconds": str(options.ack_timeout),
         "DelayAfterSeconds": str(options.delay_after),
         "UnpaidExpirySeconds": str(options.unpaid_expiry),
-        "ReturnWindowDays": f"{options.return_window / 86400:.8f}",
+        "ReturnWindowDays": f"{options.effective_return_window / 86400:.8f}",
     }
     return {k: v for k, v in wanted.items() if k in declared}
 

@@ -117,8 +117,8 @@ class Returners:
     def _returnable(self, order_id: str, token: str) -> list[dict[str, Any]]:
         view = self.http.get(f"/orders/{order_id}", params={"token": token}).body
         delivered = [s["delivered_at"] for s in view.get("shipments", []) if s.get("delivered_at")]
-        with self._lock:
-            self.delivered_at[order_id] = max(delivered) if delivered else ""
+        with self._lock:  # the earliest parcel: its line's window closes first
+            self.delivered_at[order_id] = min(delivered) if delivered else ""
         return [ln for ln in view.get("lines", []) if ln["kind"] == "physical" and _eligible(ln) > 0]
 
     def _ask(self, order_id: str, token: str, lines: list[dict[str, Any]], key: str) -> Any:

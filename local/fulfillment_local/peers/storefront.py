@@ -182,6 +182,7 @@ class Storefront:
         self.answers: Counter[str] = Counter()  # "202", "200 duplicate", ...
         self.anomalies: list[str] = []
         self._lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()
         self._started = 0.0
 
     # ================================================================== planning
@@ -323,10 +324,13 @@ class Storefront:
         action()
 
     def _next_snapshot(self, order: PlannedOrder) -> None:
-        """Storefront timestamps have one-second resolution: a follow-up is at least a second newer."""
-        now = datetime.now(UTC).replace(microsecond=0)
-        order.snapshot_at = max(now, (order.snapshot_at or now) + timedelta(seconds=1))
-        order.payload_seq += 1
+        """Storefront timestamps have one-second resolution: a follow-up is at least a second newer. A payment and
+        a cancellation of one order can happen at once (two peer threads): each gets its own, later timestamp, as
+        the storefront's database would give them."""
+        with self._snapshot_lock:
+            now = datetime.now(UTC).replace(microsecond=0)
+            order.snapshot_at = max(now, (order.snapshot_at or now) + timedelta(seconds=1))
+            order.payload_seq += 1
 
     def _deliver(self, order: PlannedOrder, event: str) -> None:
         method, path, body, headers, topic = self._request(order, event)
