@@ -362,9 +362,7 @@ def shopify_refund(*, at: datetime) -> dict[str, Any]:
                 "line_item": {"id": 14712345678003, "sku": "EBOOK-GUIDE", "quantity": 1, "requires_shipping": False},
             }
         ],
-        "transactions": [
-            {"id": 389404471, "kind": "refund", "status": "success", "amount": "9.49", "currency": "USD"}
-        ],
+        "transactions": [{"id": 389404471, "kind": "refund", "status": "success", "amount": "9.49", "currency": "USD"}],
         "order_adjustments": [],
     }
 

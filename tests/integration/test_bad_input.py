@@ -56,6 +56,7 @@ def native_cases() -> list[tuple[str, dict, int, str]]:
         ("garbled header", native_request(GOOD, signature="nonsense"), 401, "unauthorized"),
         ("stale timestamp", native_request(GOOD, timestamp=NOW - 301), 401, "unauthorized"),
         ("future timestamp", native_request(GOOD, timestamp=NOW + 900), 401, "unauthorized"),
+        ("timestamp of 500 digits", native_request(GOOD, signature="t=" + "9" * 500 + ",v1=00"), 401, "unauthorized"),
         ("malformed JSON", native_request(b'{"external_id": "x",'), 400, "unparseable"),
         ("not UTF-8", native_request(b'\xff\xfe{"a": 1}'), 400, "unparseable"),
         ("quantity as string", native_request(schema(wrong_quantity)), 422, "schema_violation"),
@@ -120,6 +121,7 @@ SHOPIFY_MINIMAL = json.dumps({"id": 1, "currency": "USD", "line_items": []}).enc
             "unsupported_media_type",
         ),
         ("malformed JSON", shopify_event(b"{not json"), 400, "unparseable"),
+        ("signed JSON nested 100,000 deep", shopify_event(b"[" * 100_000 + b"]" * 100_000), 400, "unparseable"),
         ("no id", shopify_event(json.dumps({"currency": "USD", "line_items": []}).encode()), 422, "schema_violation"),
         (
             "line items not a list",

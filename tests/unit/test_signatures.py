@@ -81,3 +81,17 @@ def test_native_signature_window_and_multiple_v1() -> None:
     for garbled in ("", "t=abc,v1=00", "v1=00", "t=1000000"):
         with pytest.raises(Unauthorized):
             signatures.verify_native(raw, garbled, ["s3cret"], now=1_000_000)
+
+
+@pytest.mark.parametrize("t", ["9" * 500, "1e9", "-5", " ", "１２３"])
+def test_a_native_timestamp_that_is_not_unix_seconds_is_401_not_a_crash(t: str) -> None:
+    with pytest.raises(Unauthorized):
+        signatures.verify_native(b"{}", f"t={t},v1=00", ["secret"], now=1_700_000_000.5)
+
+
+def test_json_nested_deeper_than_the_parser_is_400_not_a_crash() -> None:
+    from fulfillment.contracts.common import loads
+    from fulfillment.errors import Unparseable
+
+    with pytest.raises(Unparseable):
+        loads(b"[" * 100_000 + b"]" * 100_000)

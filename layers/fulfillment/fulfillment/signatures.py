@@ -65,6 +65,9 @@ def sign_native(raw: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+MAX_TIMESTAMP_DIGITS = 12
+
+
 def verify_native(
     raw: bytes,
     header: str | None,
@@ -85,10 +88,11 @@ def verify_native(
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
         if name == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise Unauthorized("malformed signature header") from None
+            value = value.strip()
+            # Unix seconds: at most 12 digits (an unbounded number would overflow the tolerance check: a 5xx).
+            if not (value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
+                raise Unauthorized("malformed signature header")
+            timestamp = int(value)
         elif name == "v1":
             candidates.append(value.strip().lower())
     if timestamp is None or not candidates:

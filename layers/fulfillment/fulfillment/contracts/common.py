@@ -21,6 +21,8 @@ def loads(raw: bytes) -> Any:
         return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unparseable(f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # nesting deeper than the parser's stack: refused, not a 5xx
+        raise Unparseable("body is nested too deeply") from None
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
