@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http, tokens
+from fulfillment import http
 from fulfillment.adapters.assets import presigned_get
 from fulfillment.adapters.secrets import secret_values
 from fulfillment.adapters.store import DynamoStore
@@ -19,7 +19,7 @@ from fulfillment.config import settings
 from fulfillment.consumer import SqsConsumer
 from fulfillment.contracts.admin import ReissueRequest, RevokeRequest
 from fulfillment.contracts.messages import DIGITAL_WORK, IssueDownloads, RevokeDownloads
-from fulfillment.errors import DownloadGone, NotFound, OrderNotFound
+from fulfillment.errors import DownloadGone, NotFound
 from fulfillment.services.downloads import Downloads
 
 logger = Logger()
@@ -93,10 +93,7 @@ def resend(order_id: str) -> Response[str]:
     """The customer (order access token) asks for their links again: DownloadReady with the same links."""
     event = app.current_event
     token = event.get_query_string_value("token") or http.bearer_token(event)
-    order = store().order(order_id)
-    if order is None or not (http.is_admin(event) or tokens.matches(token, order.access_token_hash)):
-        raise OrderNotFound(f"no order {order_id}")
-    return http.json_response(202, downloads().resend(order_id))
+    return http.json_response(202, downloads().resend(order_id, token=token, admin=http.is_admin(event)))
 
 
 # ------------------------------------------------------------------ operators

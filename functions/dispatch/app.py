@@ -50,6 +50,11 @@ def dispatch() -> Dispatch:
 
 
 @cache
+def returns() -> Returns:
+    return Returns(settings(), dispatch().store, send=send_to_provider)
+
+
+@cache
 def timers() -> Timers:
     return Timers(settings(), dispatch())
 
@@ -64,7 +69,7 @@ def consumer() -> SqsConsumer:
             DispatchOrder: lambda work: f"{dispatch().dispatch(work.order_id)} shipments created",
             CheckShipmentTimer: lambda work: timers().check(work.shipment_id),
             CancelOrderShipments: lambda work: f"{dispatch().cancel_shipments(work.order_id)} shipments stopped",
-            ExpectReturn: lambda work: Returns(settings(), dispatch().store, send=send_to_provider).expect(work.rma_id),
+            ExpectReturn: lambda work: returns().expect(work.rma_id),
         },
         logger=logger,
         metrics=metrics,

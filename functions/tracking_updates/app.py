@@ -45,6 +45,11 @@ def tracking() -> Tracking:
     return Tracking(settings(), store())
 
 
+@cache
+def returns() -> Returns:
+    return Returns(settings(), store())
+
+
 def admit(message: BaseModel, record: SQSRecord) -> str | None:
     """The queue is shared, so a message's `provider` is believed only from that provider's own senders."""
     provider = getattr(message, "provider", "")
@@ -56,7 +61,7 @@ def admit(message: BaseModel, record: SQSRecord) -> str | None:
 
 def return_received(message: p.ReturnReceived) -> Outcome:
     """A 3PL opened a returned parcel: each line's disposition, applied once (the message id is the marker)."""
-    outcome, receipt = Returns(settings(), store()).receive(
+    outcome, receipt = returns().receive(
         message.rma_id,
         [(line.sku, line.quantity, Disposition(line.disposition)) for line in message.lines],
         source=message.provider,

@@ -6,6 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from fulfillment import tokens
 from fulfillment.domain.events import CustomerEvent
 from fulfillment.domain.returns import Disposition, RmaStatus
 from fulfillment.errors import NotFound
@@ -33,7 +34,12 @@ def returns(world: World, now: str = NOW, **settings: object) -> Returns:
 
 def ask(service: Returns, order_id: str, *lines: tuple[int, int], key: str | None = None):  # type: ignore[no-untyped-def]
     return service.request(
-        order_id, [(n, q, "too small") for n, q in lines], note=None, by="customer", idempotency_key=key
+        order_id,
+        [(n, q, "too small") for n, q in lines],
+        note=None,
+        by="customer",
+        idempotency_key=key,
+        token=tokens.token_for(order_id, "token-key"),  # the customer's access token (World's intake key)
     )
 
 
@@ -160,3 +166,12 @@ def test_a_return_over_the_review_threshold_waits_for_an_operator() -> None:
     rma, _ = ask(service, other, (1, 1))
     service.reject(rma.rma_id, by="ops", reason="worn")
     assert rejected_world.order(other).line(1).returning == 0  # returnable again
+
+
+def test_another_customers_token_finds_no_order() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    order_id = delivered(world, ("W", 1))
+    with pytest.raises(NotFound):
+        returns(world).request(order_id, [(1, 1, None)], note=None, by="customer", idempotency_key=None, token="x")
+    assert world.store.rmas == {}

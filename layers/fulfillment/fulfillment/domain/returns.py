@@ -10,7 +10,6 @@ line's unit price, less the restocking fee.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -161,11 +160,3 @@ def merge_requested(lines: list[tuple[int, int, str | None]]) -> dict[int, tuple
         units, first = merged.get(line_no, (0, reason))
         merged[line_no] = (units + quantity, first)
     return merged
-
-
-def totals(receipt: Receipt) -> Mapping[str, int]:
-    out: dict[str, int] = {}
-    for by_disposition in receipt.applied.values():
-        for disposition, units in by_disposition.items():
-            out[disposition] = out.get(disposition, 0) + units
-    return out

@@ -198,13 +198,13 @@ class Downloads:
 
         return apply_once(self.store, step, what=f"revoke {entitlement_id}")
 
-    def resend(self, order_id: str) -> dict[str, Any]:
-        """DownloadReady again with the same links (the caller checked the order token), once a minute at most."""
+    def resend(self, order_id: str, *, token: str | None, admin: bool) -> dict[str, Any]:
+        """DownloadReady again with the same links, once a minute at most, for the order's token holder."""
 
         def step(uow: UnitOfWork) -> list[Entitlement]:
             order, entitlements = self.store.order_and_entitlements(order_id)
-            if order is None:
-                raise OrderNotFound(f"no order {order_id}")
+            if order is None or not (admin or tokens.matches(token, order.access_token_hash)):
+                raise OrderNotFound(f"no order {order_id}")  # someone else's order looks like no order
             now = self.clock()
             active = [e for e in entitlements if e.refusal(now) is None]
             if not active:

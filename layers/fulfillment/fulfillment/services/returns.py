@@ -19,11 +19,10 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from pydantic import BaseModel
 
-from fulfillment import keys
+from fulfillment import keys, tokens
 from fulfillment.config import Settings
 from fulfillment.contracts.provider import Line as ProviderLine
 from fulfillment.contracts.provider import ReturnExpected
@@ -36,7 +35,6 @@ from fulfillment.domain.returns import (
     RmaLine,
     RmaStatus,
     merge_requested,
-    totals,
 )
 from fulfillment.domain.shipments import Shipment
 from fulfillment.domain.stock import Adjustment
@@ -79,7 +77,7 @@ class Returns:
     def expect(self, rma_id: str) -> Outcome:
         """Tell the provider of the return's location what is coming back (`return_expected`). In-house returns
         need no message: the RMA is the expected receipt the warehouse works from."""
-        order, rma = self._load(rma_id)
+        rma = self.rma(rma_id)
         if rma.status is not RmaStatus.AUTHORIZED:
             return Outcome.NOTHING_TO_DO
         if rma.provider not in self.settings.provider_queues:
@@ -106,14 +104,17 @@ class Returns:
         note: str | None,
         by: str,
         idempotency_key: str | None,
+        token: str | None = None,
     ) -> tuple[Rma, bool]:
-        """(the RMA, True) when this request created it; (the RMA, False) when a retry found it."""
+        """(the RMA, True) when this request created it; (the RMA, False) when a retry found it. A customer
+        (`by="customer"`) must hold the order's access token: checked on the order this step reads anyway."""
         wanted = merge_requested(lines)
         key = _key_hash(f"{order_id}:{idempotency_key}") if idempotency_key else None
 
         def step(uow: UnitOfWork) -> tuple[Rma, bool]:
             order, shipments, rmas = self.store.returns_context(order_id)
-            if order is None:
+            # Unknown order and someone else's order look the same: 404.
+            if order is None or (by == "customer" and not tokens.matches(token, order.access_token_hash)):
                 raise OrderNotFound(f"no order {order_id}")
             if key is not None:
                 again = next((r for r in rmas if r.idempotency_key == key), None)
@@ -317,14 +318,3 @@ def _return_location(shipments: list[Shipment], line_nos: list[int]) -> str:
     if not shipped:
         raise QuantityExceedsReturnable("nothing of these lines was shipped")
     return max(sorted(shipped), key=lambda location: shipped[location])
-
-
-def receipt_detail(rma: Rma, receipt: Receipt) -> dict[str, Any]:
-    return {
-        "rma_id": rma.rma_id,
-        "lines": [
-            {"line_no": n, "sku": rma.line(n).sku, "dispositions": dict(d)} for n, d in sorted(receipt.applied.items())
-        ],
-        "units": dict(totals(receipt)),
-        **({"refused": receipt.refused} if receipt.refused else {}),
-    }
