@@ -91,9 +91,8 @@ def download_head(token: str) -> Response[str]:
 @app.post("/orders/<order_id>/downloads/resend")
 def resend(order_id: str) -> Response[str]:
     """The customer (order access token) asks for their links again: DownloadReady with the same links."""
-    event = app.current_event
-    token = event.get_query_string_value("token") or http.bearer_token(event)
-    return http.json_response(202, downloads().resend(order_id, token=token, admin=http.is_admin(event)))
+    token, operator = http.order_access(app.current_event, order_id)
+    return http.json_response(202, downloads().resend(order_id, token=token, admin=operator))
 
 
 # ------------------------------------------------------------------ operators

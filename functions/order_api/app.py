@@ -71,10 +71,8 @@ def _valid_sku(sku: str) -> str:
 
 @app.get("/orders/<order_id>")
 def get_order(order_id: str) -> Response[str]:
-    event = app.current_event
-    token = event.get_query_string_value("token") or http.bearer_token(event)
-    view = views().order(order_id, token=token, admin=http.is_admin(event))
-    return http.json_response(200, view)
+    token, operator = http.order_access(app.current_event, order_id)
+    return http.json_response(200, views().order(order_id, token=token, admin=operator))
 
 
 @app.get("/orders")
@@ -138,7 +136,7 @@ def put_inventory(sku: str, location: str) -> Response[str]:
 @admin
 def adjust_inventory(sku: str, location: str) -> Response[str]:
     adjustment = http.parse_json_model(Adjustment, _require_body())
-    key = http.header(app.current_event, "Idempotency-Key")
+    key = http.idempotency_key(app.current_event)
     view, applied = inventory().adjust(
         sku, location, adjustment, idempotency_key=key, actor=http.actor(app.current_event)
     )

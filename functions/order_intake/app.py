@@ -6,6 +6,7 @@ Verify the signature over the exact bytes, then parse, normalise and store exact
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -14,15 +15,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http, signatures
-from fulfillment.adapters.secrets import first_secret, secret_values
+from fulfillment import http, shops, signatures
+from fulfillment.adapters.secrets import first_secret, secret_text, secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.contracts.storefront import NativeOrder, ShopifyOrder, ShopifyRefund, WooOrder
 from fulfillment.domain.model import Channel, Order, order_id_for
-from fulfillment.errors import BadRequest, UnsupportedTopic
+from fulfillment.errors import UnsupportedTopic
 from fulfillment.services.intake import Intake, IntakeResult
 from fulfillment.services.refunds import Refunds
 
@@ -50,8 +50,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _accept(order: Order, *, include_token: bool = False) -> Response[str]:
-    result: IntakeResult = intake().accept(order, now=_now())
+def _shop_secrets(name: str, normalise: Callable[[str | None], str]) -> shops.ShopSecrets:
+    return shops.ShopSecrets.parse(secret_text(name), normalise)
+
+
+def _accept(order: Order, *, include_token: bool = False, platform_id: str | None = None) -> Response[str]:
+    result: IntakeResult = intake().accept(order, now=_now(), platform_id=platform_id)
     logger.info(
         "order accepted",
         order_id=result.order_id,
@@ -72,18 +76,21 @@ def _accept(order: Order, *, include_token: bool = False) -> Response[str]:
 def shopify_webhook() -> Response[str]:
     event = app.current_event
     raw = http.raw_body(event)
+    shop = shops.shopify_domain(
+        http.header(event, "X-Shopify-Shop-Domain") or http.header(event, "Shopify-Shop-Domain")
+    )
+    secrets, proves_shop = _shop_secrets("SHOPIFY", shops.shopify_domain).for_shop(shop)
     signature = http.header(event, "X-Shopify-Hmac-Sha256") or http.header(event, "Shopify-Hmac-Sha256")
-    signatures.verify_shopify(raw, signature, secret_values("SHOPIFY"))
+    signatures.verify_shopify(raw, signature, secrets)
     http.require_json(event)
     topic = http.header(event, "X-Shopify-Topic") or http.header(event, "Shopify-Topic")
     if topic not in SHOPIFY_TOPICS:
         raise UnsupportedTopic(f"topic {topic!r} is not one of {sorted(SHOPIFY_TOPICS)}")
-    shop = http.header(event, "X-Shopify-Shop-Domain") or http.header(event, "Shopify-Shop-Domain")
-    if not shop:
-        raise BadRequest("X-Shopify-Shop-Domain header is required")
     if topic == "refunds/create":
         return _refund(http.parse_json_model(ShopifyRefund, raw), shop)
-    return _accept(http.parse_json_model(ShopifyOrder, raw).to_order(shop))
+    order = http.parse_json_model(ShopifyOrder, raw).to_order(shop)
+    # Shopify's order ids are global: the claim keeps a shared (app) secret's orders to the shop that made them.
+    return _accept(order, platform_id=None if proves_shop else order.external_id)
 
 
 def _refund(refund: ShopifyRefund, shop: str) -> Response[str]:
@@ -103,19 +110,17 @@ def woocommerce_webhook() -> Response[str]:
     signature = http.header(event, "X-WC-Webhook-Signature")
     if signature is None and WOOCOMMERCE_PING.match(raw.strip()):
         return http.json_response(200, {"ping": "ok"})  # sent unsigned when the webhook is created
-    signatures.verify_woocommerce(raw, signature, secret_values("WOOCOMMERCE"))
+    shop = shops.woocommerce_source(http.header(event, "X-WC-Webhook-Source"))
+    secrets, proves_shop = _shop_secrets("WOOCOMMERCE", shops.woocommerce_source).for_shop(shop)
+    signatures.verify_woocommerce(raw, signature, secrets)
     http.require_json(event)
     topic = http.header(event, "X-WC-Webhook-Topic")
     if topic not in WOOCOMMERCE_TOPICS:
         raise UnsupportedTopic(f"topic {topic!r} is not one of {sorted(WOOCOMMERCE_TOPICS)}")
-    return _accept(http.parse_json_model(WooOrder, raw).to_order(_woo_shop(event)))
-
-
-def _woo_shop(event: APIGatewayProxyEvent) -> str:
-    source = http.header(event, "X-WC-Webhook-Source")
-    if not source:
-        raise BadRequest("X-WC-Webhook-Source header is required")
-    return re.sub(r"^https?://", "", source).strip("/").lower()
+    woo = http.parse_json_model(WooOrder, raw)
+    # WooCommerce ids are per store; its order_key is random per order: the claim for a shared secret's orders.
+    platform_id = None if proves_shop else (woo.order_key or f"id:{woo.id}")
+    return _accept(woo.to_order(shop), platform_id=platform_id)
 
 
 @app.post("/orders")

@@ -38,17 +38,17 @@ def returns() -> Returns:
 @app.post("/orders/<order_id>/returns")
 def request_return(order_id: str) -> Response[str]:
     event = app.current_event
+    token, operator = http.order_access(event, order_id)
     raw = http.raw_body(event)
     http.require_json(event)
     request = http.parse_json_model(ReturnRequest, raw)
-    operator = http.is_admin(event)
     rma, created = returns().request(
         order_id,
         [(line.line_no, line.quantity, line.reason) for line in request.lines],
         note=request.note,
         by="operator" if operator else "customer",
-        idempotency_key=http.header(event, "Idempotency-Key"),
-        token=event.get_query_string_value("token") or http.bearer_token(event),
+        idempotency_key=http.idempotency_key(event),
+        token=token,
     )
     if created:
         metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
@@ -83,7 +83,7 @@ def receive(rma_id: str) -> Response[str]:
     units = [
         (skus.get(ln.line_no, f"line {ln.line_no}"), ln.quantity, Disposition(ln.disposition)) for ln in request.lines
     ]
-    key = http.header(event, "Idempotency-Key") or raw.decode("utf-8", "replace")
+    key = http.idempotency_key(event) or raw.decode("utf-8", "replace")
     outcome, _ = returns().receive(
         rma_id, units, source="operator", message_id=f"{rma_id}:{key}", by=http.actor(event), provider=None
     )

@@ -1,8 +1,8 @@
 """Timers, every minute: due shipment timers (sparse, sharded GSI2), and a sweep for stalled work.
 
 Unpaid orders past `UNPAID_EXPIRY_SECONDS` are queued for expiry (cancelled, their stock released). The sweep
-re-queues work whose trigger may have been lost: orders still `received` or `reserved` long after they were
-created, and shipments still `pending`. Every work message is idempotent.
+(services/sweep.py) pages through orders still `received` or `reserved` long after they were created, re-queues
+their due work, and holds for a person the ones that do not move. Every work message is idempotent.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fulfillment.adapters import messaging
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.services import timers
+from fulfillment.services.sweep import Sweeper
 from pydantic import BaseModel
 
 logger = Logger()
@@ -40,7 +41,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     now = datetime.now(UTC)
     store = DynamoStore(settings().table_name)
     due = timers.due(settings(), store, now)
-    swept = timers.sweep(settings(), store, now)
+    sweep = Sweeper(settings(), store).run(now)
+    swept = sweep.work
+    if sweep.held:
+        metrics.add_metric(name="StalledOrdersHeld", unit=MetricUnit.Count, value=len(sweep.held))
+        logger.warning("stalled orders held for a person", orders=sweep.held)
     if due and timers.behind(len(due), messaging.depth(str(settings().dispatch_queue_url))):
         # The dispatch function has not caught up with the checks already queued (most of them these same timers):
         # queuing them again would only grow the backlog. They are still due at the next run.
@@ -53,4 +58,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if swept:
         metrics.add_metric(name="StalledWorkRequeued", unit=MetricUnit.Count, value=len(swept))
         logger.warning("stalled work re-queued", count=len(swept))
-    return {"due": len(due), "swept": len(swept)}
+    return {"due": len(due), "swept": len(swept), "held": len(sweep.held)}

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import http, signatures
@@ -52,11 +53,7 @@ def returns() -> Returns:
 
 def admit(message: BaseModel, record: SQSRecord) -> str | None:
     """The queue is shared, so a message's `provider` is believed only from that provider's own senders."""
-    provider = getattr(message, "provider", "")
-    allowed = settings().provider_senders.get(provider)
-    if allowed is not None and record.attributes.sender_id not in allowed:
-        return f"sender_not_allowed: {record.attributes.sender_id} may not speak for {provider}"
-    return None
+    return settings().refuse_sender(str(getattr(message, "provider", "")), record.attributes.sender_id)
 
 
 def return_received(message: p.ReturnReceived) -> Outcome:
@@ -74,6 +71,16 @@ def return_received(message: p.ReturnReceived) -> Outcome:
     return outcome
 
 
+def inventory_snapshot(message: p.InventorySnapshot) -> str:
+    """A 3PL's count of its location; SKUs it could not set (stale, or below the units reserved there) are
+    reported for a person: the snapshot itself is applied for every other SKU."""
+    result = Inventory(settings(), store()).reconcile(message)
+    if result.refused:
+        logger.warning("inventory snapshot items refused", location=message.location, refused=list(result.refused))
+        metrics.add_metric(name="SnapshotItemsRefused", unit=MetricUnit.Count, value=len(result.refused))
+    return str(result)
+
+
 @cache
 def consumer() -> SqsConsumer:
     shipment_messages = (
@@ -86,7 +93,7 @@ def consumer() -> SqsConsumer:
         p.CancellationRejected,
     )
     routes: dict[type, Any] = {kind: tracking().provider_message for kind in shipment_messages}
-    routes[p.InventorySnapshot] = Inventory(settings(), store()).reconcile
+    routes[p.InventorySnapshot] = inventory_snapshot
     routes[p.ReturnReceived] = return_received
     return SqsConsumer(
         queue="INBOUND",
@@ -167,7 +174,7 @@ def ship(shipment_id: str) -> Response[str]:
     raw = http.raw_body(event)
     http.require_json(event)
     request = http.parse_json_model(ShipRequest, raw)
-    key = http.header(event, "Idempotency-Key") or f"{shipment_id}:{request.tracking_number}"
+    key = http.idempotency_key(event) or f"{shipment_id}:{request.tracking_number}"
     lines = [(ln.sku, ln.quantity) for ln in request.lines] if request.lines else None
     outcome = Operations(settings(), store()).ship_in_house(
         shipment_id,

@@ -35,14 +35,14 @@ import boto3
 from .cfn import REGION, load_yaml
 from .chaos import Chaos
 from .invariants import check, scan_all
-from .peers.base import HttpClient, Scheduler, read_secret
+from .peers.base import HttpClient, Scheduler, peer_senders, read_secret
 from .peers.carrier import Carrier, CarrierConfig
 from .peers.catalog import RESTOCKS, initial_stock, products
 from .peers.customer import CustomerConfig, Customers
 from .peers.events import EventCollector
 from .peers.operator import Operator
 from .peers.returner import ReturnerConfig, Returners
-from .peers.storefront import Storefront, StorefrontConfig
+from .peers.storefront import SHOPIFY_SHOP, WOO_SOURCE, Storefront, StorefrontConfig, woocommerce_source
 from .peers.tpl import ThirdPartyLogistics, TplConfig
 from .peers.warehouse import InHouseWarehouse
 from .stack import LocalStack
@@ -258,8 +258,9 @@ class Demo:
             "easypost": "EasyPostWebhookSecretArn",
             "aftership": "AfterShipWebhookSecretArn",
         }
+        shops = {"shopify": SHOPIFY_SHOP, "woocommerce": woocommerce_source(WOO_SOURCE)}
         return {
-            key: read_secret(sm, self.stack.outputs[output])
+            key: read_secret(sm, self.stack.outputs[output], shops.get(key))
             for key, output in names.items()
             if output in self.stack.outputs
         }
@@ -607,6 +608,7 @@ def template_parameters(template: Path, options: DemoOptions) -> dict[str, str]:
         "DelayAfterSeconds": str(options.delay_after),
         "UnpaidExpirySeconds": str(options.unpaid_expiry),
         "ReturnWindowDays": f"{options.effective_return_window / 86400:.8f}",
+        "ProviderSenders": json.dumps(peer_senders(load_yaml(template))),
     }
     return {k: v for k, v in wanted.items() if k in declared}
 

@@ -155,6 +155,29 @@ def patch_moto_dispatch() -> None:
         responses.method_names_from_class = functools.cache(responses.method_names_from_class)
 
 
+# The caller of the request moto is serving now (requests are serialised, so one at a time).
+_current_caller: str | None = None
+
+
+def patch_moto_sender_ids() -> None:
+    """SQS records who sent each message (`SenderId`: the IAM principal's unique id); moto stamps one constant
+    id on every message. Locally the principal is the access key id that signed SendMessage, so a queue
+    consumer can tell one peer from another (the inbound queue believes a provider only from its senders)."""
+    from moto.sqs.models import Message
+
+    if getattr(Message.__init__, "_records_sender", False):
+        return
+    original = Message.__init__
+
+    def __init__(self: Message, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if _current_caller:
+            self.sender_id = _current_caller
+
+    __init__._records_sender = True  # type: ignore[attr-defined]
+    Message.__init__ = __init__  # type: ignore[method-assign]
+
+
 class _Dispatcher(DomainDispatcherApplication):
     """moto's host-based dispatcher, with the backend app cached per signed service/region/target.
 
@@ -287,8 +310,13 @@ class _Serialised:
                 scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
                 region = scope.group(1) if scope else "us-east-1"
                 measurement = self.writes.begin(operation, caller, body or b"", _account_of(caller), region)
+            global _current_caller  # noqa: PLW0603 (set and cleared inside the one lock)
+            _current_caller = caller if target in _SENDS else None
             # Materialise the response inside the lock: moto may build it lazily.
-            response = list(self._app(environ, capture_status))
+            try:
+                response = list(self._app(environ, capture_status))
+            finally:
+                _current_caller = None
             if measurement is not None:
                 self.writes.end(measurement, ok=status.get("value", "").startswith("200"))
             self.busy_seconds[target] = self.busy_seconds.get(target, 0.0) + time.perf_counter() - started
@@ -444,6 +472,7 @@ class SerialisedMotoServer:
         patch_moto_transactions()
         patch_moto_queries()
         patch_moto_dispatch()
+        patch_moto_sender_ids()
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 
 from .api import ApiGateway, Route
-from .cfn import ACCOUNT_ID, REGION, TemplateError
+from .cfn import ACCOUNT_ID, REGION, TemplateError, load_yaml
 from .chaos import Chaos
 from .filtering import parse_filters
 from .functions import (
@@ -721,6 +721,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    declared = load_yaml(Path(args.template)).get("Parameters") or {}
+    if "ProviderSenders" in declared and "ProviderSenders" not in overrides:
+        from .peers.base import peer_senders  # the peers' convention: access key id = provider name
+
+        overrides["ProviderSenders"] = json.dumps(peer_senders(load_yaml(Path(args.template))))
     chaos = None
     if args.fault_rate or args.duplicate_sqs or args.reorder:
         chaos = Chaos(

@@ -421,3 +421,68 @@ def test_catalog_refuses_a_dropship_location_that_is_not_one(admin):
         "PUT", "/catalog/X", "/catalog/{sku}", {"sku": "X"}, {"kind": "physical", "dropship_location": "WH-EAST"}
     )
     assert response["statusCode"] == 404
+
+
+def lose_triggers(intake_fn, flow, count: int) -> list[str]:
+    """Orders whose stream records never reach the router (their batch exhausted its retries)."""
+    ids = [native_order(intake_fn, lines=[("W", 1)])[1]["order_id"] for _ in range(count)]
+    flow._stream_records()
+    return ids
+
+
+def requeued(flow) -> list[str]:
+    return [json.loads(m["Body"])["order_id"] for m in flow._drain("ReservationQueue")]
+
+
+def test_the_sweep_pages_through_every_stalled_order(stack, admin, intake_fn, flow, timers_fn, monkeypatch):
+    from fulfillment.services import sweep
+
+    monkeypatch.setattr(sweep, "SWEEP_LIMIT", 2)
+    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "-5")
+    clear_caches()
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 5)
+    stalled = lose_triggers(intake_fn, flow, 5)
+
+    seen = []
+    for _ in range(3):  # pages of 2, 2 and 1: the newest order is reached although the oldest keep stalling
+        timers_fn.lambda_handler({}, Context())
+        seen += requeued(flow)
+    assert sorted(seen) == sorted(stalled)
+    timers_fn.lambda_handler({}, Context())  # the end was reached: the next run starts again from the oldest
+    assert requeued(flow) == stalled[:2]
+
+
+def test_an_order_that_does_not_move_gets_the_stalled_hold(stack, admin, intake_fn, flow, timers_fn, monkeypatch):
+    from fulfillment.services import sweep
+
+    monkeypatch.setenv("SWEEP_AFTER_SECONDS", "-5")
+    clear_caches()
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 5)
+    [order_id] = lose_triggers(intake_fn, flow, 1)
+    for attempt in range(sweep.MAX_SWEEPS):
+        assert timers_fn.lambda_handler({}, Context())["held"] == 0
+        assert requeued(flow) == [order_id], attempt  # its work is queued again ... and lost again
+    result = timers_fn.lambda_handler({}, Context())
+    assert result["held"] == 1 and requeued(flow) == []
+    view = admin.order(order_id)
+    assert view["status"] == "on_hold" and view["holds"] == ["stalled"]
+
+    assert admin.release(order_id, "stalled")["statusCode"] == 200  # a person looked: the sweep tries again
+    assert timers_fn.lambda_handler({}, Context())["swept"] == 1
+    flow.pump()
+    assert admin.order(order_id)["status"] == "dispatched"
+
+
+def test_an_order_whose_lines_were_all_removed_is_closed_at_once(stack, admin, intake_fn, flow):
+    from tests.integration.test_identity import SHOPIFY_ORDER, shopify
+
+    body = json.loads(SHOPIFY_ORDER)
+    body["line_items"][0]["quantity"] = 0
+    response = shopify(intake_fn, "shop-a.myshopify.com", raw=json.dumps(body).encode())
+    assert response["statusCode"] == 202, response["body"]
+    flow.pump()
+    view = admin.order(response_json(response)["order_id"])
+    assert view["status"] == "cancelled" and view["lines"] == []
+    assert [t["detail"].get("reason") for t in view["timeline"] if t["type"] == "cancelled"] == ["nothing_to_fulfil"]

@@ -67,6 +67,16 @@ def test_another_orders_token_gets_404_like_an_unknown_order(admin, placed, inta
     assert view(admin, "o_unknown", token=None, query={"token": placed["access_token"]})["statusCode"] == 404
 
 
+def test_a_wrong_token_is_refused_before_anything_is_read(admin, placed, moto_server, api_fn):
+    """No existence leak: an unknown order and someone else's order are both refused before any table read."""
+    view(admin, placed["order_id"], query={"token": placed["access_token"]}, token=None)  # warm: secrets cached
+    for order_id, token in ((placed["order_id"], "x" * 43), ("o_" + "a" * 24, placed["access_token"])):
+        moto_server.app.reset_counters()
+        assert view(admin, order_id, query={"token": token}, token=None)["statusCode"] == 404
+        table_calls = {op for op in moto_server.app.by_operation if op.startswith("DynamoDB")}
+        assert table_calls == set(), table_calls
+
+
 def test_the_access_token_is_stored_only_as_a_hash(stack, placed):
     assert placed["access_token"] not in str(stack.items())
 

@@ -264,3 +264,48 @@ def test_stock_arriving_while_a_backorder_is_queued_is_allocated(
     view = admin.order(body["order_id"])
     assert (view["lines"][0]["reserved"], view["lines"][0]["backordered"]) == (2, 0)
     assert check(stack.items()).ok
+
+
+def test_an_order_under_fraud_review_takes_no_stock_until_a_person_releases_it(stack, intake_fn, admin, flow):
+    admin.catalog("HOARD")
+    admin.stock("HOARD", "WH-EAST", 5)
+    hoarder = native_order(intake_fn, lines=[("HOARD", 100_000)])[1]["order_id"]
+    flow.pump()
+    view = admin.order(hoarder)
+    assert "fraud_review" in view["holds"]
+    assert (view["lines"][0]["reserved"], view["lines"][0]["backordered"]) == (0, 0)
+    assert admin.catalog_entry("HOARD")["backordered_units"] == 0
+    # Later customers are served as if it did not exist.
+    customer = native_order(intake_fn, lines=[("HOARD", 2)])[1]["order_id"]
+    flow.pump()
+    assert admin.order(customer)["lines"][0]["reserved"] == 2
+
+    assert (
+        admin.release(hoarder, "fraud_review")["statusCode"] == 200
+    )  # a person decided it is genuine: now it takes what is left and waits
+    flow.pump()
+    line = admin.order(hoarder)["lines"][0]
+    assert (line["reserved"], line["backordered"]) == (3, 100_000 - 3)
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
+def test_an_unpaid_order_takes_what_is_on_the_shelf_and_queues_only_once_paid(stack, intake_fn, admin, flow):
+    admin.catalog("U")
+    admin.stock("U", "WH-EAST", 1)
+    unpaid = native_order(intake_fn, lines=[("U", 3)], payment_status="pending")[1]["order_id"]
+    flow.pump()
+    line = admin.order(unpaid)["lines"][0]
+    assert (line["reserved"], line["backordered"]) == (1, 0)
+    assert admin.catalog_entry("U")["backordered_units"] == 0
+    paid = native_order(intake_fn, lines=[("U", 1)])[1]["order_id"]
+    flow.pump()
+    assert admin.order(paid)["lines"][0]["backordered"] == 1
+
+    assert admin.release(unpaid, "awaiting_payment")["statusCode"] == 200  # paid: the rest of it may now wait for stock
+    flow.pump()
+    line = admin.order(unpaid)["lines"][0]
+    assert (line["reserved"], line["backordered"]) == (1, 2)
+    assert admin.catalog_entry("U")["backordered_units"] == 3
+    report = check(stack.items())
+    assert report.ok, report.violations

@@ -62,6 +62,9 @@ class Admin:
             {"delta": delta, "reason": reason, **extra},
         )
 
+    def catalog_entry(self, sku: str) -> dict:
+        return self.ok(self.call("GET", f"/catalog/{sku}", "/catalog/{sku}", {"sku": sku}))
+
     def inventory(self, sku: str, location: str) -> dict:
         return self.ok(
             self.call(

@@ -52,14 +52,29 @@ def api_event(
     }
 
 
+def sender_of(provider: str) -> str:
+    """The SQS SenderId a provider's own credentials produce in the tests (tests/support/stack.py lists them
+    in ProviderSenders): tpl-east -> AIDATPLEAST."""
+    return "AIDA" + "".join(c for c in provider.upper() if c.isalnum())
+
+
+def _sender(body: str) -> str:
+    try:
+        provider = json.loads(body).get("provider")
+    except (ValueError, AttributeError):
+        provider = None
+    return sender_of(provider) if isinstance(provider, str) and provider else "AIDAUNKNOWNSENDER"
+
+
 def sqs_event(bodies: list[str], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:q") -> dict:
+    """Records as SQS delivers them; each record's SenderId is the credentials of the provider it names."""
     return {
         "Records": [
             {
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": str(uuid.uuid4()),
                 "body": body,
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": _sender(body)},
                 "messageAttributes": {},
                 "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 (SQS's own checksum)
                 "eventSource": "aws:sqs",

@@ -26,6 +26,16 @@ REGION = "us-east-1"
 PUBLIC_API_URL = "https://api.test/dev"
 
 
+def _test_parameters() -> dict[str, str]:
+    """Parameters the tests deploy with instead of the defaults: every 3PL and supplier of the default
+    Locations may send from its own credentials (tests/support/events.sender_of)."""
+    from tests.support.events import sender_of
+
+    locations = json.loads(template()["Parameters"]["Locations"]["Default"])
+    senders = {loc["provider"]: [sender_of(loc["provider"])] for loc in locations if loc["kind"] != "in_house"}
+    return {"ProviderSenders": json.dumps(senders)}
+
+
 class _CfnLoader(yaml.SafeLoader):
     pass
 
@@ -123,7 +133,9 @@ class StackResources:
         if isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]
             params = template().get("Parameters", {})
-            return params[ref]["Default"] if ref in params else self.physical[ref]
+            if ref in params:
+                return _test_parameters().get(ref, params[ref]["Default"])
+            return self.physical[ref]
         if isinstance(value, dict) and "Sub" in value:
             text = str(value["Sub"])
             if "execute-api" in text:

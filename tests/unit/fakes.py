@@ -24,14 +24,16 @@ from fulfillment.errors import (
     ConcurrentModification,
     FulfillmentError,
     InsufficientStock,
+    OrderOfAnotherShop,
 )
 
-_PRECEDENCE = (AlreadyApplied, AlreadyExists, InsufficientStock, ConcurrentModification)
+_PRECEDENCE = (AlreadyApplied, AlreadyExists, OrderOfAnotherShop, InsufficientStock, ConcurrentModification)
 
 
 @dataclass
 class MemoryStore:
     orders: dict[str, Order] = field(default_factory=dict)
+    platform_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, platform id) -> order id
     shipments: dict[str, Shipment] = field(default_factory=dict)
     events: dict[tuple[str, str, str], ShipmentEvent] = field(default_factory=dict)
     markers: set[tuple[str, str]] = field(default_factory=set)
@@ -157,6 +159,13 @@ class MemoryUnitOfWork:
         self._write(
             lambda: AlreadyExists(order.order_id) if order.order_id in s.orders else None,
             lambda: self._store_order(order),
+        )
+
+    def claim_platform_id(self, order: Order, platform_id: str) -> None:
+        s, key = self.store, (order.channel.value, platform_id)
+        self._write(
+            lambda: OrderOfAnotherShop(platform_id) if key in s.platform_ids else None,
+            lambda: s.platform_ids.__setitem__(key, order.order_id),
         )
 
     def save_order(self, order: Order, *, expected_version: int, with_detail: bool = False) -> None:

@@ -92,6 +92,21 @@ class Settings:
         location = self.location(location_id)
         return location is None or location.tracks_stock
 
+    def refuse_sender(self, provider: str, sender_id: str | None) -> str | None:
+        """Why `sender_id` may not speak for `provider` on the shared inbound queue, or None if it may.
+
+        Deny by default: a provider is believed only from the senders `ProviderSenders` lists for it, and nobody
+        speaks for an in-house location (the warehouse acts through the admin API, never the queue)."""
+        served = [loc for loc in self.locations if loc.provider == provider]
+        if served and all(loc.kind == "in_house" for loc in served):
+            return f"sender_not_allowed: no message may speak for the in-house provider {provider}"
+        allowed = self.provider_senders.get(provider)
+        if not allowed:
+            return f"sender_not_allowed: ProviderSenders lists no senders for {provider or 'this provider'}"
+        if sender_id not in allowed:
+            return f"sender_not_allowed: {sender_id} may not speak for {provider}"
+        return None
+
     def status_url(self, order_id: str, token: str) -> str:
         return f"{self.public_api_url}/orders/{order_id}?token={token}"
 

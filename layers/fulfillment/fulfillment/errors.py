@@ -83,6 +83,13 @@ class AlreadyExists(Conflict):
     code = "already_exists"
 
 
+class OrderOfAnotherShop(Conflict):
+    """A storefront order id already claimed by an order of another shop: the same signed body replayed under
+    another shop header."""
+
+    code = "order_of_another_shop"
+
+
 class AlreadyApplied(Conflict):
     """The message or request that asked for this change was applied before (its marker exists)."""
 

@@ -5,17 +5,27 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ValidationError
 
+from fulfillment import tokens
 from fulfillment.adapters.secrets import secret_values
 from fulfillment.contracts.common import json_default, loads, schema_violation
-from fulfillment.errors import FulfillmentError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from fulfillment.errors import (
+    BadRequest,
+    FulfillmentError,
+    OrderNotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 
 M = TypeVar("M", bound=BaseModel)
 P = ParamSpec("P")
@@ -47,10 +57,48 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
     def _no_route(exc: Exception) -> Response[str]:
         return error_response(404, "no_route", "no such route")
 
+    app.use(middlewares=[_known_ids])
+
+
+_ORDER_ID = r"o_[a-z2-7]{24}"
+# Path parameters that name one of our own ids: anything else names nothing (and must not reach a key).
+PATH_IDS = {
+    "order_id": (re.compile(rf"^{_ORDER_ID}$"), "order_not_found"),
+    "shipment_id": (re.compile(rf"^{_ORDER_ID}\.\d{{3}}$"), "shipment_not_found"),
+    "rma_id": (re.compile(rf"^{_ORDER_ID}\.r\d{{2,}}$"), "rma_not_found"),
+    "entitlement_id": (re.compile(rf"^{_ORDER_ID}\.d\d{{2,}}$"), "entitlement_not_found"),
+}
+MAX_PATH_PARAMETER = 256  # SKUs, locations, download tokens: each route checks its own shape too
+
+
+def _known_ids(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+    """404 before any work for a path parameter that cannot be one of ours (a 3,000-character order id would
+    otherwise become a key over DynamoDB's limit)."""
+    for name, value in (app.current_event.path_parameters or {}).items():
+        known = PATH_IDS.get(name)
+        if len(value) > MAX_PATH_PARAMETER or (known is not None and not known[0].match(value)):
+            code = known[1] if known else "not_found"
+            return error_response(404, code, f"no such {name.removesuffix('_id').replace('_', ' ')}")
+    return next_middleware(app)
+
 
 def header(event: APIGatewayProxyEvent, name: str) -> str | None:
     """Case-insensitive header lookup (HTTP/2 lowercases names)."""
     return event.headers.get(name) if event.headers else None
+
+
+MAX_IDEMPOTENCY_KEY = 128
+_PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def idempotency_key(event: APIGatewayProxyEvent) -> str | None:
+    """The `Idempotency-Key` header: 1-128 printable ASCII characters (it can become part of a key)."""
+    value = header(event, "Idempotency-Key")
+    if value is None:
+        return None
+    if len(value) > MAX_IDEMPOTENCY_KEY or not _PRINTABLE.match(value):
+        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return value
 
 
 def raw_body(event: APIGatewayProxyEvent) -> bytes:
@@ -118,6 +166,18 @@ def is_admin(event: APIGatewayProxyEvent) -> bool:
     if not token:
         return False
     return any(hmac.compare_digest(token.encode(), s.encode()) for s in secret_values("ADMIN"))
+
+
+def order_access(event: APIGatewayProxyEvent, order_id: str) -> tuple[str | None, bool]:
+    """(the customer's order token, whether the caller is an operator) for a route on one order. A customer's
+    token is checked before anything is read, in constant time against the token each key derives: an unknown
+    order and someone else's order answer the same 404 in the same time."""
+    token = event.get_query_string_value("token") or bearer_token(event)
+    if is_admin(event):
+        return token, True
+    if not tokens.verify(order_id, token, secret_values("ORDER_TOKEN")):
+        raise OrderNotFound(f"no order {order_id}")
+    return token, False
 
 
 def admin_only(app: APIGatewayRestResolver) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -11,6 +11,7 @@ Key = dict[str, str]
 
 ORDER_SK = "ORDER"
 ORDER_DETAIL_SK = "ORDER#DETAIL"  # sorts right after ORDER: one Query BETWEEN them reads both
+ORDER_DETAIL_END = "ORDER#DETAIL#~"  # after every part of the detail, before ORDER#DL# (entitlements)
 CATALOG_SK = "CATALOG"
 TIMELINE_PREFIX = "TL#"
 SHIPMENT_EVENT_PREFIX = "EV#"
@@ -29,9 +30,10 @@ def order_key(order_id: str) -> Key:
     return {"PK": f"ORDER#{order_id}", "SK": ORDER_SK}
 
 
-def order_detail_key(order_id: str) -> Key:
-    """What an order says and never changes much (customer, address, prices, titles): written at intake."""
-    return {"PK": f"ORDER#{order_id}", "SK": ORDER_DETAIL_SK}
+def order_detail_key(order_id: str, part: int = 1) -> Key:
+    """What an order says and never changes much (customer, address, prices, titles): written at intake. An order
+    too big for one item (DynamoDB's 400 KB) continues in parts 2, 3, ... (`ORDER#DETAIL#02`), read with it."""
+    return {"PK": f"ORDER#{order_id}", "SK": ORDER_DETAIL_SK if part == 1 else f"{ORDER_DETAIL_SK}#{part:02d}"}
 
 
 def order_partition(order_id: str) -> str:
@@ -177,3 +179,20 @@ def early_tracking_key(carrier: str, tracking_number: str, event_id: str) -> Key
 def message_key(source: str, message_id: str) -> Key:
     """Marks a message that is not about one shipment as applied (written in the same transaction as its effect)."""
     return {"PK": f"MSG#{source}#{_digest(message_id)}", "SK": "MSG"}
+
+
+def platform_order_key(channel: str, platform_id: str) -> Key:
+    """Claims a storefront's own global order id (Shopify's order id, WooCommerce's order_key) for one order: an
+    order signed by a secret that does not prove its shop cannot be created twice under two shop headers."""
+    return {"PK": f"PLATFORM#{channel}#{_digest(platform_id)}", "SK": "PLATFORM"}
+
+
+def sweep_cursor_key(status: str) -> Key:
+    """Where the sweep of stalled orders in `status` got to (it pages through them, a page per run)."""
+    return {"PK": f"SWEEP#{status}", "SK": "SWEEP"}
+
+
+def status_index_position(sort_key: str, status: str) -> dict[str, str]:
+    """The ExclusiveStartKey of a status-index Query that continues after the entry with GSI1SK `sort_key`."""
+    order_id = sort_key.rpartition("#")[2]
+    return {**order_key(order_id), "GSI1PK": status_index_partition(status), "GSI1SK": sort_key}

@@ -17,6 +17,21 @@ def token_for(order_id: str, key: str) -> str:
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
+MAX_ORDER_TOKEN_LENGTH = 64
+
+
+def verify(order_id: str, token: str | None, keys: list[str]) -> bool:
+    """Whether `token` is the order's access token under one of the keys (the first signs; all verify during a
+    rotation). No read and no early exit: every key's token is derived and compared in constant time."""
+    if not token or len(token) > MAX_ORDER_TOKEN_LENGTH or not keys:
+        return False
+    presented = token.encode("utf-8", "replace")
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(token_for(order_id, key).encode(), presented)
+    return found
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -249,16 +249,21 @@ def expect(response: Response, *statuses: int, what: str) -> Response:
 
 
 # ====================================================================== secrets
-def read_secret(secretsmanager: Any, arn: str) -> str:
-    """The signing secret as an integrator configured it. A JSON list means rotation: the first signs."""
+def read_secret(secretsmanager: Any, arn: str, shop: str | None = None) -> str:
+    """The signing secret as an integrator configured it. A JSON list means rotation: the first signs; a JSON
+    object binds shops to their own secrets ("*": any shop)."""
     value = secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
     try:
         parsed = json.loads(value)
     except ValueError:
         return value
+    if isinstance(parsed, dict):
+        parsed = parsed.get(shop or "", parsed.get("*"))
+        if parsed is None:
+            raise KeyError(f"the secret names no secret for shop {shop}")
     if isinstance(parsed, list) and parsed:
         return str(parsed[0])
-    return value
+    return str(parsed)
 
 
 def jitter(rng: random.Random, low: float, high: float) -> float:
@@ -267,3 +272,10 @@ def jitter(rng: random.Random, low: float, high: float) -> float:
 
 def later(seconds: float) -> datetime:
     return utc_now() + timedelta(seconds=seconds)
+
+
+def peer_senders(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Each 3PL and supplier peer sends with its own credentials (access key id = provider name), which the local
+    runtime records as the message's SenderId: the deny-by-default inbound queue believes exactly those."""
+    raw = ((template.get("Parameters") or {}).get("Locations") or {}).get("Default") or "[]"
+    return {loc["provider"]: [loc["provider"]] for loc in json.loads(raw) if loc.get("kind") in ("3pl", "dropship")}

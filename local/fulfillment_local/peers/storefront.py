@@ -30,6 +30,12 @@ from .catalog import BY_SKU, PRODUCTS, UNLISTED, Product
 SHOPIFY_SHOP = "demo-outfitters.myshopify.com"
 WOO_SOURCE = "https://shop.demo-outfitters.example/"
 
+
+def woocommerce_source(url: str) -> str:
+    """How the backend names a WooCommerce store (its URL without scheme and trailing slash), as its secret does."""
+    return url.split("://", 1)[-1].rstrip("/").lower()
+
+
 FIRST_NAMES = (
     "Ada",
     "Grace",

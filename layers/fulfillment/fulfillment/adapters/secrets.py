@@ -11,16 +11,23 @@ from fulfillment.config import settings
 MAX_AGE_SECONDS = 300
 
 
+def secret_text(name: str) -> str | None:
+    """The stored value of secret `name` (see config.SECRETS), or None when the function has no such secret."""
+    arn = settings().secret_arns.get(name)
+    if not arn:
+        return None
+    raw = parameters.get_secret(arn, max_age=MAX_AGE_SECONDS)
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 def secret_values(name: str) -> list[str]:
-    """Every accepted value of secret `name` (SHOPIFY, NATIVE, ADMIN, ...; see config.SECRETS).
+    """Every accepted value of secret `name` (NATIVE, ADMIN, ...; the storefront secrets are fulfillment.shops').
 
     A secret's value is one secret, or a JSON list of secrets during a rotation (all verify).
     """
-    arn = settings().secret_arns.get(name)
-    if not arn:
+    text = secret_text(name)
+    if not text:
         return []
-    raw = parameters.get_secret(arn, max_age=MAX_AGE_SECONDS)
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
     if text.lstrip().startswith("["):
         return [str(s) for s in json.loads(text) if s]
     return [text]

@@ -81,7 +81,7 @@ class DynamoStore:
         return order_codec.from_items(
             self._query(
                 KeyConditionExpression=K("PK").eq(keys.order_partition(order_id))
-                & K("SK").between(keys.ORDER_SK, keys.ORDER_DETAIL_SK),
+                & K("SK").between(keys.ORDER_SK, keys.ORDER_DETAIL_END),
                 ConsistentRead=True,
             )
         )
@@ -125,7 +125,15 @@ class DynamoStore:
         order_id = keys.order_id_of_rma(rma_id)
         items = self._batch_get([keys.rma_key(rma_id), keys.order_key(order_id), keys.order_detail_key(order_id)])
         rma = next((rma_codec.from_item(i) for i in items if rma_codec.is_rma(i)), None)
-        return order_codec.from_items(items), rma
+        return order_codec.from_items(self._rest_of_detail(order_id, items)), rma
+
+    def _rest_of_detail(self, order_id: str, items: list[Item]) -> list[Item]:
+        """A read by key got the state and the first part of the detail: a very big order has more parts."""
+        state = next((i for i in items if order_codec.is_order(i)), None)
+        parts = int(state.get("detail_parts", 1)) if state else 1
+        if parts <= 1:
+            return items
+        return items + self._batch_get([keys.order_detail_key(order_id, n) for n in range(2, parts + 1)])
 
     def entitlement(self, entitlement_id: str) -> Entitlement | None:
         item = self._get(keys.entitlement_key(entitlement_id))
@@ -159,14 +167,34 @@ class DynamoStore:
         """Every item of the order (order, shipments, their events, timeline) for the order view."""
         return self._query(KeyConditionExpression=K("PK").eq(keys.order_partition(order_id)))
 
-    def created_before(self, status: str, cutoff: str, limit: int) -> list[str]:
-        """Ids of orders in `status` created before `cutoff` (the sweep for stalled work), oldest first."""
-        response = table().query(
-            IndexName=keys.STATUS_INDEX,
-            KeyConditionExpression=K("GSI1PK").eq(keys.status_index_partition(status)) & K("GSI1SK").lt(cutoff),
-            Limit=limit,
-        )
-        return [str(i["order_id"]) for i in response.get("Items", [])]
+    def sweep_cursor(self, status: str) -> str:
+        """Where the sweep of `status` got to: the status-index sort key of the last order it read ("" = start)."""
+        item = self._get(keys.sweep_cursor_key(status), consistent=False)
+        return str(item.get("after") or "") if item else ""
+
+    def stalled_orders(
+        self, status: str, cutoff: str, after: str, limit: int
+    ) -> tuple[list[tuple[Order, int, str | None]], str]:
+        """A page of (order, times swept, last swept at) in `status`, created before `cutoff`, oldest first, after
+        the index entry `after`; and where the next page starts ("" when this one reached the end)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": keys.STATUS_INDEX,
+            "KeyConditionExpression": K("GSI1PK").eq(keys.status_index_partition(status)) & K("GSI1SK").lt(cutoff),
+            "Limit": limit,
+        }
+        if after and after < cutoff:
+            kwargs["ExclusiveStartKey"] = keys.status_index_position(after, status)
+        page = table().query(**kwargs)
+        last = page.get("LastEvaluatedKey")
+        ids = [str(i["order_id"]) for i in page.get("Items", [])]
+        items = self._batch_get([keys.order_key(order_id) for order_id in ids]) if ids else []
+        found = {str(i["order_id"]): i for i in items}
+        orders = [
+            (order_codec.from_item(found[i]), int(found[i].get("sweeps", 0)), found[i].get("swept_at"))
+            for i in ids
+            if i in found
+        ]
+        return orders, str(last["GSI1SK"]) if last else ""
 
     def list_by_status(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
         kwargs: dict[str, Any] = {
@@ -194,7 +222,7 @@ class DynamoStore:
             [keys.shipment_key(shipment_id), keys.order_key(order_id), keys.order_detail_key(order_id)]
         )
         shipment = next((shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)), None)
-        return shipment, order_codec.from_items(items)
+        return shipment, order_codec.from_items(self._rest_of_detail(order_id, items))
 
     def shipment_events(self, shipment_id: str) -> list[ShipmentEvent]:
         items = self._query(

@@ -10,7 +10,7 @@ package sees a DynamoDB error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -34,6 +34,7 @@ from fulfillment.errors import (
     ConcurrentModification,
     FulfillmentError,
     InsufficientStock,
+    OrderOfAnotherShop,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ MESSAGE_MARKER_TTL_SECONDS = 35 * 24 * 3600
 _PRECEDENCE: tuple[type[FulfillmentError], ...] = (
     AlreadyApplied,
     AlreadyExists,
+    OrderOfAnotherShop,
     InsufficientStock,
     ConcurrentModification,
 )
@@ -121,10 +123,25 @@ class DynamoUnitOfWork:
     # ------------------------------------------------------------------ orders and shipments
     def add_order(self, order: Order) -> None:
         """A new order: its state and its detail, both only if the order id is new."""
-        for item in (order_codec.to_item(order), order_codec.detail_item(order)):
+        details = order_codec.detail_items(order)
+        order = replace(order, detail_parts=len(details))
+        for item in (order_codec.to_item(order), *details):
             self._put(
                 item, lambda: AlreadyExists(f"order {order.order_id} exists"), condition="attribute_not_exists(PK)"
             )
+
+    def claim_platform_id(self, order: Order, platform_id: str) -> None:
+        """The storefront's own global id of the order, for this order only (see fulfillment.shops)."""
+        self._put(
+            {
+                **keys.platform_order_key(order.channel.value, platform_id),
+                "type": "platform_order",
+                "order_id": order.order_id,
+                "shop": order.shop,
+            },
+            lambda: OrderOfAnotherShop(f"{order.channel.value} order {platform_id[:80]} belongs to another shop"),
+            condition="attribute_not_exists(PK)",
+        )
 
     def save_order(self, order: Order, *, expected_version: int, with_detail: bool = False) -> None:
         """The order's new state if nobody changed it since `expected_version`; its detail too when it changed."""
@@ -134,8 +151,8 @@ class DynamoUnitOfWork:
             condition="version = :expected",
             values={":expected": expected_version},
         )
-        if with_detail:
-            self._put(order_codec.detail_item(order))
+        if with_detail:  # what changes is the first part's (customer, address); the lines' parts stay
+            self._put(order_codec.detail_items(order)[0])
 
     def add_shipment(self, shipment: Shipment) -> None:
         self._put(
@@ -218,6 +235,21 @@ class DynamoUnitOfWork:
                 "expires_at": self.now_epoch() + MESSAGE_MARKER_TTL_SECONDS,
             }
         )
+
+    # ------------------------------------------------------------------ the sweep
+    def mark_swept(self, order: Order, now: str) -> None:
+        """The sweep re-queued the order's work: counted on its state item, only if the order has not moved since
+        it was read. Not part of the order's state: the next change of the order (a Put) clears it."""
+        self._update(
+            keys.order_key(order.order_id),
+            "SET swept_at = :now ADD sweeps :one",
+            lambda: ConcurrentModification(f"order {order.order_id} moved"),
+            condition="version = :v",
+            values={":now": now, ":one": 1, ":v": order.version},
+        )
+
+    def set_sweep_cursor(self, status: str, after: str) -> None:
+        self._put({**keys.sweep_cursor_key(status), "type": "sweep_cursor", "after": after})
 
     # ------------------------------------------------------------------ stock
     def move_stock(self, move: StockMove, now: str) -> None:

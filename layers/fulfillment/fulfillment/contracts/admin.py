@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+from fulfillment.domain.stock import SKU_PATTERN
+
+Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 
 
 FILENAME = r'^[^/\\"\x00-\x1f\x7f]+$'
@@ -40,7 +42,7 @@ class CatalogEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["physical", "digital"]
     title: Annotated[str, StringConstraints(max_length=256)] | None = None
-    reorder_point: StrictInt = Field(default=0, ge=0)
+    reorder_point: StrictInt = Field(default=0, ge=0, le=10_000_000)
     returnable: bool = True  # false: final sale, returns answer 409 not_returnable
     digital: DigitalAsset | None = None
     dropship_location: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None

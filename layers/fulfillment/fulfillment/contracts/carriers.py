@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import datetime as DateTime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fulfillment.contracts.common import EpochSeconds, Reference, Text
 from fulfillment.domain.shipments import AFTERSHIP_TAG, EASYPOST_STATUS, ShipmentStatus, carrier_code
 
 
@@ -33,35 +35,39 @@ def _iso(value: datetime | None) -> str | None:
     )
 
 
+Short = Annotated[str, Field(max_length=64)]  # statuses, tags, event names
+EventId = Annotated[str, Field(min_length=1, max_length=256)]  # hashed into keys: its length is only a limit
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
 class EasyPostLocation(_Lenient):
-    city: str | None = None
-    state: str | None = None
-    country: str | None = None
+    city: Text = None
+    state: Text = None
+    country: Text = None
 
 
 class EasyPostDetail(_Lenient):
     datetime: DateTime | None = None
-    status: str | None = None
-    message: str | None = None
+    status: Short | None = None
+    message: Text = None
     tracking_location: EasyPostLocation | None = None
 
 
 class EasyPostTracker(_Lenient):
-    tracking_code: str = Field(min_length=1)
-    carrier: str = Field(min_length=1)
-    status: str
+    tracking_code: Reference
+    carrier: Reference
+    status: Short
     est_delivery_date: datetime | None = None
     updated_at: datetime | None = None
-    tracking_details: list[EasyPostDetail] = []
+    tracking_details: list[EasyPostDetail] = Field(default=[], max_length=1000)
 
 
 class EasyPostEvent(_Lenient):
-    id: str = Field(min_length=1)
-    description: str
+    id: EventId
+    description: Short
     result: EasyPostTracker
     updated_at: datetime | None = None
 
@@ -95,24 +101,24 @@ class EasyPostEvent(_Lenient):
 
 class AfterShipCheckpoint(_Lenient):
     checkpoint_time: datetime | None = None
-    message: str | None = None
-    location: str | None = None
-    city: str | None = None
-    tag: str | None = None
+    message: Text = None
+    location: Text = None
+    city: Text = None
+    tag: Short | None = None
 
 
 class AfterShipTracking(_Lenient):
-    tracking_number: str = Field(min_length=1)
-    slug: str = Field(min_length=1)
-    tag: str
+    tracking_number: Reference
+    slug: Reference
+    tag: Short
     expected_delivery: datetime | None = None
-    checkpoints: list[AfterShipCheckpoint] = []
+    checkpoints: list[AfterShipCheckpoint] = Field(default=[], max_length=1000)
 
 
 class AfterShipEvent(_Lenient):
-    event_id: str = Field(min_length=1)
-    event: str
-    ts: int | None = None
+    event_id: EventId
+    event: Short
+    ts: EpochSeconds | None = None
     msg: AfterShipTracking
 
     def normalise(self) -> CarrierUpdate:

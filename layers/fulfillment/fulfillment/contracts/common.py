@@ -4,11 +4,46 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from fulfillment.errors import SchemaViolation, Unparseable
+
+# ------------------------------------------------------------------ limits of what any sender may send
+# Enforced while parsing, before any work: nothing outside them reaches the table (DynamoDB numbers carry 38 digits,
+# exponents -130..125; keys at most 2,048 bytes (partition) and 1,024 (sort); items 400 KB).
+MAX_QUANTITY = 1_000_000  # units in one line or one count
+MAX_MONEY = Decimal(10) ** 12  # any amount in an order's currency
+MONEY_PLACES = Decimal("0.000001")  # finer than any currency's minor unit; beyond it is rounding noise
+MAX_TEXT = 1024  # descriptive text (titles, names, address lines, messages): longer is cut, never refused
+MAX_REFERENCE = 128  # a value that becomes part of a key (tracking numbers, carrier codes, ids)
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _money(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("an amount must be a finite number")
+    if value and value.adjusted() >= 12:  # by its exponent: abs() of 1e999999999 would itself overflow
+        raise ValueError(f"an amount must be below {MAX_MONEY:,}")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        return value.quantize(MONEY_PLACES).normalize()
+    return value
+
+
+def clip(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value[:MAX_TEXT]
+        return value if value.strip() else None
+    return value
+
+
+Money = Annotated[Decimal, AfterValidator(_money)]
+Text = Annotated[str | None, BeforeValidator(clip)]  # optional descriptive text, blank = None, cut at MAX_TEXT
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+Reference = Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE)]
+EpochSeconds = Annotated[int, Field(ge=0, le=MAX_EPOCH_SECONDS)]
 
 
 def _reject_constant(name: str) -> Any:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
+from fulfillment.contracts.common import MAX_QUANTITY
 from fulfillment.domain.shipments import CARRIER_STATUSES, ShipmentStatus
 
 
@@ -30,7 +31,7 @@ Id = Annotated[str, Field(min_length=1, max_length=128)]
 class Line(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
-    quantity: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
 # ------------------------------------------------------------------ outbound (us -> provider)
@@ -154,7 +155,7 @@ class ReturnReceived(_Inbound):
 class SnapshotItem(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
-    on_hand: int = Field(ge=0)
+    on_hand: int = Field(ge=0, le=10_000_000)
 
 
 class InventorySnapshot(_Inbound):

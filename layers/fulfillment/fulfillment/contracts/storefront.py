@@ -13,11 +13,20 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
 
+from fulfillment.contracts.common import MAX_REFERENCE, Money, Quantity, Reference, Text, clip
 from fulfillment.domain.model import Address, Channel, Customer, FillPolicy, Line, LineKind, Order
 
-OptStr = Annotated[
-    str | None, BeforeValidator(lambda v: None if v is None or (isinstance(v, str) and not v.strip()) else v)
-]
+OptStr = Text  # storefront text: blank is None, longer than MAX_TEXT is cut (never a reason to lose an order)
+
+
+def _sku(value: object) -> object:
+    """A storefront SKU, cut at MAX_REFERENCE: one the catalog could hold is far shorter (the rest is unknown)."""
+    return (clip(value) or "")[:MAX_REFERENCE] or None if isinstance(value, str) else value
+
+
+SkuText = Annotated[str | None, BeforeValidator(_sku)]
+PlatformId = Annotated[int, Field(ge=0, lt=2**63)]  # Shopify / WooCommerce ids are 64-bit integers
+LineId = PlatformId | Reference
 
 
 def _utc_iso(value: datetime | None) -> str | None:
@@ -68,12 +77,12 @@ class ShopifyCustomer(_Lenient):
 
 
 class ShopifyLineItem(_Lenient):
-    id: int | str
-    sku: OptStr = None
+    id: LineId
+    sku: SkuText = None
     title: OptStr = None
     name: OptStr = None
-    quantity: int = Field(ge=0)
-    price: Decimal = Decimal(0)
+    quantity: Quantity
+    price: Money = Decimal(0)
     requires_shipping: bool = True
     gift_card: bool = False
 
@@ -92,16 +101,16 @@ SHOPIFY_PAYMENT = {
 
 
 class ShopifyRefundLine(_Lenient):
-    line_item_id: int | str
-    quantity: int = Field(ge=0)
+    line_item_id: LineId
+    quantity: Quantity
     restock_type: OptStr = None
 
 
 class ShopifyRefund(_Lenient):
     """The bare REST Refund resource of a `refunds/create` webhook."""
 
-    id: int | str
-    order_id: int
+    id: LineId
+    order_id: PlatformId
     note: OptStr = None
     refund_line_items: list[ShopifyRefundLine] = Field(default_factory=list)
 
@@ -109,13 +118,13 @@ class ShopifyRefund(_Lenient):
 class ShopifyOrder(_Lenient):
     """The bare REST Order resource Shopify sends for every orders/* topic."""
 
-    id: int
+    id: PlatformId
     name: OptStr = None
     email: OptStr = None
     contact_email: OptStr = None
     currency: str = Field(min_length=3, max_length=3)
     financial_status: OptStr = None
-    total_price: Decimal | None = None
+    total_price: Money | None = None
     cancelled_at: datetime | None = None
     cancel_reason: OptStr = None
     updated_at: datetime | None = None
@@ -195,12 +204,12 @@ class WooAddress(_Lenient):
 
 
 class WooLineItem(_Lenient):
-    id: int | str
+    id: LineId
     name: OptStr = None
-    sku: OptStr = None
-    quantity: int = Field(ge=0)
-    price: Decimal | None = None
-    total: Decimal | None = None
+    sku: SkuText = None
+    quantity: Quantity
+    price: Money | None = None
+    total: Money | None = None
 
 
 # WooCommerce order status -> payment state; cancelled/trash cancel the order.
@@ -219,11 +228,12 @@ WOO_PAYMENT = {
 class WooOrder(_Lenient):
     """GET /wc/v3/orders/{id} as WooCommerce puts it in order.* webhooks."""
 
-    id: int
+    id: PlatformId
     number: OptStr = None
-    status: str
+    order_key: Annotated[str, Field(max_length=MAX_REFERENCE)] | None = None  # random per order: its global id
+    status: str = Field(max_length=64)
     currency: str = Field(min_length=3, max_length=3)
-    total: Decimal | None = None
+    total: Money | None = None
     date_created_gmt: datetime | None = None
     date_modified_gmt: datetime | None = None
     billing: WooAddress | None = None
@@ -272,17 +282,17 @@ class WooOrder(_Lenient):
 
 
 # ------------------------------------------------------------------ native
-Money = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$")]
-Text = Annotated[str, StringConstraints(max_length=256)]
+NativeMoney = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$")]
+NativeText = Annotated[str, StringConstraints(max_length=256)]
 
 
 class NativeAddress(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: Text | None = None
-    line1: Text | None = None
-    line2: Text | None = None
-    city: Text | None = None
-    region: Text | None = None
+    name: NativeText | None = None
+    line1: NativeText | None = None
+    line2: NativeText | None = None
+    city: NativeText | None = None
+    region: NativeText | None = None
     postal_code: Annotated[str, StringConstraints(max_length=32)] | None = None
     country: Annotated[str, StringConstraints(max_length=2)] | None = None
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -290,19 +300,19 @@ class NativeAddress(BaseModel):
 
 class NativeCustomer(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    email: Text | None = None
-    name: Text | None = None
+    email: NativeText | None = None
+    name: NativeText | None = None
 
 
 class NativeLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
     quantity: StrictInt = Field(ge=1, le=100_000)
-    unit_price: Money
+    unit_price: NativeMoney
 
 
 class NativeOrder(BaseModel):
-    """POST /orders. Money is a decimal string ("19.99") in `currency`; never a JSON number."""
+    """POST /orders. NativeMoney is a decimal string ("19.99") in `currency`; never a JSON number."""
 
     model_config = ConfigDict(extra="ignore")
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]

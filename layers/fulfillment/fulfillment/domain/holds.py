@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from fulfillment.config import FraudRules
 from fulfillment.domain.model import Address, Hold, Order
 
+LISTED = 10  # lines named in a hold's detail (it is stored on the order's state item: kept small)
+
 # Countries whose addresses carry no postal code (ISO 3166-1 alpha-2).
 COUNTRIES_WITHOUT_POSTCODE = frozenset({"AE", "AG", "AO", "BS", "BZ", "FJ", "GH", "HK", "JM", "KI", "MO", "QA", "TV"})
 
@@ -53,7 +55,7 @@ def evaluate(order: Order, *, allowed_payment_states: Iterable[str], rules: Frau
             holds[Hold.ADDRESS_INVALID] = "; ".join(problems)
     unknown = [line for line in order.lines if not line.known]
     if unknown:
-        holds[Hold.UNKNOWN_SKU] = "lines without a catalog SKU: " + ", ".join(
-            f"{line.line_no} ({line.sku or 'no sku'})" for line in unknown
-        )
+        shown = ", ".join(f"{line.line_no} ({(line.sku or 'no sku')[:64]})" for line in unknown[:LISTED])
+        more = f" and {len(unknown) - LISTED} more" if len(unknown) > LISTED else ""
+        holds[Hold.UNKNOWN_SKU] = f"lines without a catalog SKU: {shown}{more}"
     return holds

@@ -66,6 +66,7 @@ class Order:
     access_token_hash: str = ""
     payload_hash: str = ""
     shipment_seq: int = 0  # shipments created so far (ids are order_id.NNN)
+    detail_parts: int = 1  # items the order's detail is stored in (more than one only for very big orders)
     downloads_resent_at: str | None = None  # the customer's last "send my links again" (rate limit)
     return_seq: int = 0  # return authorisations opened so far (ids are order_id.rNN)
     changes: tuple[Entry, ...] = ()  # timeline entries of this version (the stream turns them into history/events)
@@ -140,6 +141,18 @@ class Order:
         return any(line.reserved or line.backordered for line in self.lines)
 
     @property
+    def may_reserve(self) -> bool:
+        """An order under fraud review takes no stock until a person releases it: one order for a billion units
+        would otherwise reserve every unit and head every backorder queue."""
+        return Hold.FRAUD_REVIEW.value not in self.holds
+
+    @property
+    def may_backorder(self) -> bool:
+        """Only a paid order waits in a backorder queue: an unpaid one reserves what is on the shelf and expires;
+        the rest of it queues when the payment arrives (at its place by order time, as every backorder)."""
+        return self.may_reserve and Hold.AWAITING_PAYMENT.value not in self.holds
+
+    @property
     def order_value(self) -> Decimal:
         if self.total is not None:
             return self.total
@@ -182,7 +195,19 @@ class Order:
         if reason not in self.holds:
             return self
         remaining = {k: v for k, v in self.holds.items() if k != reason}
-        return replace(self, holds=remaining).record(Entry("hold_released", {"reason": reason, "by": by}))
+        released = replace(self, holds=remaining).record(Entry("hold_released", {"reason": reason, "by": by}))
+        return released.request_stock()
+
+    def request_stock(self) -> Order:
+        """Ask for a reservation pass when lines need units the order may take now: its first pass, or the rest
+        of an order that may now wait for stock (paid, released from review, its SKUs known)."""
+        if self.cancelled or not self.may_reserve or self.reservation_state is WorkState.PENDING:
+            return self
+        if not any(line.needs_stock and line.unallocated for line in self.lines):
+            return self
+        if self.reservation_state is WorkState.NONE or self.may_backorder:
+            return replace(self, reservation_state=WorkState.PENDING, reservation_cursor=0)
+        return self
 
     def cancel(self, *, reason: str | None, by: str) -> Order:
         """Cancel; stock the order holds (reserved or waiting) is released asynchronously."""

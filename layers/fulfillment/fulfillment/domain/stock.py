@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from fulfillment.errors import InsufficientStock
+
+SKU_PATTERN = r"^[A-Za-z0-9._\-]{1,64}$"  # what the catalog accepts (and so what can ever be known)
+_SKU = re.compile(SKU_PATTERN)
+
+
+def is_catalog_sku(sku: str | None) -> bool:
+    """A storefront's SKU the catalog could hold. Any other (too long, spaces, ...) is unknown without a lookup."""
+    return bool(sku) and _SKU.match(sku or "") is not None
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,15 @@ class StockLevel:
     shipped: int = 0
     updated_at: str | None = None
     exists: bool = True
+
+    def recount(self, on_hand: int) -> int:
+        """The change that makes a count of `on_hand` true. Units reserved here are promised to orders: a count
+        below them cannot simply be written (those orders need a person, or the 3PL's rejection flow)."""
+        if on_hand < self.reserved:
+            raise InsufficientStock(
+                f"counted {on_hand} {self.sku} at {self.location}, but {self.reserved} are reserved for orders"
+            )
+        return on_hand - self.on_hand
 
 
 @dataclass(frozen=True)

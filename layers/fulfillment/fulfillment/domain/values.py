@@ -25,6 +25,7 @@ class Hold(StrEnum):
     PROVIDER_UNRESPONSIVE = "provider_unresponsive"
     FULFILLMENT_REJECTED = "fulfillment_rejected"  # a provider refused for a reason an operator must look at
     DIGITAL_ASSET_MISSING = "digital_asset_missing"  # a paid digital line whose SKU names no file to deliver
+    STALLED = "stalled"  # the sweep re-queued its work several times (or found none) and the order did not move
 
 
 class OrderStatus(StrEnum):

@@ -15,8 +15,8 @@ from fulfillment import tokens
 from fulfillment.config import Settings
 from fulfillment.domain import holds
 from fulfillment.domain.events import CustomerEvent, Entry
-from fulfillment.domain.model import Channel, Line, LineKind, Order, WorkState, is_newer, order_id_for
-from fulfillment.domain.stock import CatalogItem
+from fulfillment.domain.model import Channel, Line, LineKind, Order, is_newer, order_id_for
+from fulfillment.domain.stock import CatalogItem, is_catalog_sku
 from fulfillment.errors import AlreadyExists, Conflict, OrderNotFound
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import apply_once
@@ -98,13 +98,18 @@ class Intake:
         self.token_key = token_key
         self.store = store
 
-    def accept(self, snapshot: Order, *, now: str) -> IntakeResult:
+    def accept(self, snapshot: Order, *, now: str, platform_id: str | None = None) -> IntakeResult:
+        """Store a new order, or apply a later snapshot of a stored one. `platform_id` (the storefront's own global
+        id of the order) is claimed with a new order when the signature did not prove its shop (fulfillment.shops):
+        taken by an order of another shop, the request is refused with OrderOfAnotherShop and nothing is stored."""
         order_id = order_id_for(snapshot.channel, snapshot.shop, snapshot.external_id)
         token = tokens.token_for(order_id, self.token_key)
         fingerprint = payload_hash(snapshot)
         order = self._new_order(snapshot, order_id, token, fingerprint, now)
         uow = self.store.unit()
         uow.add_order(order)
+        if platform_id is not None:
+            uow.claim_platform_id(order, platform_id)
         try:
             uow.commit()
             return IntakeResult(order_id, order.status.value, duplicate=False, created=True, access_token=token)
@@ -129,7 +134,8 @@ class Intake:
         return apply_once(self.store, step, what=f"order {order_id}")
 
     def _new_order(self, snapshot: Order, order_id: str, token: str, fingerprint: str, now: str) -> Order:
-        lines = resolve_lines(snapshot.lines, self.store.catalog(line.sku for line in snapshot.lines if line.sku))
+        skus = {line.sku for line in snapshot.lines if line.sku and is_catalog_sku(line.sku)}
+        lines = resolve_lines(snapshot.lines, self.store.catalog(skus))
         order = replace(
             snapshot,
             order_id=order_id,
@@ -144,11 +150,11 @@ class Intake:
         )
         if snapshot.cancelled:
             return replace(order, cancelled=False).cancel(reason=snapshot.cancel_reason, by=snapshot.channel.value)
+        if not lines:  # every line was removed (quantity 0): nothing will ever be fulfilled, so it is closed now
+            return order.cancel(reason="nothing_to_fulfil", by=snapshot.channel.value)
         order = order.place_holds(
             holds.evaluate(
                 order, allowed_payment_states=self.settings.allowed_payment_states, rules=self.settings.fraud_rules
             )
         )
-        if any(line.needs_stock for line in order.lines):
-            order = replace(order, reservation_state=WorkState.PENDING)
-        return order
+        return order.request_stock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fulfillment.config import Settings
@@ -42,6 +43,17 @@ def catalog_view(item: CatalogItem) -> dict[str, Any]:
     if view.get("digital"):
         view["digital"] = {k: v if isinstance(v, str) else int(v) for k, v in view["digital"].items()}
     return view
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What a 3PL's snapshot changed (units of drift) and which SKUs it could not set, each with its reason."""
+
+    drift: int
+    refused: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"reconciled, drift {self.drift} units" + (f", refused {list(self.refused)}" if self.refused else "")
 
 
 class Inventory:
@@ -92,7 +104,7 @@ class Inventory:
         self._check(sku, location)
         for _ in range(MAX_ATTEMPTS):
             current = self.store.level(sku, location)
-            delta = level.on_hand - current.on_hand
+            delta = current.recount(level.on_hand)
             if delta == 0:
                 return stock_view(current)
             try:
@@ -122,7 +134,7 @@ class Inventory:
         view["adjustment_id"] = adjustment_id
         return view, applied
 
-    def reconcile(self, message: p.InventorySnapshot) -> str:
+    def reconcile(self, message: p.InventorySnapshot) -> Reconciliation:
         """Set on-hand at the provider's location to what it counted; report what could not be applied.
 
         Each item's adjustment id derives from the message id, so a redelivered snapshot changes nothing.
@@ -133,14 +145,20 @@ class Inventory:
         if location.provider != message.provider:
             raise NotOwner(f"provider {message.provider} does not operate {message.location}")
         drift, refused = 0, []
-        as_of = p.iso(message.as_of)
+        # A count from the future (a skewed clock) is taken as of now: kept as is, it would make every later,
+        # correct snapshot look older than the level and be refused as stale.
+        as_of = min(p.iso(message.as_of), utc_now())
         for item in message.items:
             for _ in range(5):
                 current = self.store.level(item.sku, message.location)
                 if current.exists and (current.updated_at or "") > as_of:
-                    refused.append(item.sku)  # stock moved after the count was taken: the count is stale for it
+                    refused.append(f"{item.sku} (stale: stock moved after the count)")
                     break
-                delta = item.on_hand - current.on_hand
+                try:
+                    delta = current.recount(item.on_hand)
+                except InsufficientStock:
+                    refused.append(f"{item.sku} (insufficient_stock: {current.reserved} reserved)")
+                    break
                 if delta == 0:
                     break
                 try:
@@ -163,7 +181,8 @@ class Inventory:
                     break
                 except ConcurrentModification:
                     continue  # moved between our read and our write: read again
-                except InsufficientStock:
-                    refused.append(item.sku)  # would take reserved units: needs a person (or the rejection flow)
-                    break
-        return f"reconciled, drift {drift} units" + (f", refused {refused}" if refused else "")
+                except InsufficientStock:  # reservations landed between our read and our write
+                    continue
+            else:
+                refused.append(f"{item.sku} (still changing)")
+        return Reconciliation(drift, tuple(refused))

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from fulfillment.config import Settings
-from fulfillment.domain.model import Hold, LineKind, Order, WorkState
+from fulfillment.domain.model import Hold, LineKind, Order
 from fulfillment.domain.shipments import ShipmentEvent, ShipmentStatus
 from fulfillment.errors import Conflict, NotFound, OrderNotFound
 from fulfillment.services.ports import Store, UnitOfWork
@@ -84,10 +84,7 @@ class Operations:
                 kind = line.kind if line.requires_shipping is not None else LineKind(found[line.sku].kind)
                 line = replace(line, known=True, kind=kind)
             lines.append(line)
-        order = replace(order, lines=tuple(lines))
-        if any(line.needs_stock and line.unallocated for line in order.lines):
-            order = replace(order, reservation_state=WorkState.PENDING, reservation_cursor=0)
-        return order
+        return replace(order, lines=tuple(lines))  # releasing the hold then asks for their stock
 
     def ship_in_house(
         self,

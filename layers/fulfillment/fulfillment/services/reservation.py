@@ -94,6 +94,8 @@ class Reservations:
                 else:
                     free = {pair: units - taken.get(pair, 0) for pair, units in available.items()}
                     [plan] = plan_lines([(line.line_no, line.sku, line.unallocated)], free, self.location_ids)
+                if not order.may_backorder:  # unpaid: what is on the shelf, no place in the queue
+                    plan = replace(plan, backordered=0)
                 tracked = {
                     loc for loc in plan.allocations if self.settings.tracks_stock(loc) and line.sku not in dropship
                 }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import Settings
-from fulfillment.contracts.messages import CheckShipmentTimer, DispatchOrder, ExpireUnpaid, ReserveOrder
+from fulfillment.contracts.messages import CheckShipmentTimer
 from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.shipments import TERMINAL, Shipment, ShipmentStatus, plus
@@ -19,7 +19,6 @@ from fulfillment.services.ports import UnitOfWork
 from fulfillment.services.unit import Outcome, apply_once, require, utc_now
 
 S = ShipmentStatus
-SWEEP_LIMIT = 50
 
 
 class Timers:
@@ -87,24 +86,6 @@ class Timers:
         return apply_once(self.store, step, what=f"timer of {shipment_id}")
 
 
-def sweep(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[str, BaseModel]]:
-    """Work whose trigger may have been lost (a stream batch that exhausted its retries), as (queue, message).
-
-    Every work message is idempotent, so sweeping something that was merely slow costs one no-op.
-    """
-    cutoff = (now - timedelta(seconds=settings.sweep_after_seconds)).isoformat()
-    reservation, dispatch = str(settings.reservation_queue_url), str(settings.dispatch_queue_url)
-    work: list[tuple[str, BaseModel]] = []
-    work += [(reservation, ReserveOrder(order_id=o)) for o in store.created_before("received", cutoff, SWEEP_LIMIT)]
-    work += [(dispatch, DispatchOrder(order_id=o)) for o in store.created_before("reserved", cutoff, SWEEP_LIMIT)]
-    # Orders held since before the unpaid expiry may be awaiting payment too long: the consumer checks the hold.
-    expiry_cutoff = (now - timedelta(seconds=settings.unpaid_expiry_seconds)).isoformat()
-    work += [
-        (reservation, ExpireUnpaid(order_id=o)) for o in store.created_before("on_hold", expiry_cutoff, SWEEP_LIMIT)
-    ]
-    return work
-
-
 BACKLOG_FLOOR = 100
 
 
@@ -121,4 +102,4 @@ def due(settings: Settings, store: DynamoStore, now: datetime) -> list[tuple[str
     ]
 
 
-__all__ = ["Timers", "sweep", "due", "utc_now"]
+__all__ = ["Timers", "due", "utc_now"]

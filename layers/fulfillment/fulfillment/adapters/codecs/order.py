@@ -9,6 +9,7 @@ empty detail (the router needs none of it).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -116,14 +117,30 @@ def to_item(order: Order) -> Item:
         "reservation_cursor": order.reservation_cursor,
         "release_state": order.release_state.value,
         "shipment_seq": order.shipment_seq,
+        **({"detail_parts": order.detail_parts} if order.detail_parts > 1 else {}),
         **({"downloads_resent_at": order.downloads_resent_at} if order.downloads_resent_at else {}),
         **({"return_seq": order.return_seq} if order.return_seq else {}),
         "changes": [_entry_item(entry) for entry in order.changes],
     }
 
 
-def detail_item(order: Order) -> Item:
-    return {
+DETAIL_PART_BYTES = 300_000  # well under DynamoDB's 400 KB item limit
+
+
+def detail_items(order: Order) -> list[Item]:
+    """The detail: one item, or parts of at most ~300 KB each for an order too big for one (1,000 lines with long
+    titles). The first part carries everything but lines, and how many parts there are."""
+    parts: list[list[Item]] = [[]]
+    size = 0
+    for line in order.lines:
+        entry = _line_detail(line)
+        cost = len(json.dumps(entry, default=str)) + 64
+        if parts[-1] and size + cost > DETAIL_PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(entry)
+        size += cost
+    first: Item = {
         **keys.order_detail_key(order.order_id),
         "type": "order_detail",
         "order_id": order.order_id,
@@ -135,8 +152,14 @@ def detail_item(order: Order) -> Item:
         "total": str(order.total) if order.total is not None else None,
         "access_token_hash": order.access_token_hash,
         "payload_hash": order.payload_hash,
-        "lines": [_line_detail(line) for line in order.lines],
+        "lines": parts[0],
+        **({"parts": len(parts)} if len(parts) > 1 else {}),
     }
+    rest = [
+        {**keys.order_detail_key(order.order_id, n), "type": "order_detail", "order_id": order.order_id, "lines": lines}
+        for n, lines in enumerate(parts[1:], start=2)
+    ]
+    return [first, *rest]
 
 
 def from_item(item: Item, detail: Item | None = None) -> Order:
@@ -170,6 +193,7 @@ def from_item(item: Item, detail: Item | None = None) -> Order:
         access_token_hash=detail.get("access_token_hash", ""),
         payload_hash=detail.get("payload_hash", ""),
         shipment_seq=int(item.get("shipment_seq", 0)),
+        detail_parts=int(item.get("detail_parts", 1)),
         downloads_resent_at=item.get("downloads_resent_at"),
         return_seq=int(item.get("return_seq", 0)),
         changes=tuple(_entry(e) for e in item.get("changes") or ()),
@@ -177,11 +201,15 @@ def from_item(item: Item, detail: Item | None = None) -> Order:
 
 
 def from_items(items: list[Item]) -> Order | None:
-    """The order among a partition's items (state and detail), or None."""
+    """The order among a partition's items (state and every part of the detail), or None."""
     state = next((i for i in items if is_order(i)), None)
     if state is None:
         return None
-    return from_item(state, next((i for i in items if is_detail(i)), None))
+    parts = sorted((i for i in items if is_detail(i)), key=lambda i: str(i["SK"]))
+    if not parts:
+        return from_item(state)
+    detail = {**parts[0], "lines": [line for part in parts for line in part.get("lines") or ()]}
+    return from_item(state, detail)
 
 
 def is_order(item: Item) -> bool:
@@ -189,7 +217,8 @@ def is_order(item: Item) -> bool:
 
 
 def is_detail(item: Item) -> bool:
-    return item.get("SK") == keys.ORDER_DETAIL_SK
+    sk = str(item.get("SK", ""))
+    return sk == keys.ORDER_DETAIL_SK or sk.startswith(keys.ORDER_DETAIL_SK + "#")
 
 
 def timeline_item(order_id: str, at: str, source: str, version: int, changes: list[Item]) -> Item:
