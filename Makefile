@@ -2,15 +2,31 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+LOCK   := requirements-dev.lock
+# The stamp names the interpreter's version: another PYTHON (or an upgraded one) rebuilds the virtualenv.
+PYVER  := $(shell $(PYTHON) -c 'import sys; print(".".join(map(str, sys.version_info[:3])))' 2>/dev/null)
+STAMP  := $(VENV)/.installed-$(PYVER)
+TOOLS  := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo stack test lint typecheck template-check clean
+.PHONY: demo stack test lint typecheck template-check security fuzz lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
+	@test -n "$(PYVER)" || { echo "$(PYTHON) not found: set PYTHON=python3.11 (or newer)"; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --upgrade pip uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -r $(LOCK) -e .
 	touch $(STAMP)
+
+# Best effort: where the tools cannot be installed (offline), their checks say SKIPPED instead of failing.
+$(TOOLS_STAMP): requirements-tools.txt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet -r requirements-tools.txt || { \
+	  echo "tools: requirements-tools.txt could not be installed (offline?): sam validate, checkov and pip-audit are SKIPPED"; \
+	  touch $(TOOLS)/.unavailable; }
+	touch $(TOOLS_STAMP)
 
 demo: $(STAMP)          ## start the local stack, run the demo, print the summary; exits non-zero if an invariant fails
 	$(PY) -m fulfillment_local.demo $(ARGS)
@@ -18,11 +34,22 @@ demo: $(STAMP)          ## start the local stack, run the demo, print the summar
 stack: $(STAMP)         ## start the local stack and keep it running for curl / aws-cli
 	$(PY) -m fulfillment_local.stack $(ARGS)
 
-test: $(STAMP) template-check lint typecheck   ## template gate, lint, type check, then the whole test suite
+test: $(STAMP) template-check security lint typecheck   ## template gate, security checks, lint, type check, the suite
 	$(PY) -m pytest $(ARGS)
 
-template-check: $(STAMP)
-	$(PY) -m fulfillment_local.template_check template.yaml
+template-check: $(STAMP) $(TOOLS_STAMP)   ## cfn-lint (source and translated), the SAM transform, sam validate --lint
+	$(PY) -m fulfillment_local.template_check template.yaml $(if $(wildcard $(TOOLS)/.unavailable),--no-sam,--sam $(TOOLS)/bin/sam)
+
+security: template-check   ## checkov on the translated template (.checkov.yaml: what is skipped and why), pip-audit
+	.ci/security
+
+fuzz: $(STAMP)   ## generated attacks: property tests of every parser and 10,000+ requests through the handlers
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/unit/test_properties.py tests/fuzz -s $(ARGS)
+
+lock: $(TOOLS_STAMP)   ## re-resolve requirements-dev.lock and the layer's pinned requirements
+	$(TOOLS)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o $(LOCK)
+	$(TOOLS)/bin/uv pip compile layers/fulfillment/requirements.in -c $(LOCK) --python-version 3.13 \
+	  --python-platform aarch64-manylinux_2_28 --no-annotate -o layers/fulfillment/requirements.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -31,4 +58,4 @@ typecheck: $(STAMP)     ## mypy --strict over the layer and every handler (confi
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache

@@ -124,3 +124,89 @@ def test_the_layer_ships_the_shared_package() -> None:
     assert (content / "fulfillment" / "__init__.py").is_file()
     assert (content / "requirements.txt").is_file()
     assert Path(content / "fulfillment").resolve() != (ROOT / "local").resolve()
+
+
+# ---------------------------------------------------------------------------------------------- hardening
+def _ref(value: object) -> str:
+    """The logical id a !Ref / !GetAtt names."""
+    assert isinstance(value, dict), value
+    return str(value.get("Ref") or str(value.get("GetAtt")).split(".")[0])
+
+
+def test_every_queue_or_stream_consumer_is_bounded_to_what_it_consumes() -> None:
+    """SAM's managed execution role for SQS/stream triggers may read every queue in the account: a boundary cuts
+    each consumer down to its own queue (the router to the table's stream)."""
+    policies = resources("AWS::IAM::ManagedPolicy")
+    for name, fn in functions().items():
+        events = (fn["Properties"].get("Events") or {}).values()
+        consumed = [e for e in events if e["Type"] in ("SQS", "DynamoDB")]
+        if not consumed:
+            continue
+        boundary = policies[_ref(fn["Properties"]["PermissionsBoundary"])]["Properties"]["PolicyDocument"]
+        [deny] = [s for s in boundary["Statement"] if s["Effect"] == "Deny"]
+        source = consumed[0]["Properties"].get("Queue") or consumed[0]["Properties"]["Stream"]
+        assert _ref(deny["NotResource"]) == _ref(source), name
+        allowed = [a for s in boundary["Statement"] if s["Effect"] == "Allow" for a in s["Action"]]
+        assert not [a for a in allowed if a.endswith("*")], f"{name}: wildcards in its boundary"
+
+
+def test_dead_letters_errors_throttles_and_lag_are_alarmed_to_one_topic() -> None:
+    alarms = resources("AWS::CloudWatch::Alarm")
+    watched: dict[str, set[str]] = {}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert [_ref(a) for a in props["AlarmActions"]] == ["AlarmTopic"]
+        for query in props.get("Metrics") or []:
+            if "MetricStat" in query:
+                metric = query["MetricStat"]["Metric"]
+                for dim in metric["Dimensions"]:
+                    watched.setdefault(metric["MetricName"], set()).add(_ref(dim["Value"]))
+        for dim in props.get("Dimensions") or []:
+            watched.setdefault(props["MetricName"], set()).add(_ref(dim["Value"]))
+    dlqs = {name for name in resources("AWS::SQS::Queue") if name.endswith("DLQ")}
+    assert watched["ApproximateNumberOfMessagesVisible"] == dlqs
+    assert watched["Errors"] == watched["Throttles"] == set(functions())
+    assert watched["IteratorAge"] == {"EventRouterFunction"}
+    work_queues = {name for name, q in resources("AWS::SQS::Queue").items() if "RedrivePolicy" in q["Properties"]}
+    assert watched["ApproximateAgeOfOldestMessage"] == work_queues
+
+
+def test_logs_are_kept_for_a_set_time_and_the_api_logs_access() -> None:
+    groups = resources("AWS::Logs::LogGroup")
+    named = {str(g["Properties"].get("LogGroupName", {}).get("Sub", "")) for g in groups.values()}
+    assert {f"/aws/lambda/${{{name}}}" for name in functions()} <= named
+    assert all(_ref(g["Properties"]["RetentionInDays"]) == "LogRetentionDays" for g in groups.values())
+    [api] = resources("AWS::Serverless::Api").values()
+    assert _ref(api["Properties"]["AccessLogSetting"]["DestinationArn"]) == "ApiAccessLogs"
+
+
+def test_every_function_can_reserve_concurrency() -> None:
+    for name, fn in functions().items():
+        reserved = fn["Properties"]["ReservedConcurrentExecutions"]["If"]
+        assert reserved[0] == "ReserveConcurrency" and reserved[2] == {"Ref": "AWS::NoValue"}, name
+
+
+def test_what_holds_state_or_evidence_outlives_the_stack() -> None:
+    [table] = resources("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain" and table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    kept = {
+        **resources("AWS::SecretsManager::Secret"),
+        **{n: q for n, q in resources("AWS::SQS::Queue").items() if n.endswith("DLQ")},
+    }
+    for name, resource in kept.items():
+        assert resource.get("DeletionPolicy") == resource.get("UpdateReplacePolicy") == "Retain", name
+
+
+def test_the_bus_rule_retries_and_keeps_what_it_cannot_deliver() -> None:
+    for rule in resources("AWS::Events::Rule").values():
+        for target in rule["Properties"]["Targets"]:
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600
+            assert _ref(target["DeadLetterConfig"]["Arn"]).endswith("DLQ")
+
+
+def test_the_layer_requirements_are_the_locked_versions() -> None:
+    lock = dict(line.split("==") for line in (ROOT / "requirements-dev.lock").read_text().splitlines() if "==" in line)
+    layer = (ROOT / "layers/fulfillment/requirements.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in layer if "==" in line)
+    assert pins and {name: lock.get(name) for name in pins} == pins

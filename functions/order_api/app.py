@@ -79,9 +79,9 @@ def get_order(order_id: str) -> Response[str]:
 @admin
 def list_orders() -> Response[str]:
     event = app.current_event
-    status = event.get_query_string_value("status")
-    if status not in {s.value for s in OrderStatus}:
-        raise BadRequest(f"status must be one of {[s.value for s in OrderStatus]}")
+    status = event.get_query_string_value("status")  # none: every order, newest first
+    if status is not None and status not in {s.value for s in OrderStatus}:
+        raise BadRequest(f"status must be one of {[s.value for s in OrderStatus]} (or absent: every order)")
     try:
         limit = min(max(int(event.get_query_string_value("limit") or 50), 1), 100)
     except ValueError:

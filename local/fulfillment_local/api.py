@@ -115,6 +115,8 @@ class ApiGateway:
     def __init__(self, invoke: Invoker, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.router = Router()
         self.invoke = invoke
+        # Documents served as they are, beside the API's routes (the OpenAPI description and its Swagger UI).
+        self.static: dict[str, tuple[str, bytes]] = {}
         self.requests = 0
         self.by_status: dict[int, int] = {}
         self._stats_lock = threading.Lock()
@@ -280,6 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
         body, too_large = self._read_body()
         if too_large:
             self._send_json(413, {"message": "Request Too Long"}, close=True)
+            return
+        static = self.gateway.static.get(path) if method in ("GET", "HEAD") else None
+        if static is not None:
+            content_type, data = static
+            self._send(200, [("Content-Type", content_type)], data if method == "GET" else b"")
             return
         matched = self.gateway.router.match(method, segments)
         if matched is None:

@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 
 from .api import ApiGateway, Route
-from .cfn import ACCOUNT_ID, REGION, TemplateError, load_yaml
+from .cfn import ACCOUNT_ID, NO_VALUE, REGION, TemplateError, load_yaml
 from .chaos import Chaos
 from .filtering import parse_filters
 from .functions import (
@@ -122,6 +122,14 @@ class LocalStack:
         self._started = False
         self._stopping = False
 
+    def _serve_api_description(self) -> None:
+        """`docs/openapi.json` beside the template, if there is one, at /openapi.json, with Swagger UI at /docs."""
+        assert self._gateway is not None
+        description = self.template.dir / "docs" / "openapi.json"
+        if description.is_file():
+            self._gateway.static["/openapi.json"] = ("application/json", description.read_bytes())
+            self._gateway.static["/docs"] = ("text/html; charset=utf-8", SWAGGER_UI.encode())
+
     # ================================================================== lifecycle
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -159,6 +167,7 @@ class LocalStack:
         logs.mkdir(parents=True, exist_ok=True)
 
         self._gateway = ApiGateway(self._invoke_result, port=self.port)
+        self._serve_api_description()
         self._resources = ResourceManager(
             self.template, self.boto3_client, api_url=self._gateway.url, stack_name=self.stack_name
         )
@@ -177,6 +186,9 @@ class LocalStack:
         self.outputs = self._resolve_outputs()
         self.outputs_file.parent.mkdir(parents=True, exist_ok=True)
         self.outputs_file.write_text(json.dumps(self.outputs, indent=2) + "\n", encoding="utf-8")
+        # Where clients reach this stack (the command-line client reads it: python -m fulfillment_local.cli).
+        endpoints = {"api_url": self._gateway.url, "endpoint_url": self.endpoint_url, "region": REGION}
+        (self.outputs_file.parent / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
 
         self._gateway.start()
         for poller in self.sqs_pollers:
@@ -429,8 +441,9 @@ class LocalStack:
         env.update({k: _env_value(v) for k, v in variables.items()})
         reserved = props.get("ReservedConcurrentExecutions")
         max_concurrency = self.function_concurrency.get(fn.logical_id, self.concurrency)
-        if reserved is not None and fn.logical_id not in self.function_concurrency:
-            max_concurrency = max(1, min(max_concurrency, int(resources.resolve(reserved))))
+        reserved = resources.resolve(reserved) if reserved is not None else None
+        if reserved not in (None, NO_VALUE) and fn.logical_id not in self.function_concurrency:
+            max_concurrency = max(1, min(max_concurrency, int(reserved)))
         spec = FunctionSpec(
             logical_id=fn.logical_id,
             function_name=name,
@@ -755,6 +768,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+SWAGGER_UI = """<!doctype html>
+<html><head><meta charset="utf-8"><title>API - local stack</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""
+
+
 def _print_banner(stack: LocalStack) -> None:
     width = max((len(k) for k in stack.outputs), default=0)
     print("Outputs")
@@ -763,19 +786,70 @@ def _print_banner(stack: LocalStack) -> None:
     print(f"\n(outputs written to {stack.outputs_file})")
     print(f"Function logs: {stack.state_dir / 'logs'}/<Function>.log\n")
     print(f"HTTP API:       {stack.api_url}")
+    if stack._gateway is not None and "/docs" in stack._gateway.static:
+        print(f"API description: {stack.api_url}/openapi.json  (Swagger UI: {stack.api_url}/docs)")
     print(f"AWS endpoint:   {stack.endpoint_url}  (region {REGION}, any credentials)")
     creds = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
     tables = [str(p.ref) for p in stack.resources.physical.values() if p.type == "AWS::DynamoDB::Table"]
     if tables:
         print(f"\n  {creds} aws --endpoint-url {stack.endpoint_url} dynamodb scan --table-name {tables[0]}")
     assert stack._gateway is not None
-    routes = stack._gateway.router.routes
-    example = next((r for r in routes if r.method == "GET"), routes[0] if routes else None)
-    if example:
-        path = re.sub(r"\{[^}]+\}", "example", example.path)
-        flag = "" if example.method in ("GET", "ANY") else f" -X {example.method}"
-        print(f"  curl -s{flag} {stack.api_url}{path}")
+    if "NativeWebhookSecretArn" in stack.outputs:
+        _print_try_it(stack)
+    else:
+        routes = stack._gateway.router.routes
+        example = next((r for r in routes if r.method == "GET"), routes[0] if routes else None)
+        if example:
+            path = re.sub(r"\{[^}]+\}", "example", example.path)
+            flag = "" if example.method in ("GET", "ANY") else f" -X {example.method}"
+            print(f"  curl -s{flag} {stack.api_url}{path}")
     print("\nCtrl-C to stop.", flush=True)
+
+
+def _print_try_it(stack: LocalStack) -> None:
+    """This project's stack: its local secrets, a signed order ready to paste, and the command-line client."""
+    import hashlib
+    import hmac
+
+    from .peers.base import read_secret
+
+    sm = stack.boto3_client("secretsmanager")
+    names = {"native": "NativeWebhookSecretArn", "admin": "AdminApiSecretArn", "shopify": "ShopifyWebhookSecretArn"}
+    secrets = {k: read_secret(sm, stack.outputs[v]) for k, v in names.items() if v in stack.outputs}
+    print("\nLocal secrets: " + ", ".join(f"{k} = {v}" for k, v in secrets.items()))
+    admin = f"-H 'Authorization: Bearer {secrets.get('admin', '')}'"
+    body = json.dumps(
+        {
+            "external_id": "by-hand-1",
+            "currency": "USD",
+            "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
+            "shipping_address": {"line1": "1 Way", "city": "London", "postal_code": "N1 9GU", "country": "GB"},
+            "payment_status": "paid",
+            "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "19.99"}],
+        },
+        separators=(",", ":"),
+    )
+    now = int(time.time())
+    mac = hmac.new(secrets.get("native", "").encode(), f"{now}.{body}".encode(), hashlib.sha256).hexdigest()
+    print("\nTry it by hand (README, 'Try it by hand'): seed the catalog and stock first, then order:")
+    print(
+        f"  curl -s -X PUT {stack.api_url}/catalog/SKU-1 {admin} -H 'Content-Type: application/json'"
+        ' -d \'{"kind": "physical"}\''
+    )
+    print(
+        f"  curl -s -X PUT {stack.api_url}/inventory/SKU-1/WH-EAST {admin} -H 'Content-Type: application/json'"
+        " -d '{\"on_hand\": 10}'"
+    )
+    print("  # signed now, valid for 5 minutes (the signature covers the timestamp):")
+    print(
+        f"  curl -s -X POST {stack.api_url}/orders -H 'Content-Type: application/json'"
+        f" -H 'X-Fulfillment-Signature: t={now},v1={mac}' -d '{body}'"
+    )
+    print(f"  curl -s {stack.api_url}/orders {admin}")
+    print("  or, any time, with the command-line client (it signs for you):")
+    print("  .venv/bin/python -m fulfillment_local.cli seed SKU-1 --units 10")
+    print("  .venv/bin/python -m fulfillment_local.cli order SKU-1 --qty 2      # --channel shopify|woocommerce")
+    print("  .venv/bin/python -m fulfillment_local.cli --help                   # requests, tpl, scan, show, list")
 
 
 if __name__ == "__main__":

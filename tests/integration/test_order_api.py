@@ -90,6 +90,23 @@ def test_operators_list_orders_by_status(admin, placed, intake_fn):
     assert len(held) == 1 and held[0]["holds"] == ["awaiting_payment"]
 
 
+def test_without_a_status_every_order_is_listed_newest_first_a_page_at_a_time(admin, placed, intake_fn):
+    later = [native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")[1]["order_id"] for _ in range(3)]
+    newest_first = [*reversed(later), placed["order_id"]]  # on_hold and reserved orders, in one list
+    seen, cursor = [], None
+    while True:
+        page = response_json(
+            admin.call("GET", "/orders", "/orders", {}, query={"limit": "2", **({"cursor": cursor} if cursor else {})})
+        )
+        seen += [o["order_id"] for o in page["orders"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == newest_first
+    bad = admin.call("GET", "/orders", "/orders", {}, query={"cursor": "bm9wZQ"})
+    assert bad["statusCode"] == 400
+
+
 def test_releasing_a_hold_is_recorded_and_clears_the_status(admin, stack, intake_fn, router_fn, reservation_fn):
     flow = Flow(stack, router_fn, reservation_fn)
     _, body = native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")

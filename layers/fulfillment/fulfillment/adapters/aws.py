@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,26 @@ def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
-@cache
-def dynamodb() -> DynamoDBServiceResource:
-    return boto3.resource("dynamodb", config=_CONFIG)
+class _PerThread:
+    """The DynamoDB resource, one per thread: boto3 resources are not thread-safe (concurrent queries through one
+    resource can build each other's condition expressions). A Lambda environment runs one thread; tests and the
+    local runtime run several."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._generation = 0
+
+    def __call__(self) -> DynamoDBServiceResource:
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] != self._generation:
+            held = self._local.held = (self._generation, boto3.resource("dynamodb", config=_CONFIG))
+        return held[1]
+
+    def cache_clear(self) -> None:
+        self._generation += 1
+
+
+dynamodb = _PerThread()
 
 
 def table() -> Table:

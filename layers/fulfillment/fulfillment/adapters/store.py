@@ -210,6 +210,30 @@ class DynamoStore:
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return page.get("Items", []), next_cursor
 
+    def list_all(self, statuses: list[str], *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
+        """Every order, newest first: a page from each status list (one Query each), merged by creation. The cursor
+        is the sort key of the last order returned; the next page continues below it in every list."""
+        below = _decode_all_cursor(cursor) if cursor else None
+        merged: list[Item] = []
+        more = False
+        for status in statuses:
+            partition = K("GSI1PK").eq(keys.status_index_partition(status))
+            condition = partition & K("GSI1SK").lt(below) if below else partition
+            page = table().query(
+                IndexName=keys.STATUS_INDEX, KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit
+            )
+            merged += page.get("Items", [])
+            more = more or "LastEvaluatedKey" in page
+        merged.sort(key=lambda i: str(i["GSI1SK"]), reverse=True)
+        page_items = merged[:limit]
+        more = more or len(merged) > limit
+        next_cursor = (
+            base64.urlsafe_b64encode(json.dumps({"below": page_items[-1]["GSI1SK"]}).encode()).decode()
+            if more and page_items
+            else None
+        )
+        return page_items, next_cursor
+
     # ------------------------------------------------------------------ shipments
     def shipment(self, shipment_id: str) -> Shipment | None:
         item = self._get(keys.shipment_key(shipment_id))
@@ -333,6 +357,16 @@ def _plain(item: dict[str, Any]) -> Item:
     """An item from an error response: the resource's client deserialises answers, not errors' payloads."""
     deserialize = TypeDeserializer().deserialize
     return {k: deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}  # type: ignore[arg-type]
+
+
+def _decode_all_cursor(cursor: str) -> str:
+    try:
+        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise BadRequest("cursor is not one this API returned") from None
+    if not isinstance(start, dict) or set(start) != {"below"} or not isinstance(start["below"], str):
+        raise BadRequest("cursor is not one this API returned for the list of every order")
+    return str(start["below"])
 
 
 def _decode_cursor(cursor: str, status: str) -> dict[str, str]:
