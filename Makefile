@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(PYVER)
 TOOLS  := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo stack test lint typecheck template-check security fuzz lock clean
+.PHONY: demo stack test lint typecheck template-check security fuzz lock build deploy clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYVER)" || { echo "$(PYTHON) not found: set PYTHON=python3.11 (or newer)"; exit 1; }
@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml $(LOCK)
 $(TOOLS_STAMP): requirements-tools.txt
 	rm -rf $(TOOLS)
 	$(PYTHON) -m venv $(TOOLS)
-	@$(TOOLS)/bin/pip install --quiet -r requirements-tools.txt || { \
+	@{ $(TOOLS)/bin/pip install --quiet uv && \
+	   $(TOOLS)/bin/uv pip install --quiet --python $(TOOLS)/bin/python -r requirements-tools.txt; } || { \
 	  echo "tools: requirements-tools.txt could not be installed (offline?): sam validate, checkov and pip-audit are SKIPPED"; \
 	  touch $(TOOLS)/.unavailable; }
 	touch $(TOOLS_STAMP)
@@ -45,6 +46,14 @@ security: template-check   ## checkov on the translated template (.checkov.yaml:
 
 fuzz: $(STAMP)   ## generated attacks: property tests of every parser and 10,000+ requests through the handlers
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/unit/test_properties.py tests/fuzz -s $(ARGS)
+
+# sam build needs the Lambda runtime's Python (3.13) on PATH; pyenv's is used when it is there.
+SAM_PATH := $(shell ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/null | tail -1)
+build: $(TOOLS_STAMP)   ## sam build (functions and the layer for python3.13/arm64) into .aws-sam/build
+	PATH="$(SAM_PATH):$$PATH" $(TOOLS)/bin/sam build
+
+deploy: build   ## sam deploy with samconfig.toml (asks before changing anything)
+	$(TOOLS)/bin/sam deploy
 
 lock: $(TOOLS_STAMP)   ## re-resolve requirements-dev.lock and the layer's pinned requirements
 	$(TOOLS)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o $(LOCK)

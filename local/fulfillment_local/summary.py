@@ -457,6 +457,11 @@ def render(run: RunData, checks: list[Check]) -> str:
         f"settled {fmt_duration(run.timings['settle'])} later)"
     )
     add("=" * 100)
+    add(
+        "legend: counts are over the whole run; '(duplicate)' = sent twice on purpose; 'early' = a carrier scan that "
+        "came before the 3PL's shipped; p50/p95 = median/95th percentile; 'per order' = divided by the orders sent; "
+        "every check at the end says what it verified"
+    )
     caps = run.capabilities
     add("capabilities     " + "  ".join(f"{'+' if v else '-'}{k}" for k, v in caps.items()))
 
