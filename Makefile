@@ -35,8 +35,10 @@ demo: $(STAMP)          ## start the local stack, run the demo, print the summar
 stack: $(STAMP)         ## start the local stack and keep it running for curl / aws-cli
 	$(PY) -m fulfillment_local.stack $(ARGS)
 
+# Test files run in parallel, one worker per core (a file's tests stay together: module fixtures are shared).
+JOBS ?= auto
 test: $(STAMP) template-check security lint typecheck   ## template gate, security checks, lint, type check, the suite
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 template-check: $(STAMP) $(TOOLS_STAMP)   ## cfn-lint (source and translated), the SAM transform, sam validate --lint
 	$(PY) -m fulfillment_local.template_check template.yaml $(if $(wildcard $(TOOLS)/.unavailable),--no-sam,--sam $(TOOLS)/bin/sam)

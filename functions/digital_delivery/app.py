@@ -106,6 +106,7 @@ def reissue(order_id: str, entitlement_id: str) -> Response[str]:
         downloads=request.downloads_remaining,
         ttl_seconds=request.link_ttl_seconds,
         by=http.actor(app.current_event),
+        idempotency_key=http.idempotency_key(app.current_event),
     )
     logger.info("download reissued", order_id=order_id, entitlement_id=entitlement_id)
     return http.json_response(200, downloads().view(entitlement, http.public_base_url(app.current_event)))

@@ -45,14 +45,15 @@ def entitlement_item(stack, order_id: str) -> dict:
     return next(i for i in stack.items() if i.get("type") == "entitlement" and i["order_id"] == order_id)
 
 
-def operator(digital_fn, order_id: str, entitlement_id: str, action: str) -> dict:
+def operator(digital_fn, order_id: str, entitlement_id: str, action: str, key: str | None = None) -> dict:
     path = f"/orders/{order_id}/downloads/{entitlement_id}/{action}"
+    headers = {"Authorization": "Bearer admin-dev-token", **({"Idempotency-Key": key} if key else {})}
     event = api_event(
         "POST",
         path,
         resource=f"/orders/{{order_id}}/downloads/{{entitlement_id}}/{action}",
         path_parameters={"order_id": order_id, "entitlement_id": entitlement_id},
-        headers={"Authorization": "Bearer admin-dev-token"},
+        headers=headers,
     )
     return digital_fn.lambda_handler(event, Context())
 
@@ -152,6 +153,21 @@ def test_an_expired_link_is_gone_and_a_reissued_one_replaces_it(stack, shop, int
     assert click(digital_fn, fresh["url"])["statusCode"] == 302
     flow.pump()
     assert len(flow.events_of("DownloadReady")) == 2
+
+
+def test_a_retried_reissue_answers_the_link_it_made_instead_of_revoking_it(stack, shop, intake_fn, flow, digital_fn):
+    _, body = native_order(intake_fn, lines=[("EBOOK", 1)], address=None)
+    flow.pump()
+    order_id = body["order_id"]
+    [download] = order_view(shop, order_id)["downloads"]
+    first = response_json(operator(digital_fn, order_id, download["entitlement_id"], "reissue", key="ticket-42"))
+    again = response_json(operator(digital_fn, order_id, download["entitlement_id"], "reissue", key="ticket-42"))
+    assert again["url"] == first["url"]  # the answer was lost, the operator retried: same link, still working
+    assert click(digital_fn, first["url"])["statusCode"] == 302
+    other = response_json(operator(digital_fn, order_id, download["entitlement_id"], "reissue", key="ticket-43"))
+    assert other["url"] != first["url"]  # a new request is a new reissue
+    flow.pump()
+    assert len(flow.events_of("DownloadReady")) == 3  # the grant and two reissues, not three
 
 
 def test_the_limit_holds_and_then_says_so(stack, shop, intake_fn, flow, digital_fn):

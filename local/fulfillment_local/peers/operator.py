@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -96,8 +97,10 @@ class Operator:
 
     def reissue_download(self, order_id: str, entitlement_id: str) -> dict[str, Any]:
         """A customer wrote in: their link stopped working. A new link, the old one revoked."""
+        # One Idempotency-Key for the decision: a retry after a lost answer must not revoke the link it made.
+        key = str(uuid.uuid4())
         response = expect(
-            self.http.post(f"/orders/{order_id}/downloads/{entitlement_id}/reissue"),
+            self.http.post(f"/orders/{order_id}/downloads/{entitlement_id}/reissue", headers={"Idempotency-Key": key}),
             200,
             what=f"POST /orders/{order_id}/downloads/{entitlement_id}/reissue",
         )

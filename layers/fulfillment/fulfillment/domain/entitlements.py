@@ -85,6 +85,7 @@ class Entitlement:
     revoked: bool = False
     revoked_reason: str | None = None
     updated_at: str = ""
+    reissue_key: str | None = None  # hash of the Idempotency-Key of the last reissue: a retry of it changes nothing
 
     @classmethod
     def grant(cls, order_id: str, line_no: int, sku: str, units: int, asset: Asset, now: str) -> Entitlement:
@@ -147,9 +148,14 @@ class Entitlement:
         }
 
     # ------------------------------------------------------------------ changes
-    def reissue(self, now: str, *, downloads: int | None = None, ttl_seconds: int | None = None) -> Entitlement:
+    def reissue(
+        self, now: str, *, downloads: int | None = None, ttl_seconds: int | None = None, key: str | None = None
+    ) -> Entitlement:
         """A new link (old ones answer `revoked`), a fresh expiry and, unless told otherwise, the full allowance
-        again: an operator reissues to fix a customer's problem (lost, expired or used-up link)."""
+        again: an operator reissues to fix a customer's problem (lost, expired or used-up link). The same request
+        again (`key`: its Idempotency-Key) is the same reissue: the link just sent keeps working."""
+        if key is not None and key == self.reissue_key:
+            return self
         ttl = ttl_seconds or self.ttl_seconds
         remaining = self.allowance if downloads is None else downloads
         return replace(
@@ -161,6 +167,7 @@ class Entitlement:
             downloads_remaining=remaining,
             granted=self.granted + remaining - self.downloads_remaining,
             updated_at=now,
+            reissue_key=key,
         )
 
     def revoke(self, reason: str, now: str) -> Entitlement:

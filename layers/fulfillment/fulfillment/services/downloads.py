@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,14 +169,28 @@ class Downloads:
         return order, found
 
     def reissue(
-        self, order_id: str, entitlement_id: str, *, downloads: int | None, ttl_seconds: int | None, by: str
+        self,
+        order_id: str,
+        entitlement_id: str,
+        *,
+        downloads: int | None,
+        ttl_seconds: int | None,
+        by: str,
+        idempotency_key: str | None = None,
     ) -> Entitlement:
+        """A new link; a retried request (same Idempotency-Key) answers the link it made instead of revoking it."""
+        key = (
+            hashlib.sha256(f"{entitlement_id}:{idempotency_key}".encode()).hexdigest()[:32] if idempotency_key else None
+        )
+
         def step(uow: UnitOfWork) -> Entitlement:
             order, entitlement = self._load(order_id, entitlement_id)
             now = self.clock()
             if order.cancelled:
                 raise Conflict(f"order {order_id} is cancelled")
-            fresh = entitlement.reissue(now, downloads=downloads, ttl_seconds=ttl_seconds)
+            fresh = entitlement.reissue(now, downloads=downloads, ttl_seconds=ttl_seconds, key=key)
+            if fresh is entitlement:
+                return entitlement  # this very request was applied before
             uow.save_entitlement(fresh, expected=entitlement)
             uow.save_order(order.begin(now).reissue_download(fresh.summary(), by=by), expected_version=order.version)
             return fresh
