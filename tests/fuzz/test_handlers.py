@@ -233,8 +233,6 @@ def call(h: dict[str, Any], fn: str, event: dict) -> dict:
         TALLY["5xx"] += 1
     if status >= 400 and _writes(h["moto"]) != before:
         TALLY["refused_writes"] += 1
-    if os.environ.get("FUZZ_DEBUG"):
-        print(status, event.get("path"), str(response.get("body"))[:150])
     assert status < 500, (event.get("path"), response.get("body"))
     assert status < 400 or _writes(h["moto"]) == before, ("a refused request wrote", event.get("path"), status)
     return response
