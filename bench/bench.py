@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             quiet=True,
             template=args.template,
             state_dir=ROOT / ".local" / "bench",
+            preload=False,  # real cold starts: init durations are part of what is measured
         ),
         out,
     )

@@ -64,6 +64,7 @@ class DemoOptions:
     keep_running: bool = False
     port: int = 0
     concurrency: int = 4
+    preload: bool | None = None  # fork workers from a preloaded server (fast, not Lambda's cold starts; see zygote)
     timeout: float = 900.0  # give up waiting for the run to settle after this long
     template: Path = DEFAULT_TEMPLATE
     state_dir: Path | None = None
@@ -647,6 +648,7 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> DemoResult:
         parameters=template_parameters(template, options),
         state_dir=options.state_dir or template.parent / ".local" / "demo",
         schedule_speedup=6.0,  # the timers' rate(1 minute) fires every 10 s
+        preload=options.preload,
     )
     with stack:
         demo = Demo(stack, options, out)

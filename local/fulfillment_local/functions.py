@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .chaos import Chaos, FaultPoint
+from .zygote import ForkServer
 
 INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded laptop importing boto3 + pydantic needs slack
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -123,34 +124,36 @@ class _WorkerGone(Exception):
 class _Worker:
     """One execution environment."""
 
-    def __init__(self, spec: FunctionSpec, log_fd: int) -> None:
+    def __init__(self, spec: FunctionSpec, log_fd: int, fork_server: ForkServer | None = None) -> None:
         self.spec = spec
         self._log_fd = log_fd
         self._spawned_at = time.monotonic()
+        self._buffer = b""
+        self.init_ms: float | None = None
         resp_read, resp_write = os.pipe()
         try:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "fulfillment_local.worker",
-                    spec.handler,
-                    str(resp_write),
-                    repr(time.time()),
-                ],
-                cwd=spec.code_dir,
-                env=spec.env,
-                stdin=subprocess.PIPE,
-                stdout=log_fd,
-                stderr=log_fd,
-                pass_fds=(resp_write,),
-                start_new_session=True,  # Ctrl-C goes to the runtime, which stops workers itself
-            )
+            self.proc: Any = self._start(fork_server, resp_write)
+        except BaseException:
+            os.close(resp_read)
+            raise
         finally:
             os.close(resp_write)
         self._resp_fd = resp_read
-        self._buffer = b""
-        self.init_ms: float | None = None
+
+    def _start(self, fork_server: ForkServer | None, resp_write: int) -> Any:
+        spec = self.spec
+        if fork_server is not None:
+            return fork_server.spawn(spec.handler, str(spec.code_dir), spec.env, time.time(), self._log_fd, resp_write)
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "fulfillment_local.worker", spec.handler, str(resp_write), repr(time.time())],
+            cwd=spec.code_dir,
+            env=spec.env,
+            stdin=subprocess.PIPE,
+            stdout=self._log_fd,
+            stderr=self._log_fd,
+            pass_fds=(resp_write,),
+            start_new_session=True,  # Ctrl-C goes to the runtime, which stops workers itself
+        )
 
     def init(self) -> dict[str, Any]:
         """Wait for the handler import; the answer says ok/init_ms or the init error."""
@@ -233,8 +236,16 @@ class _Worker:
 class FunctionRuntime:
     """The pool of workers of one function, plus its invocation statistics."""
 
-    def __init__(self, spec: FunctionSpec, *, activity: Activity, chaos: Chaos | None = None) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        activity: Activity,
+        chaos: Chaos | None = None,
+        fork_server: ForkServer | None = None,
+    ) -> None:
         self.spec = spec
+        self._fork_server = fork_server
         self._activity = activity
         self._chaos = chaos
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,7 +290,7 @@ class FunctionRuntime:
     def _spawn(self) -> tuple[_Worker | None, dict[str, Any]]:
         """Start a worker in the reserved slot; returns it (registered) and its init answer."""
         try:
-            worker = _Worker(self.spec, self._log_fd)
+            worker = _Worker(self.spec, self._log_fd, self._fork_server)
         except OSError as exc:
             with self._cond:
                 self._spawning -= 1

@@ -45,6 +45,7 @@ from .schedules import Schedule, Scheduler, scheduled_event
 from .sqs_poller import SqsPoller, SqsSource
 from .stream_poller import StreamPoller, StreamSource
 from .template import EventSourceDef, FunctionDef, SamTemplate
+from .zygote import ForkServer, preload_default
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class LocalStack:
     state_dir             where logs/ and outputs.json go (default: <template dir>/.local)
     schedule_speedup      run schedule clocks this many times faster than real time
     schedules             False = never fire schedules on their own (use `trigger_schedule`)
+    preload               workers forked from a server that imported boto3, pydantic and Powertools once
+                          (`zygote`; default: FULFILLMENT_LOCAL_PRELOAD): fast cold starts for test suites,
+                          not Lambda's init durations
     """
 
     _active_lock = threading.Lock()
@@ -92,6 +96,7 @@ class LocalStack:
         idle_poll_seconds: float = 0.1,
         moto_port: int = 0,
         stack_name: str = "local",
+        preload: bool | None = None,
     ) -> None:
         self.template = SamTemplate(template, parameters)
         self.state_dir = Path(state_dir) if state_dir else self.template.dir / ".local"
@@ -111,6 +116,8 @@ class LocalStack:
         self.stream_pollers: list[StreamPoller] = []
         self.activity = Activity()
         self._moto = SerialisedMotoServer(moto_port)
+        self.preload = preload_default() if preload is None else preload
+        self._fork_server: ForkServer | None = None
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -209,6 +216,8 @@ class LocalStack:
         if self._gateway:
             steps.append(self._gateway.stop)
         steps += [runtime.close for runtime in self.functions.values()]
+        if self._fork_server is not None:
+            steps.append(self._fork_server.stop)
         if self._started:
             steps += [self._moto.stop, self._moto.reset]
         try:
@@ -456,7 +465,18 @@ class LocalStack:
             log_path=self.state_dir / "logs" / f"{fn.logical_id}.log",
             max_concurrency=max_concurrency,
         )
-        self.functions[fn.logical_id] = FunctionRuntime(spec, activity=self.activity, chaos=self.chaos)
+        if self.preload and self._fork_server is None:
+            self._fork_server = ForkServer(
+                {
+                    **worker_base_env(),
+                    "PYTHONPATH": package_root(),
+                    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                    "AWS_EXECUTION_ENV": env["AWS_EXECUTION_ENV"],
+                }
+            )
+        self.functions[fn.logical_id] = FunctionRuntime(
+            spec, activity=self.activity, chaos=self.chaos, fork_server=self._fork_server
+        )
 
     def _code_dir(self, fn: FunctionDef, handler: str) -> Path:
         props = fn.properties

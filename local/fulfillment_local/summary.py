@@ -225,6 +225,54 @@ def _expected_holds(plan: Any, run: RunData) -> set[str]:
     return holds
 
 
+# Why a hold nobody resolves is where the scenario leaves an order.
+_HOLD_WHY = {
+    "awaiting_payment": "the shopper never paid",
+    "address_invalid": "the address was never fixed",
+}
+
+
+def _why_it_ended_there(plan: Any, view: dict[str, Any], operator_cancelled: dict[str, str]) -> str:
+    """The scenario's reason for an order's final status, in the words of the summary (the `nothing stuck` check
+    fails the run for an order no reason covers)."""
+    status, holds = view["status"], sorted(view.get("holds", []))
+    if status == "cancelled":
+        if plan.cancelled_by_storefront:
+            return "the storefront cancelled it"
+        if plan.fill_or_kill:
+            return "fill-or-kill, not enough stock"
+        if plan.order_id in operator_cancelled:
+            return f"an operator cancelled it ({operator_cancelled[plan.order_id].split(':')[0]})"
+        if "unpaid" in plan.problems:
+            return "unpaid when the payment window closed"
+        return "no reason in the scenario"
+    if holds:
+        return "; ".join(f"{h}: {_HOLD_WHY.get(h, 'nobody released it')}" for h in holds)
+    waiting = sorted({ln["sku"] for ln in view["lines"] if ln["backordered"]})
+    if status == "delivered":
+        return "everything arrived (or was downloaded)"
+    if waiting:
+        return f"waiting for a restock of {', '.join(waiting)}"
+    if status in ("shipped", "partially_shipped", "dispatched"):
+        return "parcels still on their way"
+    return "in progress"
+
+
+def _why_section(run: RunData, add: Any) -> None:
+    operator = run.peers.get("operator")
+    operator_cancelled: dict[str, str] = dict(operator.cancelled) if operator else {}
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for plan in run.plans:
+        view = run.views.get(plan.order_id or "")
+        if view is not None:
+            reasons[view["status"]][_why_it_ended_there(plan, view, operator_cancelled)] += 1
+    first = True
+    for status, why in sorted(reasons.items(), key=lambda kv: -sum(kv[1].values())):
+        label = "why they ended " if first else ""
+        add(f"{label:<17}{status} {sum(why.values())}: " + "; ".join(f"{r} {n}" for r, n in why.most_common()))
+        first = False
+
+
 def _nothing_stuck(run: RunData) -> Check:
     check = Check("nothing stuck (each order ended where the scenario leads it)")
     dispatch = run.capabilities.get("dispatch")
@@ -482,6 +530,7 @@ def render(run: RunData, checks: list[Check]) -> str:
 
     statuses = Counter(v["status"] for v in run.views.values())
     add(f"orders by status {fmt_counter(statuses)}")
+    _why_section(run, add)
     holds_now = Counter(h for v in run.views.values() if v["status"] != "cancelled" for h in v.get("holds", []))
     holds_ever = Counter(
         e["detail"].get("reason")

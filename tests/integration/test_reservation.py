@@ -43,16 +43,16 @@ def totals(api: Admin, order_ids: list[str]) -> tuple[int, int]:
 def test_last_units_are_sold_once_under_concurrency(stack, intake_fn, reservation_fn, admin, flow):
     admin.catalog("HOT")
     admin.stock("HOT", "WH-EAST", 10)
-    order_ids = place_orders(intake_fn, flow, 50, [("HOT", 1)])
+    order_ids = place_orders(intake_fn, flow, 30, [("HOT", 1)])
 
     reserve_concurrently(reservation_fn, order_ids)
     flow.pump()
 
-    assert totals(admin, order_ids) == (10, 40)
+    assert totals(admin, order_ids) == (10, 20)
     level = admin.inventory("HOT", "WH-EAST")
     assert (level["on_hand"], level["reserved"], level["available"]) == (10, 10, 0)
     statuses = [admin.order(oid)["status"] for oid in order_ids]
-    assert statuses.count("reserved") == 10 and statuses.count("backordered") == 40
+    assert statuses.count("reserved") == 10 and statuses.count("backordered") == 20
     report = check(stack.items())
     assert report.ok, report.violations
 
@@ -61,12 +61,12 @@ def test_last_units_across_two_locations_spill_over_and_never_oversell(stack, in
     admin.catalog("HOT")
     admin.stock("HOT", "WH-EAST", 6)
     admin.stock("HOT", "WH-WEST", 4)
-    order_ids = place_orders(intake_fn, flow, 50, [("HOT", 1)])
+    order_ids = place_orders(intake_fn, flow, 30, [("HOT", 1)])
 
     reserve_concurrently(reservation_fn, order_ids)
     flow.pump()
 
-    assert totals(admin, order_ids) == (10, 40)
+    assert totals(admin, order_ids) == (10, 20)
     east, west = admin.inventory("HOT", "WH-EAST"), admin.inventory("HOT", "WH-WEST")
     assert (east["reserved"], east["available"], west["reserved"], west["available"]) == (6, 0, 4, 0)
     assert check(stack.items()).ok
@@ -83,9 +83,9 @@ def test_a_line_splits_across_locations_by_priority(stack, intake_fn, admin, flo
     assert (line["reserved"], line["backordered"]) == (7, 0)
 
 
-def test_an_order_with_120_lines_reserves_in_several_transactions(stack, intake_fn, admin, flow):
+def test_an_order_of_over_a_hundred_lines_reserves_in_several_transactions(stack, intake_fn, admin, flow):
     lines = []
-    for n in range(120):
+    for n in range(102):  # 136 stock writes: more than one transaction holds
         sku = f"BULK-{n:03d}"
         admin.catalog(sku)
         if n % 3 == 0:
@@ -100,13 +100,13 @@ def test_an_order_with_120_lines_reserves_in_several_transactions(stack, intake_
     flow.pump()
 
     view = admin.order(body["order_id"])
-    assert len(view["lines"]) == 120
+    assert len(view["lines"]) == 102
     for n, line in enumerate(view["lines"]):
         expected = (2, 0) if n % 3 != 2 else (1, 1)
         assert (line["reserved"], line["backordered"]) == expected, (n, line)
     assert view["status"] == "backordered"
     reserved_entries = [t for t in view["timeline"] if t["type"] == "reserved"]
-    assert len(reserved_entries) == 1 and reserved_entries[0]["detail"]["units"] == 200
+    assert len(reserved_entries) == 1 and reserved_entries[0]["detail"]["units"] == 2 * 68 + 34
     order_item = next(i for i in stack.items() if i["SK"] == "ORDER")
     assert order_item["version"] >= 3  # intake, then at least two reservation transactions (<= 100 items each)
     assert len(flow.events_of("OrderBackordered")) == 1

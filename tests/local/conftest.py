@@ -265,7 +265,7 @@ HANDLERS: dict[str, str] = {
                 names = ["TABLE_NAME", "STAGE", "API_URL", "SECRET_ARN", "PARAMETER_NAME", "WORK_QUEUE_URL",
                          "WORK_QUEUE_ARN", "TABLE_ARN", "JOINED", "CHOSEN", "MAPPED", "ACCOUNT", "LITERAL",
                          "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                         "AWS_REGION", "AWS_ACCOUNT_ID_ENDPOINT_MODE"]
+                         "AWS_REGION", "AWS_ACCOUNT_ID_ENDPOINT_MODE", "LEAKED_FROM_THE_RUNTIME"]
                 document = {name: os.environ.get(name) for name in names}
                 document["context"] = {
                     "function_name": context.function_name,

@@ -35,11 +35,12 @@ class Flow:
         self.customer_events: list[dict] = []
 
     def _stream_records(self) -> list[dict]:
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        if not self.iterators:  # the table's shards, once (the emulator's stream keeps its shards)
+            shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+            self.iterators = {shard["ShardId"]: "" for shard in shards}
         records = []
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id not in self.iterators:
+        for shard_id in list(self.iterators):
+            if not self.iterators[shard_id]:
                 self.iterators[shard_id] = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
@@ -65,8 +66,8 @@ class Flow:
             )
             if not batch:
                 return messages
-            for message in batch:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
             messages += batch
 
     def pump(self, max_rounds: int = 100, *, redeliver_failures: bool = False) -> None:

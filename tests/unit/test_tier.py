@@ -10,9 +10,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_unit_tier_imports_no_aws_emulator() -> None:
+    # The property tests (hypothesis, the slowest file) are imported, not run again: the suite runs them.
     probe = (
-        "import sys, pytest; "
-        "code = pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/unit', '-k', 'not imports_no_aws_emulator']); "
+        "import sys, pytest; import tests.unit.test_properties; "
+        "code = pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/unit', '-k', 'not imports_no_aws_emulator', "
+        "'--ignore', 'tests/unit/test_properties.py']); "
         "assert code == 0, code; "
         "assert 'moto' not in sys.modules, 'the unit tier imported moto'; print('unit tier ok without moto')"
     )

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from aws_lambda_powertools.utilities import parameters
 
+from fulfillment.adapters.aws import client
 from fulfillment.config import settings
 
 MAX_AGE_SECONDS = 300
+
+
+@cache
+def _provider() -> parameters.SecretsProvider:
+    """Powertools' provider on our client: its default builds a boto3 session of its own, which loads the endpoint
+    rules and service models a second time at every cold start."""
+    return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
 
 
 def secret_text(name: str) -> str | None:
@@ -16,7 +25,7 @@ def secret_text(name: str) -> str | None:
     arn = settings().secret_arns.get(name)
     if not arn:
         return None
-    raw = parameters.get_secret(arn, max_age=MAX_AGE_SECONDS)
+    raw = _provider().get(arn, max_age=MAX_AGE_SECONDS)
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
