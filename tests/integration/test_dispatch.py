@@ -435,9 +435,11 @@ def requeued(flow) -> list[str]:
 
 
 def test_the_sweep_pages_through_every_stalled_order(stack, admin, intake_fn, flow, timers_fn, monkeypatch):
+    from fulfillment import keys
     from fulfillment.services import sweep
 
     monkeypatch.setattr(sweep, "SWEEP_LIMIT", 2)
+    monkeypatch.setattr(keys, "STATUS_SHARDS", 1)  # one list: how a list is paged is what this test is about
     monkeypatch.setenv("SWEEP_AFTER_SECONDS", "-5")
     clear_caches()
     admin.catalog("W")

@@ -107,6 +107,34 @@ def test_without_a_status_every_order_is_listed_newest_first_a_page_at_a_time(ad
     assert bad["statusCode"] == 400
 
 
+def test_a_status_list_spread_over_index_shards_pages_newest_first_without_gaps_or_repeats(admin, stack, intake_fn):
+    # Given orders of one status whose index entries land in several shards of the status index
+    placed = [native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")[1]["order_id"] for _ in range(9)]
+    partitions = {i["GSI1PK"] for i in stack.items() if i.get("SK") == "ORDER"}
+    assert len(partitions) > 1, partitions  # nine ids over eight shards: at least two
+
+    # When the list is read a page of 4 at a time
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"status": "on_hold", "limit": "4", **({"cursor": cursor} if cursor else {})}
+        page = response_json(admin.call("GET", "/orders", "/orders", {}, query=query))
+        seen += [o["order_id"] for o in page["orders"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+
+    # Then every order comes once, newest first, in three pages; a cursor of this list is refused for another
+    assert seen == list(reversed(placed)) and pages == 3
+    other = admin.call("GET", "/orders", "/orders", {}, query={"status": "reserved", "cursor": _cursor_of(admin)})
+    assert other["statusCode"] == 400
+
+
+def _cursor_of(admin) -> str:
+    query = {"status": "on_hold", "limit": "1"}
+    return response_json(admin.call("GET", "/orders", "/orders", {}, query=query))["next_cursor"]
+
+
 def test_releasing_a_hold_is_recorded_and_clears_the_status(admin, stack, intake_fn, router_fn, reservation_fn):
     flow = Flow(stack, router_fn, reservation_fn)
     _, body = native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")

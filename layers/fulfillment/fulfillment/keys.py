@@ -24,6 +24,11 @@ RMA_PREFIX = "ORDER#RMA#"  # after the entitlements, before SHIP#: the returns r
 STATUS_INDEX = "GSI1"
 TIMER_INDEX = "GSI2"
 TIMER_SHARDS = 4
+# Status lists spread over this many index partitions: each order's entries always in the shard of its id. One
+# partition of an index takes ~1,000 write units a second and an order's status change costs its list two (the
+# old entry out, the new one in), so one partition per status capped the shop near 500 orders/s; 8 carry ~4,000
+# (docs/operations.md, capacity). Shard 0 keeps the unsharded key of earlier versions. Never lower it.
+STATUS_SHARDS = 8
 
 
 def order_key(order_id: str) -> Key:
@@ -125,13 +130,21 @@ def backorder_key(sku: str, queued_at: str, order_id: str, line_no: int) -> Key:
     return {"PK": backorder_partition(sku), "SK": f"{queued_at}#{order_id}#{line_no:04d}"}
 
 
+def status_shard(order_id: str) -> int:
+    return int(hashlib.sha256(order_id.encode()).hexdigest()[:8], 16) % STATUS_SHARDS
+
+
 def status_index_keys(status: str, created_at: str, order_id: str) -> dict[str, str]:
-    """GSI1: orders by status, newest first (GET /orders?status=)."""
-    return {"GSI1PK": f"ORDERS#STATUS#{status}", "GSI1SK": f"{created_at}#{order_id}"}
+    """GSI1: orders by status, newest first (GET /orders?status=), one list per (status, shard)."""
+    return {"GSI1PK": status_index_partition(status, status_shard(order_id)), "GSI1SK": f"{created_at}#{order_id}"}
 
 
-def status_index_partition(status: str) -> str:
-    return f"ORDERS#STATUS#{status}"
+def status_index_partition(status: str, shard: int = 0) -> str:
+    return f"ORDERS#STATUS#{status}" + (f"#{shard}" if shard else "")
+
+
+def status_index_partitions(status: str) -> list[str]:
+    return [status_index_partition(status, shard) for shard in range(STATUS_SHARDS)]
 
 
 def shipment_id_for(order_id: str, seq: int) -> str:
@@ -187,12 +200,12 @@ def platform_order_key(channel: str, platform_id: str) -> Key:
     return {"PK": f"PLATFORM#{channel}#{_digest(platform_id)}", "SK": "PLATFORM"}
 
 
-def sweep_cursor_key(status: str) -> Key:
-    """Where the sweep of stalled orders in `status` got to (it pages through them, a page per run)."""
-    return {"PK": f"SWEEP#{status}", "SK": "SWEEP"}
+def sweep_cursor_key(status: str, shard: int = 0) -> Key:
+    """Where the sweep of stalled orders in one status list got to (it pages through them, a page per run)."""
+    return {"PK": f"SWEEP#{status}" + (f"#{shard}" if shard else ""), "SK": "SWEEP"}
 
 
 def status_index_position(sort_key: str, status: str) -> dict[str, str]:
     """The ExclusiveStartKey of a status-index Query that continues after the entry with GSI1SK `sort_key`."""
     order_id = sort_key.rpartition("#")[2]
-    return {**order_key(order_id), "GSI1PK": status_index_partition(status), "GSI1SK": sort_key}
+    return {**order_key(order_id), "GSI1PK": status_index_partition(status, status_shard(order_id)), "GSI1SK": sort_key}

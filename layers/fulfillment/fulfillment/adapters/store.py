@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.conditions import ConditionBase
 from boto3.dynamodb.conditions import Key as K
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -167,19 +168,20 @@ class DynamoStore:
         """Every item of the order (order, shipments, their events, timeline) for the order view."""
         return self._query(KeyConditionExpression=K("PK").eq(keys.order_partition(order_id)))
 
-    def sweep_cursor(self, status: str) -> str:
-        """Where the sweep of `status` got to: the status-index sort key of the last order it read ("" = start)."""
-        item = self._get(keys.sweep_cursor_key(status), consistent=False)
+    def sweep_cursor(self, status: str, shard: int) -> str:
+        """Where the sweep of one status list got to: the index sort key of the last order it read ("" = start)."""
+        item = self._get(keys.sweep_cursor_key(status, shard), consistent=False)
         return str(item.get("after") or "") if item else ""
 
     def stalled_orders(
-        self, status: str, cutoff: str, after: str, limit: int
+        self, status: str, shard: int, cutoff: str, after: str, limit: int
     ) -> tuple[list[tuple[Order, int, str | None]], str]:
-        """A page of (order, times swept, last swept at) in `status`, created before `cutoff`, oldest first, after
-        the index entry `after`; and where the next page starts ("" when this one reached the end)."""
+        """A page of (order, times swept, last swept at) in one status list, created before `cutoff`, oldest first,
+        after the index entry `after`; and where the next page starts ("" when this one reached the end)."""
+        partition = keys.status_index_partition(status, shard)
         kwargs: dict[str, Any] = {
             "IndexName": keys.STATUS_INDEX,
-            "KeyConditionExpression": K("GSI1PK").eq(keys.status_index_partition(status)) & K("GSI1SK").lt(cutoff),
+            "KeyConditionExpression": K("GSI1PK").eq(partition) & K("GSI1SK").lt(cutoff),
             "Limit": limit,
         }
         if after and after < cutoff:
@@ -197,42 +199,18 @@ class DynamoStore:
         return orders, str(last["GSI1SK"]) if last else ""
 
     def list_by_status(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
-        kwargs: dict[str, Any] = {
-            "IndexName": keys.STATUS_INDEX,
-            "KeyConditionExpression": K("GSI1PK").eq(keys.status_index_partition(status)),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, status)
-        page = table().query(**kwargs)
-        last = page.get("LastEvaluatedKey")
-        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        return page.get("Items", []), next_cursor
+        """Orders in `status`, newest first: a page from each of its index shards, merged by creation."""
+        below = _decode_cursor(cursor, status) if cursor else None
+        items, more = _newest_first(keys.status_index_partitions(status), limit, below)
+        return items, _cursor({"status": status, "below": items[-1]["GSI1SK"]}) if more and items else None
 
     def list_all(self, statuses: list[str], *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
-        """Every order, newest first: a page from each status list (one Query each), merged by creation. The cursor
-        is the sort key of the last order returned; the next page continues below it in every list."""
+        """Every order, newest first: a page from every status list (one Query per status and shard), merged by
+        creation. The cursor is the sort key of the last order returned; the next page continues below it."""
         below = _decode_all_cursor(cursor) if cursor else None
-        merged: list[Item] = []
-        more = False
-        for status in statuses:
-            partition = K("GSI1PK").eq(keys.status_index_partition(status))
-            condition = partition & K("GSI1SK").lt(below) if below else partition
-            page = table().query(
-                IndexName=keys.STATUS_INDEX, KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit
-            )
-            merged += page.get("Items", [])
-            more = more or "LastEvaluatedKey" in page
-        merged.sort(key=lambda i: str(i["GSI1SK"]), reverse=True)
-        page_items = merged[:limit]
-        more = more or len(merged) > limit
-        next_cursor = (
-            base64.urlsafe_b64encode(json.dumps({"below": page_items[-1]["GSI1SK"]}).encode()).decode()
-            if more and page_items
-            else None
-        )
-        return page_items, next_cursor
+        partitions = [p for status in statuses for p in keys.status_index_partitions(status)]
+        items, more = _newest_first(partitions, limit, below)
+        return items, _cursor({"below": items[-1]["GSI1SK"]}) if more and items else None
 
     # ------------------------------------------------------------------ shipments
     def shipment(self, shipment_id: str) -> Shipment | None:
@@ -359,28 +337,50 @@ def _plain(item: dict[str, Any]) -> Item:
     return {k: deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}  # type: ignore[arg-type]
 
 
-def _decode_all_cursor(cursor: str) -> str:
+def _newest_first(partitions: list[str], limit: int, below: str | None) -> tuple[list[Item], bool]:
+    """Up to `limit` index entries of these partitions, newest first, below the sort key `below`; and whether any
+    are left after them."""
+    merged: list[Item] = []
+    more = False
+    for partition in partitions:
+        condition: ConditionBase = K("GSI1PK").eq(partition)
+        if below:
+            condition = condition & K("GSI1SK").lt(below)
+        page = table().query(
+            IndexName=keys.STATUS_INDEX, KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit
+        )
+        merged += page.get("Items", [])
+        more = more or "LastEvaluatedKey" in page
+    merged.sort(key=lambda i: str(i["GSI1SK"]), reverse=True)
+    return merged[:limit], more or len(merged) > limit
+
+
+def _cursor(position: dict[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def _position(cursor: str) -> Any:
     try:
-        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError):
         raise BadRequest("cursor is not one this API returned") from None
+
+
+def _decode_all_cursor(cursor: str) -> str:
+    start = _position(cursor)
     if not isinstance(start, dict) or set(start) != {"below"} or not isinstance(start["below"], str):
         raise BadRequest("cursor is not one this API returned for the list of every order")
     return str(start["below"])
 
 
-def _decode_cursor(cursor: str, status: str) -> dict[str, str]:
+def _decode_cursor(cursor: str, status: str) -> str:
     """A cursor is only ever one we handed out for the same status list; anything else is a 400."""
-    try:
-        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise BadRequest("cursor is not one this API returned") from None
-    expected = {"PK", "SK", "GSI1PK", "GSI1SK"}
+    start = _position(cursor)
     if (
         not isinstance(start, dict)
-        or set(start) != expected
+        or set(start) != {"status", "below"}
         or not all(isinstance(v, str) for v in start.values())
-        or start["GSI1PK"] != keys.status_index_partition(status)
+        or start["status"] != status
     ):
         raise BadRequest("cursor is not one this API returned for this status")
-    return start
+    return str(start["below"])

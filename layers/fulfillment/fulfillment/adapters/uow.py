@@ -248,8 +248,8 @@ class DynamoUnitOfWork:
             values={":now": now, ":one": 1, ":v": order.version},
         )
 
-    def set_sweep_cursor(self, status: str, after: str) -> None:
-        self._put({**keys.sweep_cursor_key(status), "type": "sweep_cursor", "after": after})
+    def set_sweep_cursor(self, status: str, shard: int, after: str) -> None:
+        self._put({**keys.sweep_cursor_key(status, shard), "type": "sweep_cursor", "after": after})
 
     # ------------------------------------------------------------------ stock
     def move_stock(self, move: StockMove, now: str) -> None:

@@ -28,7 +28,7 @@ from fulfillment.errors import ConcurrentModification
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import apply_once
 
-SWEEP_LIMIT = 50  # orders read per status and run
+SWEEP_LIMIT = 50  # orders read per status list (a status's index shard) and run
 MAX_SWEEPS = 6  # re-queues without progress before the order is held for a person
 STALLED_STATUSES = (OrderStatus.RECEIVED, OrderStatus.RESERVED)
 
@@ -70,14 +70,18 @@ class Sweeper:
         return result
 
     def _page(self, status: OrderStatus, cutoff: str) -> list[tuple[Order, int, str | None]]:
-        """The next page of orders in `status` created before `cutoff`; the cursor moves on (or starts over)."""
-        after = self.store.sweep_cursor(status.value)
-        page, next_after = self.store.stalled_orders(status.value, cutoff, after, SWEEP_LIMIT)
-        if next_after != after:
-            uow = self.store.unit()
-            uow.set_sweep_cursor(status.value, next_after)
-            uow.commit()
-        return [entry for entry in page if entry[0].status is status]  # others moved on since the index was read
+        """The next page of orders in `status` created before `cutoff`, from each of its index shards; each shard's
+        cursor moves on (or starts over)."""
+        found: list[tuple[Order, int, str | None]] = []
+        for shard in range(keys.STATUS_SHARDS):
+            after = self.store.sweep_cursor(status.value, shard)
+            page, next_after = self.store.stalled_orders(status.value, shard, cutoff, after, SWEEP_LIMIT)
+            if next_after != after:
+                uow = self.store.unit()
+                uow.set_sweep_cursor(status.value, shard, next_after)
+                uow.commit()
+            found += [entry for entry in page if entry[0].status is status]  # others moved on since the index read
+        return found
 
     def _stalled(self, status: OrderStatus, cutoff: str, now: str, result: SweepResult) -> None:
         for order, sweeps, swept_at in self._page(status, cutoff):
