@@ -8,6 +8,10 @@
 2. A demo run of N orders; from the runtime's stats: init duration per function (interpreter start
    + handler import, like Lambda's Init Duration), AWS API calls per order by function and operation,
    and DynamoDB write calls and (estimated) write units per order.
+3. CPU per record of each handler, warm: the worker's own CPU time (the emulator runs in another process),
+   split into the part spent inside AWS SDK calls (building, signing, serialising, parsing) and the handler's own.
+4. From those counts (bench/cost.py): the cost of one million orders at list prices, and what 1,000 orders/s
+   needs (records/s, concurrency per function, table write throughput).
 
 It prints counts and ratios only; nothing here asserts on timings.
 """
@@ -30,6 +34,10 @@ sys.path.insert(0, str(ROOT / "local"))
 
 from fulfillment_local.demo import DemoOptions, run_demo  # noqa: E402
 from fulfillment_local.stack import LocalStack  # noqa: E402
+from fulfillment_local.template import SamTemplate  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import cost  # noqa: E402
 
 # The floor of a standard order (issue 7): one conditional write of a small item per state change, the two
 # multi-item steps (reserve, ship) as transactions (2 units per item), no indexes, no history.
@@ -70,6 +78,23 @@ def import_profile(env: dict[str, str], cwd: Path, statement: str) -> tuple[floa
         elif "." not in name:
             packages[name] = max(packages.get(name, 0.0), cumulative)
     return total, sorted(packages.items(), key=lambda kv: -kv[1])
+
+
+def scheduled_only(template: Path) -> frozenset[str]:
+    """Functions every one of whose events is a schedule."""
+    functions = SamTemplate(template).functions.values()
+    return frozenset(fn.logical_id for fn in functions if fn.events and all(e.type == "Schedule" for e in fn.events))
+
+
+def batch_sizes(template: Path) -> dict[str, int]:
+    """The largest BatchSize of each function's SQS/stream events (API functions: 1)."""
+    sizes: dict[str, int] = {}
+    for fn in SamTemplate(template).functions.values():
+        for event in fn.events:
+            size = event.properties.get("BatchSize")
+            if isinstance(size, int):
+                sizes[fn.logical_id] = max(sizes.get(fn.logical_id, 1), size)
+    return sizes
 
 
 def import_times(template: Path, repeat: int) -> dict[str, dict[str, Any]]:
@@ -175,6 +200,32 @@ def main(argv: list[str] | None = None) -> int:
         measured = sum(t["units"] + t["index_units"] for t in ops.values()) / orders
         print(f"  {name:<26} {steps:<44} floor {units:4.0f}   measured {measured:6.1f}")
     print(f"  {'total':<26} {'':<44} floor {floor_total:4.0f}   measured {total_units / orders:6.1f}")
+
+    sizes = batch_sizes(args.template)
+    scheduled = scheduled_only(args.template)
+    loads = cost.loads(stats, orders, sizes, scheduled)
+    print("\n== CPU per record, warm invocations (the worker's CPU time: inside AWS SDK calls, and the handler's own)")
+    for load in loads:
+        own = load.cpu_ms_per_record - load.sdk_cpu_ms_per_record
+        print(
+            f"  {load.name:<26} {load.records:5.1f} records/order   CPU {load.cpu_ms_per_record:6.2f} ms a record = "
+            f"SDK {load.sdk_cpu_ms_per_record:6.2f} + own {own:6.2f}   ({load.calls / max(load.records, 1e-9):4.1f} "
+            "AWS calls a record)"
+        )
+
+    events = sum(result.events.values())
+    customers = result.run.peers.get("customers") if result.run is not None else None
+    downloads = int(customers.outcomes["served"]) if customers is not None else 0  # each one S3 GET
+    dollars = cost.cost_per_million(stats, orders, events, downloads, total_units / orders, sizes, scheduled)
+    print("\n== cost of one million orders like these (list prices, us-east-1, on-demand; bench/cost.py says how)")
+    for service, amount in sorted(dollars.items(), key=lambda kv: -kv[1]):
+        print(f"  {service:<26} ${amount:10,.2f}")
+    total = sum(dollars.values())
+    print(f"  {'total':<26} ${total:10,.2f}   (${total / 1000:.3f} per 1,000 orders)")
+
+    print("\n== capacity at 1,000 orders/s (records and concurrency per function, at full batches)")
+    for line in cost.capacity(stats, orders, total_units / orders, 1000.0, sizes, scheduled):
+        print(line)
 
     if args.json:
         args.json.write_text(

@@ -92,6 +92,8 @@ class InvocationResult:
     error_message: str | None = None
     stack_trace: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    cpu_ms: float = 0.0  # the handler's CPU time (the worker process's; the emulator runs elsewhere)
+    sdk_cpu_ms: float = 0.0  # the part of it spent inside AWS SDK calls
     init_ms: float | None = None
     chaos: FaultPoint | None = None
 
@@ -262,6 +264,10 @@ class FunctionRuntime:
         self.chaos_faults = 0
         self.init_ms: list[float] = []
         self.durations_ms: deque[float] = deque(maxlen=10_000)
+        self.cpu_ms_total = 0.0
+        self.warm_cpu_ms = 0.0
+        self.warm_sdk_cpu_ms = 0.0
+        self.warm_records = 0
         self.busy = 0
         self.peak_concurrency = 0
 
@@ -319,6 +325,12 @@ class FunctionRuntime:
             if result.init_ms is not None:
                 self.init_ms.append(result.init_ms)
             self.durations_ms.append(result.duration_ms)
+            self.cpu_ms_total += result.cpu_ms
+            if result.ok and result.init_ms is None:  # warm: no first-use setup (clients, models) in it
+                records = event.get("Records") if isinstance(event, dict) else None
+                self.warm_cpu_ms += result.cpu_ms
+                self.warm_sdk_cpu_ms += result.sdk_cpu_ms
+                self.warm_records += len(records) if isinstance(records, list) and records else 1
         return result
 
     def _invoke(self, event: Any, request_id: str) -> InvocationResult:
@@ -390,6 +402,8 @@ class FunctionRuntime:
                 self.busy -= 1
         self._release(worker, keep=True)
         duration = float(answer.get("duration_ms", (time.monotonic() - started) * 1000))
+        cpu = float(answer.get("cpu_ms", 0.0))
+        sdk_cpu = float(answer.get("sdk_cpu_ms", 0.0))
         if fault == "after":
             return InvocationResult(
                 name,
@@ -398,12 +412,20 @@ class FunctionRuntime:
                 error_type="ChaosFault",
                 error_message="injected fault after the handler ran",
                 duration_ms=duration,
+                cpu_ms=cpu,
                 init_ms=init_ms,
                 chaos=fault,
             )
         if answer.get("ok"):
             return InvocationResult(
-                name, request_id, True, payload=answer.get("result"), duration_ms=duration, init_ms=init_ms
+                name,
+                request_id,
+                True,
+                payload=answer.get("result"),
+                duration_ms=duration,
+                cpu_ms=cpu,
+                sdk_cpu_ms=sdk_cpu,
+                init_ms=init_ms,
             )
         return InvocationResult(
             name,
@@ -413,6 +435,7 @@ class FunctionRuntime:
             error_message=answer.get("errorMessage"),
             stack_trace=answer.get("stackTrace", []),
             duration_ms=duration,
+            cpu_ms=cpu,
             init_ms=init_ms,
         )
 
@@ -443,6 +466,11 @@ class FunctionRuntime:
                     "p95": _percentile(durations, 0.95),
                     "max": round(durations[-1], 1) if durations else None,
                 },
+                "cpu_ms_total": round(self.cpu_ms_total, 1),
+                # CPU per record of warm invocations (records: an SQS/stream batch's, else 1 per invocation)
+                "warm_cpu_ms": round(self.warm_cpu_ms, 1),
+                "warm_sdk_cpu_ms": round(self.warm_sdk_cpu_ms, 1),
+                "warm_records": self.warm_records,
                 "workers": len(self._workers),
                 "busy": self.busy,
                 "peak_concurrency": self.peak_concurrency,

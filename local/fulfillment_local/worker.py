@@ -73,6 +73,28 @@ def _load_handler(spec: str) -> Any:
     return getattr(module, function_name)
 
 
+_sdk_cpu = [0.0]  # CPU seconds spent inside AWS SDK calls (building, signing, serialising, parsing)
+
+
+def _meter_sdk_cpu() -> None:
+    """Count the CPU the handler spends inside botocore calls, so its own CPU can be told from the SDK's. Waiting
+    for the answer is not CPU time: process_time() leaves it out."""
+    client_module = sys.modules.get("botocore.client")
+    if client_module is None:
+        return
+    base = client_module.BaseClient
+    original = base._make_api_call
+
+    def metered(self: Any, operation_name: str, api_params: Any) -> Any:
+        began = time.process_time()
+        try:
+            return original(self, operation_name, api_params)
+        finally:
+            _sdk_cpu[0] += time.process_time() - began
+
+    base._make_api_call = metered
+
+
 def main(argv: list[str]) -> int:
     handler_spec, resp_fd = argv[0], int(argv[1])
     spawned_at = float(argv[2]) if len(argv) > 2 else time.time()  # the parent's clock at spawn
@@ -89,6 +111,7 @@ def main(argv: list[str]) -> int:
         _write(resp_fd, {"type": "init", "ok": False, **_error(exc, kind)})
         return 1
     init_ms = (time.time() - spawned_at) * 1000  # like Lambda's Init Duration: runtime start + import
+    _meter_sdk_cpu()
     _write(resp_fd, {"type": "init", "ok": True, "init_ms": init_ms})
 
     first = True
@@ -99,6 +122,8 @@ def main(argv: list[str]) -> int:
         context = LambdaContext(request_id, request["deadline_ms"])
         print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
         began = time.perf_counter()
+        began_cpu = time.process_time()
+        began_sdk = _sdk_cpu[0]
         try:
             result = handler(request["event"], context)
             answer: dict[str, Any] = {"id": request["id"], "ok": True, "result": result}
@@ -107,12 +132,15 @@ def main(argv: list[str]) -> int:
             print(json.dumps({**error, "requestId": request_id}), flush=True)
             answer = {"id": request["id"], "ok": False, **error}
         duration = (time.perf_counter() - began) * 1000
+        cpu = (time.process_time() - began_cpu) * 1000  # this process only: the emulator's work is not in it
         sys.stderr.flush()
         print(f"END RequestId: {request_id}", flush=True)
         init_note = f"\tInit Duration: {init_ms:.2f} ms" if first else ""
         first = False
         print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms{init_note}", flush=True)
         answer["duration_ms"] = duration
+        answer["cpu_ms"] = cpu
+        answer["sdk_cpu_ms"] = (_sdk_cpu[0] - began_sdk) * 1000
         _write(resp_fd, answer)
     return 0
 
