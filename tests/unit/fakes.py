@@ -353,6 +353,15 @@ class MemoryUnitOfWork:
         if delta:
             self._write(lambda: None, apply)
 
+    def expect_backlog(self, sku: str, units: int) -> None:
+        def check() -> Exception | None:
+            item = self.store.catalog_items.get(sku)
+            if (item.backordered_units if item else 0) != units:
+                return ConcurrentModification(f"catalog {sku} changed")
+            return None
+
+        self.writes.append((check, lambda: None))
+
     def queue_backorder(self, backorder: Backorder) -> None:
         key = (backorder.sku, backorder.queued_at, backorder.order_id, backorder.line_no)
 

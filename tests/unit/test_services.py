@@ -63,7 +63,9 @@ class World:
         for location, units in per_location.items():
             self.store.put_stock(sku, location.replace("_", "-"), units)
 
-    def place(self, *lines: tuple[str, int], external_id: str = "e1", **fields: Any) -> str:
+    def place(
+        self, *lines: tuple[str, int], external_id: str = "e1", now: str = "2026-11-01T10:00:00+00:00", **fields: Any
+    ) -> str:
         order = Order(
             order_id="",
             channel=Channel.NATIVE,
@@ -79,7 +81,7 @@ class World:
             payment_status=fields.pop("payment_status", "paid"),
             **fields,
         )
-        return self.intake.accept(order, now="2026-11-01T10:00:00+00:00").order_id
+        return self.intake.accept(order, now=now).order_id
 
     def order(self, order_id: str) -> Order:
         order = self.store.order(order_id)
@@ -231,6 +233,25 @@ def test_restocked_units_go_to_the_oldest_backorder_first() -> None:
     world.store.put_stock("W", "WH-EAST", 1)
     assert world.backorders.allocate("W") == 1
     assert world.order(older).line(1).reserved == 1 and world.order(newer).line(1).backordered == 1
+
+
+def test_an_older_order_that_joins_the_queue_while_it_is_served_is_served_first() -> None:
+    # Given a newer order waiting for W, and an older one not yet in the queue (say re-routed after a provider's
+    # out-of-stock: it takes its place by order time)
+    world = World()
+    world.stock("W", WH_EAST=0)
+    older = world.place(("W", 1), external_id="a", now="2026-11-01T09:00:00+00:00")
+    newer = world.place(("W", 1), external_id="b", now="2026-11-01T10:00:00+00:00")
+    world.reservations.reserve(newer)
+    world.store.put_stock("W", "WH-EAST", 1)
+
+    # When the older one joins the queue between the restock's read of the queue and its first serve
+    world.store.before_commit = lambda: world.reservations.reserve(older)
+    assert world.backorders.allocate("W") == 1
+
+    # Then the unit goes to the older order: the serve saw the queue change and read it again
+    assert world.order(older).line(1).reserved == 1 and world.order(newer).line(1).backordered == 1
+    assert world.store.catalog_items["W"].backordered_units == 1
 
 
 # ---------------------------------------------------------------------- dispatch

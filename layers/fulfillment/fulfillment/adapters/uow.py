@@ -78,6 +78,7 @@ class DynamoUnitOfWork:
         # Counters kept on a SKU's catalog item, added up over the step and written as one update per SKU (a
         # transaction may touch an item once): units waiting as backorders, units available over all locations.
         self.catalog_counters: dict[str, dict[str, int]] = {}
+        self.expected_backlog: dict[str, int] = {}
         self.stock_changed_at = ""
 
     def __len__(self) -> int:
@@ -322,6 +323,11 @@ class DynamoUnitOfWork:
         """Units of a SKU waiting as backorders, kept on its catalog item (FIFO fairness for new orders)."""
         self._count(sku, "backordered_units", delta)
 
+    def expect_backlog(self, sku: str, units: int) -> None:
+        """Commit only if the SKU's backorder queue still holds the `units` read (before this step's own change):
+        a line queued meanwhile - an older order's among them - makes the step read the queue again."""
+        self.expected_backlog[sku] = units
+
     def queue_backorder(self, backorder: Backorder) -> None:
         self._update(
             keys.backorder_key(backorder.sku, backorder.queued_at, backorder.order_id, backorder.line_no),
@@ -348,24 +354,40 @@ class DynamoUnitOfWork:
 
     # ------------------------------------------------------------------ commit
     def _catalog_writes(self) -> None:
-        for sku, counters in self.catalog_counters.items():
-            changed = {name: delta for name, delta in counters.items() if delta}
-            if not changed:
+        for sku in sorted(set(self.catalog_counters) | set(self.expected_backlog)):
+            changed = {name: delta for name, delta in self.catalog_counters.get(sku, {}).items() if delta}
+            expected = self.expected_backlog.get(sku)
+            if not changed and expected is None:
                 continue
             names = {f"#c{i}": name for i, name in enumerate(changed)}
             values: dict[str, Any] = {f":c{i}": delta for i, delta in enumerate(changed.values())}
+            condition = None
+            if expected is not None:
+                names["#b"] = "backordered_units"
+                values[":b"] = expected
+                condition = "#b = :b" if expected else "attribute_not_exists(#b) OR #b = :b"
+            error = lambda sku=sku: ConcurrentModification(f"catalog {sku} changed")  # noqa: E731
+            if not changed:
+                self.writes.append(
+                    Write(
+                        "ConditionCheck",
+                        {
+                            "Key": keys.catalog_key(sku),
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        },
+                        error,
+                    )
+                )
+                continue
             expression = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(changed)))
             if "available_total" in changed and self.stock_changed_at:
                 expression = "SET stock_changed_at = :at " + expression
                 values[":at"] = self.stock_changed_at
-            self._update(
-                keys.catalog_key(sku),
-                expression,
-                lambda sku=sku: ConcurrentModification(f"catalog {sku}"),  # type: ignore[misc]
-                values=values,
-                names=names,
-            )
+            self._update(keys.catalog_key(sku), expression, error, condition=condition, values=values, names=names)
         self.catalog_counters = {}
+        self.expected_backlog = {}
 
     def commit(self) -> None:
         self._catalog_writes()
@@ -377,6 +399,8 @@ class DynamoUnitOfWork:
         try:
             if len(self.writes) == 1:
                 write = self.writes[0]
+                if write.kind == "ConditionCheck":
+                    return  # a check with nothing to write: nothing to commit
                 call: dict[str, Callable[..., object]] = {
                     "Put": client.put_item,
                     "Update": client.update_item,

@@ -24,6 +24,10 @@ class Backorders:
         """Serve the SKU's waiting lines oldest first from whatever is available now. Returns units served."""
         served = 0
         for _ in range(MAX_ATTEMPTS * 4):
+            # The queue's size before its page: each serve commits only if no line joined the queue since (an older
+            # order re-routed after a provider's out-of-stock takes its place by order time, ahead of this page).
+            catalog = self.store.catalog_item(sku)
+            backlog = [catalog.backordered_units if catalog else 0]
             waiting = self.store.backorders(sku, limit=PAGE)
             if not waiting:
                 return served
@@ -34,7 +38,7 @@ class Backorders:
                 try:
                     result = apply_once(
                         self.store,
-                        partial(self._serve, entry, levels),
+                        partial(self._serve, entry, levels, backlog),
                         what=f"backorder of {sku}",
                         retry_on=(ConcurrentModification, InsufficientStock),
                         attempts=1,
@@ -51,8 +55,11 @@ class Backorders:
                     return served
         raise ConcurrentModification(f"could not finish serving the {sku} backorder queue: retry")
 
-    def _serve(self, entry: Backorder, levels: dict[tuple[str, str], int], uow: UnitOfWork) -> dict[str, int]:
-        """Units given to one waiting line, per location ({} when it no longer waits)."""
+    def _serve(
+        self, entry: Backorder, levels: dict[tuple[str, str], int], backlog: list[int], uow: UnitOfWork
+    ) -> dict[str, int]:
+        """Units given to one waiting line, per location ({} when it no longer waits). `backlog` holds the queue's
+        units as this run knows them: the commit checks it and it follows what this run serves."""
         now = utc_now()
         order = self.store.order(entry.order_id)
         line = next((ln for ln in order.lines if ln.line_no == entry.line_no), None) if order else None
@@ -67,5 +74,7 @@ class Backorders:
         for location, units in plan.allocations.items():
             uow.move_stock(StockMove(entry.sku, location, reserve=units), now)
         uow.settle_backorder(entry, plan.backordered)
+        uow.expect_backlog(entry.sku, backlog[0])
         uow.backlog(entry.sku, -plan.reserved)
+        backlog[0] -= plan.reserved  # taken as committed: a failed commit ends this page (the caller reads again)
         return dict(plan.allocations)
