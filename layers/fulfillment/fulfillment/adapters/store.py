@@ -168,10 +168,12 @@ class DynamoStore:
         """Every item of the order (order, shipments, their events, timeline) for the order view."""
         return self._query(KeyConditionExpression=K("PK").eq(keys.order_partition(order_id)))
 
-    def sweep_cursor(self, status: str, shard: int) -> str:
-        """Where the sweep of one status list got to: the index sort key of the last order it read ("" = start)."""
-        item = self._get(keys.sweep_cursor_key(status, shard), consistent=False)
-        return str(item.get("after") or "") if item else ""
+    def sweep_cursors(self, status: str) -> list[str]:
+        """Where the sweep of each of the status's lists (index shards) got to: the index sort key of the last order
+        it read ("" = start). One BatchGetItem."""
+        cursor_keys = [keys.sweep_cursor_key(status, shard) for shard in range(keys.STATUS_SHARDS)]
+        found = {(i["PK"], i["SK"]): str(i.get("after") or "") for i in self._batch_get(cursor_keys)}
+        return [found.get((k["PK"], k["SK"]), "") for k in cursor_keys]
 
     def stalled_orders(
         self, status: str, shard: int, cutoff: str, after: str, limit: int

@@ -73,8 +73,7 @@ class Sweeper:
         """The next page of orders in `status` created before `cutoff`, from each of its index shards; each shard's
         cursor moves on (or starts over)."""
         found: list[tuple[Order, int, str | None]] = []
-        for shard in range(keys.STATUS_SHARDS):
-            after = self.store.sweep_cursor(status.value, shard)
+        for shard, after in enumerate(self.store.sweep_cursors(status.value)):
             page, next_after = self.store.stalled_orders(status.value, shard, cutoff, after, SWEEP_LIMIT)
             if next_after != after:
                 uow = self.store.unit()
