@@ -159,19 +159,34 @@ class ForkServer:
     def spawn(
         self, handler: str, cwd: str, env: dict[str, str], spawned_at: float, log_fd: int, resp_fd: int
     ) -> ForkedProcess:
-        stdin_read, stdin_write = os.pipe()
-        request = {"handler": handler, "cwd": cwd, "env": env, "spawned_at": repr(spawned_at)}
-        try:
-            with self._lock:
-                sock = self._sock or self._start()
-                socket.send_fds(sock, [json.dumps(request).encode()], [stdin_read, log_fd, resp_fd])
-                answer, fds, _flags, _addr = socket.recv_fds(sock, 4096, 1)
-        finally:
-            os.close(stdin_read)
-        if not answer or not fds:
+        request = json.dumps({"handler": handler, "cwd": cwd, "env": env, "spawned_at": repr(spawned_at)}).encode()
+        for _ in range(2):  # a server that died is replaced once
+            stdin_read, stdin_write = os.pipe()
+            try:
+                with self._lock:
+                    sock = self._sock or self._start()
+                    try:
+                        socket.send_fds(sock, [request], [stdin_read, log_fd, resp_fd])
+                        answer, fds, _flags, _addr = socket.recv_fds(sock, 4096, 1)
+                    except OSError:
+                        answer, fds = b"", []
+                    if not answer or not fds:
+                        self._forget()
+            finally:
+                os.close(stdin_read)
+            if answer and fds:
+                return ForkedProcess(json.loads(answer)["pid"], fds[0], os.fdopen(stdin_write, "wb"))
             os.close(stdin_write)
-            raise OSError("the fork server is gone")
-        return ForkedProcess(json.loads(answer)["pid"], fds[0], os.fdopen(stdin_write, "wb"))
+        raise OSError("the fork server is gone")
+
+    def _forget(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
 
     def stop(self) -> None:
         with self._lock:

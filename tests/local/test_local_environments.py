@@ -33,3 +33,16 @@ def test_both_ways_of_starting_an_environment_give_the_function_only_its_own(
     assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert env["context"]["function_name"] == "ApiFunction"
     assert env["LEAKED_FROM_THE_RUNTIME"] is None
+
+
+def test_a_fork_server_that_died_is_replaced_at_the_next_cold_start(
+    toy_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with LocalStack(toy_project, preload=True, state_dir=tmp_path, schedules=False) as stack:
+        assert stack.invoke_result("ApiFunction", _env_event()).ok
+        server = stack._fork_server
+        assert server is not None and server._proc is not None
+        server._proc.kill()  # say the OOM killer took it
+        server._proc.wait()
+        after = stack.invoke_result("SlowFunction", {"sleep": 0})  # a cold start: needs the server
+    assert after.ok and after.cold_start
