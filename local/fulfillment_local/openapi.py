@@ -230,17 +230,20 @@ STATUS_TEXT = {
 
 
 # ------------------------------------------------------------------ reading the handlers
-def handler(name: str) -> ModuleType:
-    """functions/<name>/app.py, imported as a module of its own (every handler file is app.py)."""
-    module_name = f"openapi_{name}"
+def app_module(path: Path, module_name: str) -> ModuleType:
+    """A function's `app.py` imported under a name of its own (every handler file is called app.py); once."""
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+    spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def handler(name: str) -> ModuleType:
+    return app_module(ROOT / "functions" / name / "app.py", f"openapi_{name}")
 
 
 def resolver_routes() -> dict[tuple[str, str], str]:

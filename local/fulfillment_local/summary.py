@@ -232,20 +232,38 @@ _HOLD_WHY = {
 }
 
 
-def _why_it_ended_there(plan: Any, view: dict[str, Any], operator_cancelled: dict[str, str]) -> str:
+def _why_cancelled(plan: Any, run: RunData, operator_cancelled: dict[str, str]) -> str | None:
+    """Who in the scenario cancelled the order, or None when nobody did."""
+    if plan.cancelled_by_storefront:
+        return "the storefront cancelled it"
+    if plan.fill_or_kill:
+        return "fill-or-kill, not enough stock"
+    if plan.order_id in operator_cancelled:
+        return f"an operator cancelled it ({operator_cancelled[plan.order_id].split(':')[0]})"
+    # The unpaid-order expiry cancels it - also when the payment reached the backend only after the expiry
+    # (a loaded emulator under chaos can delay the storefront's payment webhook that long).
+    expiry = float(run.options.get("unpaid_expiry") or 0)
+    paid_late = (
+        plan.paid_delivered_at is not None
+        and plan.sent_at is not None
+        and plan.paid_delivered_at - plan.sent_at > expiry - 2
+    )
+    if "unpaid" in plan.problems and (not plan.paid_now or paid_late):
+        return "unpaid when the payment window closed"
+    return None
+
+
+def _operator_cancelled(run: RunData) -> dict[str, str]:
+    operator = run.peers.get("operator")
+    return dict(operator.cancelled) if operator else {}
+
+
+def _why_it_ended_there(plan: Any, view: dict[str, Any], run: RunData, operator_cancelled: dict[str, str]) -> str:
     """The scenario's reason for an order's final status, in the words of the summary (the `nothing stuck` check
     fails the run for an order no reason covers)."""
     status, holds = view["status"], sorted(view.get("holds", []))
     if status == "cancelled":
-        if plan.cancelled_by_storefront:
-            return "the storefront cancelled it"
-        if plan.fill_or_kill:
-            return "fill-or-kill, not enough stock"
-        if plan.order_id in operator_cancelled:
-            return f"an operator cancelled it ({operator_cancelled[plan.order_id].split(':')[0]})"
-        if "unpaid" in plan.problems:
-            return "unpaid when the payment window closed"
-        return "no reason in the scenario"
+        return _why_cancelled(plan, run, operator_cancelled) or "no reason in the scenario"
     if holds:
         return "; ".join(f"{h}: {_HOLD_WHY.get(h, 'nobody released it')}" for h in holds)
     waiting = sorted({ln["sku"] for ln in view["lines"] if ln["backordered"]})
@@ -259,13 +277,12 @@ def _why_it_ended_there(plan: Any, view: dict[str, Any], operator_cancelled: dic
 
 
 def _why_section(run: RunData, add: Any) -> None:
-    operator = run.peers.get("operator")
-    operator_cancelled: dict[str, str] = dict(operator.cancelled) if operator else {}
+    operator_cancelled = _operator_cancelled(run)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for plan in run.plans:
         view = run.views.get(plan.order_id or "")
         if view is not None:
-            reasons[view["status"]][_why_it_ended_there(plan, view, operator_cancelled)] += 1
+            reasons[view["status"]][_why_it_ended_there(plan, view, run, operator_cancelled)] += 1
     first = True
     for status, why in sorted(reasons.items(), key=lambda kv: -sum(kv[1].values())):
         label = "why they ended " if first else ""
@@ -280,8 +297,7 @@ def _nothing_stuck(run: RunData) -> Check:
     available = defaultdict(int)
     for (sku, _loc), level in run.inventory.items():
         available[sku] += int(level.get("available", 0))
-    operator = run.peers.get("operator")
-    operator_cancelled = set(operator.cancelled) if operator else set()
+    operator_cancelled = _operator_cancelled(run)
     ends: Counter[str] = Counter()
     for plan in run.plans:
         view = run.views.get(plan.order_id or "")
@@ -291,19 +307,7 @@ def _nothing_stuck(run: RunData) -> Check:
         ends[status] += 1
         name = f"{plan.order_id} (#{plan.index} {plan.channel}, {','.join(plan.problems) or 'clean'})"
         if status == "cancelled":
-            # The unpaid-order expiry cancels it - also when the payment reached the backend only after the expiry
-            # (a loaded emulator under chaos can delay the storefront's payment webhook that long).
-            expiry = float(run.options.get("unpaid_expiry") or 0)
-            paid_late = (
-                plan.paid_delivered_at is not None
-                and plan.sent_at is not None
-                and plan.paid_delivered_at - plan.sent_at > expiry - 2
-            )
-            expires = "unpaid" in plan.problems and (not plan.paid_now or paid_late)
-            expected = (
-                plan.cancelled_by_storefront or plan.fill_or_kill or plan.order_id in operator_cancelled or expires
-            )
-            if not expected:
+            if _why_cancelled(plan, run, operator_cancelled) is None:
                 check.problems.append(f"{name}: cancelled, but nobody in the scenario cancelled it")
             continue
         if plan.cancelled_by_storefront and not any(ln["shipped"] for ln in view["lines"]):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import get_args
+
+from fulfillment.contracts import provider as contract
 
 _ids = itertools.count(1)
 BASE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -76,3 +79,8 @@ def return_received(rma_id: str, lines: list[tuple[str, int, str]], **kw) -> dic
         received_at=datetime.now(UTC).isoformat(),
         **kw,
     )
+
+
+def inbound_fields() -> list[str]:
+    """Every field name of every inbound message type (the contract's), for generated messages."""
+    return sorted({name for model in get_args(contract.Inbound) for name in model.model_fields})

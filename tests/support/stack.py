@@ -6,7 +6,6 @@ cannot pass against a key schema the template does not deploy.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import boto3
 import yaml
 from fulfillment_local.invariants import scan_all
+from fulfillment_local.openapi import app_module
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -180,15 +180,7 @@ def function_module(name: str, instance: str = "") -> ModuleType:
     `instance` loads a separate copy, like a second Lambda execution environment: handlers keep
     per-invocation state on module objects, so concurrent invocations need one copy each.
     """
-    module_name = f"fn_{name}{'_' + instance if instance else ''}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return app_module(ROOT / "functions" / name / "app.py", f"fn_{name}{'_' + instance if instance else ''}")
 
 
 def clear_caches() -> None:

@@ -22,6 +22,8 @@ from fulfillment.http import parse_json_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.provider import inbound_fields
+
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
@@ -117,26 +119,7 @@ def test_carrier_payloads_normalise_or_are_refused(body, model) -> None:
 
 @given(
     st.dictionaries(
-        st.sampled_from(
-            [
-                "type",
-                "version",
-                "message_id",
-                "provider",
-                "shipment_id",
-                "sent_at",
-                "carrier",
-                "tracking_number",
-                "shipped_at",
-                "lines",
-                "location",
-                "as_of",
-                "items",
-                "status",
-                "occurred_at",
-                "rma_id",
-            ]
-        ),
+        st.sampled_from(inbound_fields()),
         json_values,
         max_size=12,
     )
