@@ -1,10 +1,11 @@
 """Cold starts and cost per order, measured through the local runtime. Run on demand, not in CI:
 
-    .venv/bin/python bench/bench.py [--orders 50] [--chaos] [--repeat 3] [--json out.json]
+    .venv/bin/python bench/bench.py [--orders 50] [--chaos] [--repeat 7] [--json out.json]
 
 1. Import time of each handler (`python -X importtime`, the module-level work a cold start pays),
    in the function's own environment (its code dir, the layer, its env vars), next to a baseline of
-   importing boto3 alone - the floor any Python Lambda that talks to AWS pays.
+   importing boto3 alone - the floor any Python Lambda that talks to AWS pays. The shared layer's size as
+   `sam build` makes it for python3.13/arm64 (bench/layer.py; needs the package index).
 2. A demo run of N orders; from the runtime's stats: init duration per function (interpreter start
    + handler import, like Lambda's Init Duration), AWS API calls per order by function and operation,
    and DynamoDB write calls and (estimated) write units per order.
@@ -38,6 +39,7 @@ from fulfillment_local.template import SamTemplate  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import cost  # noqa: E402
+import layer  # noqa: E402
 
 # The floor of a standard order (issue 7): one conditional write of a small item per state change, the two
 # multi-item steps (reserve, ship) as transactions (2 units per item), no indexes, no history.
@@ -97,18 +99,40 @@ def batch_sizes(template: Path) -> dict[str, int]:
     return sizes
 
 
+_TIMED_IMPORT = "import time; began = time.perf_counter(); import {module}; print(time.perf_counter() - began)"
+
+
+def timed_import(env: dict[str, str], cwd: Path, module: str) -> float:
+    """ms a fresh interpreter spends importing `module` (its start-up, the same for every module, left out)."""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _TIMED_IMPORT.format(module=module)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1]) * 1000
+
+
 def import_times(template: Path, repeat: int) -> dict[str, dict[str, Any]]:
+    """Each handler's import next to `import boto3`, in its own environment: fresh processes, bytecode compiled
+    (one unmeasured import first), `repeat` pairs interleaved so both see the same machine, medians compared.
+    The heaviest packages come from one `python -X importtime` run (it inflates absolute times: not the ratio)."""
     out: dict[str, dict[str, Any]] = {}
     with LocalStack(template, port=0, schedules=False, state_dir=ROOT / ".local" / "bench") as stack:
         specs = {name: runtime.spec for name, runtime in stack.functions.items()}
     for name, spec in sorted(specs.items()):
         module = spec.handler.rsplit(".", 1)[0]
-        handler_runs = [import_profile(spec.env, spec.code_dir, f"import {module}") for _ in range(repeat)]
-        boto_runs = [import_profile(spec.env, spec.code_dir, "import boto3") for _ in range(repeat)]
+        timed_import(spec.env, spec.code_dir, module)  # writes the handler's own .pyc files
+        handler_runs, boto_runs = [], []
+        for _ in range(repeat):
+            handler_runs.append(timed_import(spec.env, spec.code_dir, module))
+            boto_runs.append(timed_import(spec.env, spec.code_dir, "boto3"))
         out[name] = {
-            "handler_ms": statistics.median(r[0] for r in handler_runs),
-            "boto3_ms": statistics.median(r[0] for r in boto_runs),
-            "heaviest": handler_runs[-1][1][:6],
+            "handler_ms": statistics.median(handler_runs),
+            "boto3_ms": statistics.median(boto_runs),
+            "heaviest": import_profile(spec.env, spec.code_dir, f"import {module}")[1][:6],
         }
     return out
 
@@ -117,21 +141,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=50)
     parser.add_argument("--chaos", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="import-time samples per function (median)")
+    parser.add_argument("--repeat", type=int, default=7, help="import-time pairs per function (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     args = parser.parse_args(argv)
 
-    print(f"== import time of each handler vs `import boto3` (median of {args.repeat}, python -X importtime)")
+    print(
+        f"== import time of each handler vs `import boto3` (fresh processes, compiled bytecode, median of {args.repeat}"
+        " interleaved pairs; heaviest packages from -X importtime)"
+    )
     imports = import_times(args.template, args.repeat)
     for name, row in imports.items():
         ratio = row["handler_ms"] / row["boto3_ms"] if row["boto3_ms"] else float("nan")
         heaviest = ", ".join(f"{pkg} {ms:.0f}" for pkg, ms in row["heaviest"][:4])
         print(
-            f"  {name:<26} {row['handler_ms']:7.0f} ms   boto3 alone {row['boto3_ms']:5.0f} ms   x{ratio:4.1f}"
+            f"  {name:<26} {row['handler_ms']:7.0f} ms   boto3 alone {row['boto3_ms']:5.0f} ms   x{ratio:5.2f}"
             f"   heaviest: {heaviest}"
         )
+
+    print("\n== the shared layer as `sam build` makes it (python3.13, arm64; boto3 from the runtime)")
+    try:
+        layer_size = layer.build()
+        print("\n".join(layer.report(layer_size)))
+    except (OSError, subprocess.CalledProcessError) as exc:  # no package index reachable, say so and go on
+        layer_size = None
+        detail = getattr(exc, "stderr", "") or str(exc)
+        print(f"  not measured: {detail.strip().splitlines()[-1] if detail.strip() else exc}")
 
     print(f"\n== a demo run of {args.orders} orders{' under chaos' if args.chaos else ''}")
     out = io.StringIO()
@@ -232,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "imports": imports,
+                    "layer": None
+                    if layer_size is None
+                    else {"unzipped": layer_size.unzipped, "zipped": layer_size.zipped},
                     "orders": orders,
                     "timings": result.timings,
                     "functions": stats["functions"],

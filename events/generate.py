@@ -35,6 +35,7 @@ from boto3.dynamodb.types import TypeSerializer
 from fulfillment import keys, tokens
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
+from fulfillment.contracts.carriers import EasyPostEvent
 from fulfillment.domain import progress
 from fulfillment.domain.events import CustomerEvent, Entry
 from fulfillment.domain.model import (
@@ -48,7 +49,7 @@ from fulfillment.domain.model import (
     WorkState,
     order_id_for,
 )
-from fulfillment.domain.shipments import Shipment, ShipmentLine, ShipmentStatus
+from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus, message_token
 
 EVENTS_DIR = Path(__file__).resolve().parent
 
@@ -1509,6 +1510,32 @@ def event_router() -> dict[str, dict]:
     )
     delay = progress.delayed(in_transit)
 
+    # ….001 shipped (v4), then EasyPost's tracker.updated: the write that applied the scan carries it (`heard`),
+    # and the router stores it as the shipment's event item.
+    scan = EasyPostEvent.model_validate(easypost_payload()).normalise()
+    scanned_at = datetime.fromisoformat(scan.occurred_at) + timedelta(minutes=3, microseconds=402117)
+    shipped = replace(
+        in_transit, status=ShipmentStatus.SHIPPED, status_at=iso(shipped_at), last_scan_at=None, version=4
+    )
+    heard = ShipmentEvent(
+        SHIPMENT_ID,
+        scan.source,
+        scan.event_id,
+        scan.occurred_at,
+        "tracking",
+        {
+            "status": scan.status.value if scan.status else "info",
+            "description": scan.description,
+            "location": scan.location,
+        },
+        iso(scanned_at),
+    )
+    scanned = (
+        shipped.track(scan.status, scan.occurred_at, scan.est_delivery)
+        .hear(message_token(scan.source, scan.event_id), iso(scanned_at))
+        .bump(iso(scanned_at))
+    )
+
     # WooCommerce 727: received on hold (awaiting_payment) and reserved (v2); the unpaid timer cancels it (v3).
     woo_at = T0 - timedelta(days=3, hours=2) + timedelta(seconds=4, microseconds=118000)
     woo_held = reserved(woo_received(woo_at), woo_at + timedelta(seconds=1), "WH-EAST")
@@ -1539,6 +1566,7 @@ def event_router() -> dict[str, dict]:
         ),
         ("stock_available_rises", "MODIFY", restocked_at, stock_after, stock_before),
         ("catalog_backordered_units", "MODIFY", T0 + timedelta(hours=5), catalog_after, catalog_before),
+        ("shipment_scanned", "MODIFY", scanned_at, shipment_item(scanned, (), heard), shipment_item(shipped)),
     ]
     base = 4812000000000000000
     return {

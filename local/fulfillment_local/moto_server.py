@@ -274,13 +274,18 @@ class _Serialised:
         self.busy_seconds: dict[str, float] = {}  # operation -> time moto spent on it (inside the lock)
         self.writes = WriteMeter()
         self.signals = QueueSignals()
+        # FULFILLMENT_LOCAL_CALL_TRACE=<file>: one JSON line per DynamoDB call (caller, operation, the sort keys it
+        # addressed, HTTP status) - to find where a function's calls and units go.
+        trace = os.environ.get("FULFILLMENT_LOCAL_CALL_TRACE")
+        self._trace = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115 - lives as long as the server
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.rpartition(".")[2]
         metered = target.startswith("DynamoDB_") and operation in WRITE_OPERATIONS
         body: bytes | None = None
-        if not target or target in _READ_BODY or metered or target in _SENDS:
+        traced = self._trace is not None and target.startswith("DynamoDB_")
+        if not target or target in _READ_BODY or metered or target in _SENDS or traced:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
             target = target or _operation_name(environ, body)
@@ -320,6 +325,14 @@ class _Serialised:
             if measurement is not None:
                 self.writes.end(measurement, ok=status.get("value", "").startswith("200"))
             self.busy_seconds[target] = self.busy_seconds.get(target, 0.0) + time.perf_counter() - started
+            if traced and self._trace is not None:
+                line = {
+                    "caller": caller,
+                    "op": operation,
+                    "status": status.get("value", "")[:3],
+                    "keys": _sort_keys(body),
+                }
+                self._trace.write(json.dumps(line) + "\n")
         if target in _SENDS and status.get("value", "").startswith("200"):
             try:
                 self.signals.notify(json.loads(body or b"{}").get("QueueUrl", ""))
@@ -401,6 +414,31 @@ class _Serialised:
             self.signals.wait(
                 queue_url, min(_LONG_POLL_RECHECK_SECONDS, max(deadline - time.monotonic(), 0.0)), since=generation
             )
+
+
+def _sort_keys(body: bytes | None) -> list[str]:
+    """The sort keys a DynamoDB request names (its items' and keys' SK, a query's key condition values)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            sk = value.get("SK")
+            if isinstance(sk, dict) and "S" in sk:
+                found.append(str(sk["S"]))
+            for name, inner in value.items():
+                if name == "ExpressionAttributeValues" and isinstance(inner, dict):
+                    found.extend(f"={v['S']}" for v in inner.values() if isinstance(v, dict) and "S" in v)
+                elif name != "SK":
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    try:
+        walk(json.loads(body or b"{}"))
+    except ValueError:
+        pass
+    return found
 
 
 def _operation_name(environ: dict, body: bytes) -> str:

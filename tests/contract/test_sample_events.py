@@ -471,6 +471,7 @@ ROUTED: dict[str, Routed] = {
     "shipment_delayed.json": Routed(events=("ShipmentDelayed",), history=1),
     "stock_available_rises.json": Routed(reservation=("allocate_backorders",)),
     "catalog_backordered_units.json": Routed(reservation=("allocate_backorders",)),
+    "shipment_scanned.json": Routed(history=1),
 }
 # What the stream samples must show between them: (description, predicate over (event name, SK, new, routed)).
 RouteCase = Callable[[str, str, dict, router.Routed], bool]
@@ -490,6 +491,12 @@ DECISIONS: list[tuple[str, RouteCase]] = [
     (
         "a shipment change whose `changes` carry a customer event",
         lambda e, sk, new, r: sk.startswith("SHIP#") and bool(r.events),
+    ),
+    (
+        "a shipment write that applied a message (`heard`): its event item",
+        lambda e, sk, new, r: (
+            sk.startswith("SHIP#") and any(str(h["SK"]).startswith("EV#") for h in r.history) and "heard" in new
+        ),
     ),
     (
         "a stock level whose available units rise",
@@ -559,20 +566,30 @@ def test_the_router_makes_of_a_stream_sample_what_the_readme_says(sample: Sample
             subject = next(name for name in SUBJECTS if name in type(message).model_fields)
             assert getattr(message, subject) == new[subject], f"{message.type} names another {subject}"
 
-    # History: one timeline item per change, holding each of its entries, in the item's partition, which the stream
-    # filter keeps out of the router (its own writes must not come back to it).
+    # History: one timeline item per change, holding each of its entries, and one event item per message a shipment
+    # write applied, in the item's partition, which the stream filter keeps out of the router (its own writes must
+    # not come back to it).
     _, stream = _stream_definition(BY_FOLDER[sample.folder])
-    assert len(routed.history) == expected.history == (1 if new.get("changes") else 0)
+    assert len(routed.history) == expected.history == bool(new.get("changes")) + bool(new.get("heard"))
     for item in routed.history:
-        assert [e["entry"] for e in item["entries"]] == [c["type"] for c in new["changes"]]
-        assert item["PK"] == new["PK"] and item["SK"].startswith("TL#") and item["type"] == "timeline"
-        assert item["order_id"] == new["order_id"]
+        if item["type"] == "shipment_event":  # the message the write applied
+            heard = new["heard"]
+            assert item["PK"] == new["PK"] and item["SK"].startswith(f"EV#{new['shipment_id']}#")
+            assert (item["source"], item["message_id"], item["event"]) == (
+                heard["source"],
+                heard["message_id"],
+                heard["event"],
+            )
+        else:
+            assert [e["entry"] for e in item["entries"]] == [c["type"] for c in new["changes"]]
+            assert item["PK"] == new["PK"] and item["SK"].startswith("TL#") and item["type"] == "timeline"
+            assert item["order_id"] == new["order_id"]
         insert = {"eventName": "INSERT", "dynamodb": {"Keys": _serialise({"PK": item["PK"], "SK": item["SK"]})}}
         assert not passes_filters(insert, stream), f"the router's timeline write {item['SK']} would loop back"
 
     # Customer events: the types listed, each with a stable id that its timeline item carries too.
     assert [e["type"] for e in routed.events] == list(expected.events)
-    written_ids = {e["event_id"] for item in routed.history for e in item["entries"] if "event_id" in e}
+    written_ids = {e["event_id"] for item in routed.history for e in item.get("entries", ()) if "event_id" in e}
     for detail in routed.events:
         assert EVENT_ID.match(detail["event_id"]) and detail["event_id"] in written_ids
         assert detail["order_id"] == new["order_id"]

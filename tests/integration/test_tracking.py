@@ -306,6 +306,8 @@ def test_carrier_fixtures_verify_and_update_the_matching_shipment(
     assert good["statusCode"] == 200 and response_json(good)["matched"] is True
     [shipment] = shipments(stack)
     assert shipment["status"] == "in_transit"
+    flow.pump()  # the event router stores the scan as the shipment's event item
+    [shipment] = shipments(stack)
     assert shipment["events"][-1]["type"] == "tracking"
 
     again = tracking_fn.lambda_handler(

@@ -2,7 +2,8 @@
 
 `MemoryUnitOfWork` keeps the same promises as `adapters.uow.DynamoUnitOfWork`: every write of a step is checked
 first and applied all together or not at all, and a failed condition raises the domain error the write declared
-(`AlreadyApplied` > `AlreadyExists` > `InsufficientStock` > `ConcurrentModification` when several fail).
+(`AlreadyApplied` > `AlreadyExists` > `OrderOfAnotherShop` > `ConcurrentModification` > `InsufficientStock` when
+several fail).
 The integration tier checks the DynamoDB adapter against the same services.
 """
 
@@ -27,7 +28,7 @@ from fulfillment.errors import (
     OrderOfAnotherShop,
 )
 
-_PRECEDENCE = (AlreadyApplied, AlreadyExists, OrderOfAnotherShop, InsufficientStock, ConcurrentModification)
+_PRECEDENCE = (AlreadyApplied, AlreadyExists, OrderOfAnotherShop, ConcurrentModification, InsufficientStock)
 
 
 @dataclass
@@ -98,6 +99,9 @@ class MemoryStore:
 
     def shipment_events(self, shipment_id: str) -> list[ShipmentEvent]:
         return sorted((e for e in self.events.values() if e.shipment_id == shipment_id), key=lambda e: e.at)
+
+    def has_event(self, shipment_id: str, source: str, message_id: str) -> bool:
+        return (shipment_id, source, message_id) in self.events
 
     def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
         return self.pointers.get((carrier, tracking_number))
@@ -188,7 +192,14 @@ class MemoryUnitOfWork:
             lambda: s.shipments.__setitem__(shipment.shipment_id, shipment),
         )
 
-    def save_shipment(self, shipment: Shipment, *, expected_version: int, changes: tuple[Entry, ...] = ()) -> None:
+    def save_shipment(
+        self,
+        shipment: Shipment,
+        *,
+        expected_version: int,
+        changes: tuple[Entry, ...] = (),
+        heard: ShipmentEvent | None = None,
+    ) -> None:
         s = self.store
 
         def check() -> FulfillmentError | None:
@@ -199,6 +210,8 @@ class MemoryUnitOfWork:
         def apply() -> None:
             s.shipments[shipment.shipment_id] = shipment
             s.history += [(shipment.order_id, entry) for entry in changes]
+            if heard is not None:  # the event item, as the router writes it from the shipment write
+                s.events[(heard.shipment_id, heard.source, heard.message_id)] = heard
 
         self._write(check, apply)
 
@@ -238,14 +251,6 @@ class MemoryUnitOfWork:
             return None if current and current.version == expected_version else ConcurrentModification(rma.rma_id)
 
         self._write(check, lambda: s.rmas.__setitem__(rma.rma_id, rma))
-
-    def record(self, event: ShipmentEvent) -> None:
-        s = self.store
-        key = (event.shipment_id, event.source, event.message_id)
-        self._write(
-            lambda: AlreadyApplied(event.message_id) if key in s.events else None,
-            lambda: s.events.__setitem__(key, event),
-        )
 
     def mark(self, source: str, message_id: str, kind: str) -> None:
         s = self.store

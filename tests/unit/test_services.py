@@ -369,6 +369,104 @@ def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
     ]
 
 
+def test_a_scan_is_one_write_of_the_shipment_and_the_router_makes_its_event_item() -> None:
+    from fulfillment import keys, router
+    from fulfillment.adapters.codecs import shipment as shipment_codec
+
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+    before = world.store.shipment(shipment_id)
+    written: list[Any] = []
+    unit = world.store.unit
+
+    def counting_unit() -> Any:
+        uow = unit()
+        original = uow.save_shipment
+
+        def save_shipment(shipment: Any, **kw: Any) -> None:
+            written.append((shipment, kw))
+            original(shipment, **kw)
+
+        uow.save_shipment = save_shipment  # type: ignore[method-assign]
+        return uow
+
+    world.store.unit = counting_unit  # type: ignore[method-assign]
+    update = CarrierUpdate(
+        "easypost",
+        "ev-9",
+        "ups",
+        "T1",
+        ShipmentStatus.IN_TRANSIT,
+        "in_transit",
+        "2026-11-01T11:30:00+00:00",
+        "Departed",
+        "Memphis",
+        None,
+    )
+    commits = world.store.commits
+    assert world.tracking.carrier_update(update) is Outcome.APPLIED
+    assert world.store.commits == commits + 1 and len(written) == 1  # one commit, of the shipment alone
+    shipment, kw = written[0]
+    heard = kw["heard"]
+    assert (heard.source, heard.message_id, heard.detail["status"]) == ("easypost", "ev-9", "in_transit")
+    # The stream image of that write: the router stores the message as the shipment's event item.
+    assert before is not None
+    new = shipment_codec.to_item(shipment, kw["changes"], heard)
+    old = shipment_codec.to_item(before)
+    routed = router.route(new["SK"], new, old)
+    event_items = [h for h in routed.history if shipment_codec.is_shipment_event(h)]
+    assert [(i["PK"], i["SK"]) for i in event_items] == [
+        tuple(keys.shipment_event_key(shipment_id, "easypost", "ev-9").values())
+    ]
+    assert shipment_codec.event_from_item(event_items[0]).detail["location"] == "Memphis"
+    assert router.route(new["SK"], new, new).history == []  # the same version again (a retried record): nothing
+
+
+def test_two_copies_of_shipped_racing_each_other_ship_once() -> None:
+    """The copy that loses finds the shipment changed and its stock gone: the changed shipment wins (read
+    again: the message is known), not the stock (which would dead-letter a message that was applied)."""
+    world = World()
+    world.stock("W", WH_EAST=2)
+    order_id, shipment_id = submitted(world, ("W", 2))
+    outcomes: list[Outcome] = []
+    world.store.before_commit = lambda: outcomes.append(world.shipped(shipment_id))
+    outcomes.append(world.shipped(shipment_id))
+    assert outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
+    assert world.store.stock[("W", "WH-EAST")].shipped == 2 and world.level("W", "WH-EAST") == (0, 0, 0)
+    assert world.events(CustomerEvent.ORDER_SHIPPED) == [order_id]
+
+
+def test_a_message_heard_again_after_many_others_is_still_a_duplicate() -> None:
+    from fulfillment.domain.shipments import SEEN_LIMIT
+
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id, message_id="m-first")
+
+    def scan(n: int) -> Outcome:
+        at = f"2026-11-01T11:{n:02d}:00+00:00"
+        return world.tracking.carrier_update(
+            CarrierUpdate("aftership", f"e{n}", "ups", "T1", ShipmentStatus.IN_TRANSIT, "x", at, None, None, None)
+        )
+
+    for n in range(SEEN_LIMIT + 3):
+        assert scan(n) in (Outcome.APPLIED, Outcome.RECORDED)
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and len(shipment.seen) == SEEN_LIMIT and shipment.may_have_forgotten
+    version = shipment.version
+    # Out of the window: found through its event item, applied no second time.
+    assert world.shipped(shipment_id, message_id="m-first") is Outcome.DUPLICATE
+    assert scan(0) is Outcome.DUPLICATE
+    # In the window: known without that read.
+    world.store.events.clear()
+    assert scan(SEEN_LIMIT + 2) is Outcome.DUPLICATE
+    after = world.store.shipment(shipment_id)
+    assert after is not None and after.version == version and world.store.stock[("W", "WH-EAST")].shipped == 1
+
+
 def test_a_carrier_faster_than_the_3pl_is_kept_and_applied_when_the_number_arrives() -> None:
     world = World()
     world.stock("W", WH_EAST=1)

@@ -3,9 +3,10 @@
 Pure: takes a stream record's old and new images (plain Python values), decodes them with the same codecs the
 services use, and asks the same aggregate predicates (`Order.undispatched`, ...). Only the router reads the stream.
 
-An order or shipment item carries the timeline entries of the change that wrote it (`changes`). The router turns
-them into timeline items (idempotent: the key is the change's) and customer events (stable ids), so a change
-costs one conditional write on the request path, and history is written once, in batches, off it.
+An order or shipment item carries the timeline entries of the change that wrote it (`changes`), and a shipment
+item the message it applied (`heard`). The router turns them into timeline items and shipment event items
+(idempotent: the keys are the change's and the message's) and customer events (stable ids), so a change costs
+one conditional write on the request path, and history is written once, in batches, off it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from fulfillment import keys
 from fulfillment.adapters.codecs import order as order_codec
+from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.contracts.common import json_default
 from fulfillment.contracts.messages import (
     AllocateBackorders,
@@ -89,6 +91,9 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
     elif sk.startswith(keys.SHIPMENT_PREFIX):
         at = str(new.get("updated_at") or new.get("created_at"))
         _history(routed, new["order_id"], at, new["shipment_id"], new, old)
+        heard = shipment_codec.heard_event_item(new) if _new_version(new, old) else None
+        if heard is not None:  # the message the write applied becomes the shipment's event item
+            routed.history.append(heard)
     elif sk == keys.CATALOG_SK:
         # A backorder was queued: stock that arrived while it was being queued must not sit idle.
         if int(new.get("backordered_units", 0)) > int((old or {}).get("backordered_units", 0)):

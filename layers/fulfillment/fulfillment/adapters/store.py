@@ -235,6 +235,10 @@ class DynamoStore:
         )
         return sorted((shipment_codec.event_from_item(i) for i in items), key=lambda e: e.at)
 
+    def has_event(self, shipment_id: str, source: str, message_id: str) -> bool:
+        """Whether the event item of a message exists (written by the event router from the shipment write)."""
+        return self._get(keys.shipment_event_key(shipment_id, source, message_id)) is not None
+
     def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
         item = self._get(keys.tracking_key(carrier, tracking_number), consistent=consistent)
         return str(item["shipment_id"]) if item else None

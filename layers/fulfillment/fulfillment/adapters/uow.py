@@ -1,7 +1,7 @@
 """The unit of work: the writes of one business step, committed in one call, with failures translated once.
 
-Services add what a step decided (an order saved at the version it read, a stock move, a shipment event that is
-also the message's exactly-once marker, ...). `commit()` sends one conditional write when the step touches one
+Services add what a step decided (an order saved at the version it read, a stock move, a shipment that remembers
+the message it applies, ...). `commit()` sends one conditional write when the step touches one
 item and one TransactWriteItems when it touches several. A failed condition becomes the domain error its write
 declared (`ConcurrentModification`, `InsufficientStock`, `AlreadyApplied`, `AlreadyExists`); nothing else in the
 package sees a DynamoDB error.
@@ -42,13 +42,15 @@ if TYPE_CHECKING:
 
 MAX_TRANSACTION_ITEMS = 100
 MESSAGE_MARKER_TTL_SECONDS = 35 * 24 * 3600
-# When several writes of one transaction fail, the most telling reason wins.
+# When several writes of one transaction fail, the most telling reason wins. An item changed since it was read
+# outranks a stock verdict: that verdict was reached from a stale read (a copy of the same message may have
+# taken the units), so the step reads again rather than failing on it.
 _PRECEDENCE: tuple[type[FulfillmentError], ...] = (
     AlreadyApplied,
     AlreadyExists,
     OrderOfAnotherShop,
-    InsufficientStock,
     ConcurrentModification,
+    InsufficientStock,
 )
 
 
@@ -162,9 +164,18 @@ class DynamoUnitOfWork:
             condition="attribute_not_exists(PK)",
         )
 
-    def save_shipment(self, shipment: Shipment, *, expected_version: int, changes: tuple[Entry, ...] = ()) -> None:
+    def save_shipment(
+        self,
+        shipment: Shipment,
+        *,
+        expected_version: int,
+        changes: tuple[Entry, ...] = (),
+        heard: ShipmentEvent | None = None,
+    ) -> None:
+        """The shipment's new state if nobody changed it since `expected_version`; `heard` is the message it
+        applies (remembered on the shipment, so the version condition also makes the message count once)."""
         self._put(
-            shipment_codec.to_item(shipment, changes),
+            shipment_codec.to_item(shipment, changes, heard),
             lambda: ConcurrentModification(f"shipment {shipment.shipment_id} changed since version {expected_version}"),
             condition="version = :expected",
             values={":expected": expected_version},
@@ -201,14 +212,6 @@ class DynamoUnitOfWork:
             lambda: ConcurrentModification(f"return {rma.rma_id} changed since version {expected_version}"),
             condition="version = :expected",
             values={":expected": expected_version},
-        )
-
-    def record(self, event: ShipmentEvent) -> None:
-        """What was said about a shipment; the key is the message's, so this is also its exactly-once marker."""
-        self._put(
-            shipment_codec.event_to_item(event),
-            lambda: AlreadyApplied(f"{event.source} message {event.message_id[:80]} was applied"),
-            condition="attribute_not_exists(PK)",
         )
 
     def mark(self, source: str, message_id: str, kind: str) -> None:

@@ -3,6 +3,8 @@ that moves a shipment. Nothing here does I/O."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -97,6 +99,19 @@ def carrier_code(name: str) -> str:
     return CARRIER_ALIASES.get(code, code.replace(" ", "").replace("-", "").replace("_", ""))
 
 
+# How many of the last messages about a shipment it remembers (their tokens, on the shipment item): a message heard
+# again within them is a duplicate without a read of anything else.
+SEEN_LIMIT = 12
+TOKEN_CHARS = 8
+
+
+def message_token(source: str, message_id: str) -> str:
+    """A short fixed-length digest of a message's identity (48 bits: collisions among a shipment's last few
+    messages are out of reach)."""
+    digest = hashlib.sha256(f"{source}\x1f{message_id}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:6]).decode()
+
+
 def plus(iso: str, seconds: int) -> str:
     return (datetime.fromisoformat(iso) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
@@ -118,7 +133,8 @@ class ShipmentLine:
 class ShipmentEvent:
     """One thing a provider, carrier or operator said about a shipment: its own small item, never a growing list.
 
-    Its key is (source, message id), so storing it is also the exactly-once marker of the message.
+    The shipment item that applied it carries it (`heard`) and remembers its token; the event router stores it,
+    keyed by (source, message id), off the request path.
     """
 
     shipment_id: str
@@ -157,6 +173,8 @@ class Shipment:
     reject_reason: str | None = None
     updated_at: str = ""  # when we last stored a change of it
     version: int = 0
+    seen: tuple[str, ...] = ()  # tokens of the last SEEN_LIMIT messages applied to it, oldest first
+    heard_at: str | None = None  # when we last heard anything of it (a message's time or when we applied it)
 
     @property
     def active(self) -> bool:
@@ -181,6 +199,18 @@ class Shipment:
     @property
     def awaiting_answer(self) -> bool:
         return self.status in (S.SUBMITTED, S.ACCEPTED) and not self.in_house
+
+    def has_heard(self, token: str) -> bool:
+        return token in self.seen
+
+    @property
+    def may_have_forgotten(self) -> bool:
+        """The window is full: a message older than the ones it remembers may have been applied already."""
+        return len(self.seen) >= SEEN_LIMIT
+
+    def hear(self, token: str, at: str) -> Shipment:
+        """A message about it was applied: remembered (exactly-once) and counted as news of the parcel."""
+        return replace(self, seen=(*self.seen, token)[-SEEN_LIMIT:], heard_at=max(filter(None, (self.heard_at, at))))
 
     def bump(self, now: str) -> Shipment:
         """The next stored version of this shipment."""

@@ -20,7 +20,7 @@ from fulfillment.contracts.provider import CancellationRequest, FulfillmentReque
 from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
-from fulfillment.domain.shipments import Shipment, ShipmentLine, ShipmentStatus, units_in_flight
+from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus, units_in_flight
 from fulfillment.errors import OrderNotFound
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import Outcome, apply_once, require, utc_now
@@ -50,11 +50,22 @@ def cancellation_request(shipment: Shipment) -> CancellationRequest:
     )
 
 
-def save(uow: UnitOfWork, read: Shipment, change: progress.Change, order: Order | None = None) -> None:
-    """Write what a shipment decision produced, each item conditional on the version that was read."""
-    if change.shipment != read or change.shipment_entries:
+def save(
+    uow: UnitOfWork,
+    read: Shipment,
+    change: progress.Change,
+    order: Order | None = None,
+    *,
+    heard: ShipmentEvent | None = None,
+) -> None:
+    """Write what a shipment decision produced, each item conditional on the version that was read; `heard` is
+    the message that led to it (the shipment is written to remember it, even when nothing else changed)."""
+    if change.shipment != read or change.shipment_entries or heard is not None:
         uow.save_shipment(
-            change.shipment.bump(utc_now()), expected_version=read.version, changes=change.shipment_entries
+            change.shipment.bump(utc_now()),
+            expected_version=read.version,
+            changes=change.shipment_entries,
+            heard=heard,
         )
     if change.order is not None and order is not None:
         uow.save_order(change.order, expected_version=order.version)

@@ -58,9 +58,13 @@ class Timers:
             self.dispatch.send(shipment.provider, fulfillment_request(order, shipment, now))
             return self._save(shipment_id, lambda s: s.resent(now, self.settings.ack_timeout_seconds), Outcome.RESENT)
         if shipment.status not in TERMINAL and not shipment.before_shipping and not shipment.delay_notified:
-            # Scans that changed no status are only event items: the last time we heard of the parcel is theirs.
-            events = self.store.shipment_events(shipment_id)
-            heard = max([max(e.at, e.recorded_at) for e in events] + [shipment.last_scan_at or ""])
+            # Every message about the parcel is counted on the shipment (`heard_at`); one stored before that was
+            # counted has only its event items to say when we last heard of it.
+            if shipment.heard_at is not None:
+                heard = max(filter(None, (shipment.heard_at, shipment.last_scan_at)))
+            else:
+                events = self.store.shipment_events(shipment_id)
+                heard = max([max(e.at, e.recorded_at) for e in events] + [shipment.last_scan_at or ""])
             due = plus(heard, self.settings.delay_after_seconds) if heard else now
             if shipment.est_delivery:
                 due = min(due, shipment.est_delivery)

@@ -1,7 +1,8 @@
 """What providers, carriers and the in-house warehouse say about shipments, applied exactly once each.
 
-Every message becomes a shipment event item keyed by (source, message id), written in the same call as its
-effect: a redelivered message finds its event and changes nothing (DUPLICATE).
+Every message is one write of the shipment (with its order when the order changes) that remembers the message;
+the event router turns it into the shipment's event item keyed by (source, message id). A redelivered message
+finds itself remembered and changes nothing (DUPLICATE).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fulfillment.contracts.carriers import CarrierUpdate
 from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
-from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus, carrier_code
+from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus, carrier_code, message_token
 from fulfillment.errors import AlreadyApplied, OrderCancelled, OrderNotFound
 from fulfillment.services.dispatch import save
 from fulfillment.services.ports import Store, UnitOfWork
@@ -40,7 +41,14 @@ class Tracking:
         provider: str | None = None,
         track: Callable[[Shipment], progress.Change] | None = None,
     ) -> Outcome:
-        """Record `event` and apply its decision once. `decide` needs the order; `track` only the shipment."""
+        """Apply `event`'s decision once and record it. `decide` needs the order; `track` only the shipment.
+
+        The shipment remembers the tokens of its last messages and is written at the version read, so a copy of a
+        message (redelivered, or racing itself) finds its token and changes nothing; one older than the window is
+        looked up as an event item. The event item itself is written by the event router from the shipment write:
+        a carrier scan costs one conditional write of one item.
+        """
+        token = message_token(event.source, event.message_id)
 
         def step(uow: UnitOfWork) -> Outcome:
             if decide is not None:
@@ -50,14 +58,27 @@ class Tracking:
             shipment = require(found, event.shipment_id)
             if provider is not None and shipment.provider != provider:
                 raise NotOwner(f"provider {provider} does not fulfil shipment {event.shipment_id}")
-            uow.record(replace(event, recorded_at=utc_now()))
+            if shipment.has_heard(token) or (
+                shipment.may_have_forgotten and self.store.has_event(event.shipment_id, event.source, event.message_id)
+            ):
+                raise AlreadyApplied(f"{event.source} message {event.message_id[:80]} was applied")
+            now = utc_now()
             if decide is not None:
                 if order is None:
                     raise OrderNotFound(f"no order for {event.shipment_id}")
-                save(uow, shipment, decide(order.begin(utc_now()), shipment), order)
+                change = decide(order.begin(now), shipment)
             elif track is not None:
-                save(uow, shipment, track(shipment))
-            return Outcome.APPLIED if len(uow) > 1 else Outcome.RECORDED
+                change = track(shipment)
+            else:
+                change = progress.Change(shipment)
+            effective = (
+                change.shipment != shipment
+                or change.order is not None
+                or bool(change.shipment_entries or change.moves or change.tracking)
+            )
+            remembered = replace(change, shipment=change.shipment.hear(token, max(event.at, now)))
+            save(uow, shipment, remembered, order, heard=replace(event, recorded_at=now))
+            return Outcome.APPLIED if effective else Outcome.RECORDED
 
         try:
             return apply_once(self.store, step, what=f"shipment {event.shipment_id}")

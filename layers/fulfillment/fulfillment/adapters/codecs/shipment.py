@@ -7,15 +7,18 @@ from typing import Any
 
 from fulfillment import keys
 from fulfillment.domain.events import CustomerEvent, Entry
-from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
+from fulfillment.domain.shipments import TOKEN_CHARS, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
 
 Item = dict[str, Any]
 _SCALARS = tuple(
-    name for name in Shipment.__dataclass_fields__ if name not in ("lines", "status", "attempts", "version")
+    name
+    for name in Shipment.__dataclass_fields__
+    if name not in ("lines", "status", "attempts", "version", "seen", "request_id")
 )
 
 
-def to_item(shipment: Shipment, changes: tuple[Entry, ...] = ()) -> Item:
+def to_item(shipment: Shipment, changes: tuple[Entry, ...] = (), heard: ShipmentEvent | None = None) -> Item:
+    """`heard`: the message this write applies (the event router stores it as the shipment's event item)."""
     item: Item = {
         **keys.shipment_key(shipment.shipment_id),
         "type": "shipment",
@@ -25,6 +28,20 @@ def to_item(shipment: Shipment, changes: tuple[Entry, ...] = ()) -> Item:
         "version": shipment.version,
         "lines": [asdict(line) for line in shipment.lines],
     }
+    # Small items are cheap items (a write costs a unit per KB): the request id is the shipment id unless a
+    # provider was given another, and the remembered tokens are one string.
+    if shipment.request_id != shipment.shipment_id:
+        item["request_id"] = shipment.request_id
+    if shipment.seen:
+        item["seen"] = "".join(shipment.seen)
+    if heard is not None:
+        item["heard"] = {
+            "source": heard.source,
+            "message_id": heard.message_id[:200],
+            "at": heard.at,
+            "event": heard.type,
+            "detail": {k: v for k, v in heard.detail.items() if v is not None},
+        }
     # Sparse index keys: only what a query reads, the in-house pick list; every other shipment stays out of GSI1
     # and costs it nothing.
     if shipment.in_house and shipment.status is ShipmentStatus.ACCEPTED:
@@ -49,8 +66,11 @@ def to_item(shipment: Shipment, changes: tuple[Entry, ...] = ()) -> Item:
 
 def from_item(item: Item) -> Shipment:
     fields = {name: item[name] for name in _SCALARS if name in item}
+    seen = str(item.get("seen", ""))
     return Shipment(
         **fields,
+        request_id=str(item.get("request_id") or item["shipment_id"]),
+        seen=tuple(seen[i : i + TOKEN_CHARS] for i in range(0, len(seen), TOKEN_CHARS)),
         status=ShipmentStatus(item["status"]),
         attempts=int(item.get("attempts", 0)),
         version=int(item.get("version", 0)),
@@ -83,6 +103,15 @@ def event_to_item(event: ShipmentEvent) -> Item:
         "recorded_at": event.recorded_at,
         "detail": {k: v for k, v in event.detail.items() if v is not None},
     }
+
+
+def heard_event_item(shipment_item: Item) -> Item | None:
+    """The event item of the message a shipment write applied (None when the write applied none)."""
+    heard = shipment_item.get("heard")
+    if not heard:
+        return None
+    recorded = {"shipment_id": shipment_item["shipment_id"], "recorded_at": shipment_item.get("updated_at", "")}
+    return event_to_item(event_from_item({**heard, **recorded}))
 
 
 def event_from_item(item: Item) -> ShipmentEvent:
