@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
+from fulfillment.contracts.common import Contract
 from fulfillment.domain.stock import SKU_PATTERN
 
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
@@ -14,7 +15,7 @@ Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 FILENAME = r'^[^/\\"\x00-\x1f\x7f]+$'
 
 
-class DigitalAsset(BaseModel):
+class DigitalAsset(Contract):
     model_config = ConfigDict(extra="forbid")
     bucket_key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     # What the customer's browser saves it as (default: the key's last part); no path, quote or control char.
@@ -23,7 +24,7 @@ class DigitalAsset(BaseModel):
     link_ttl_seconds: StrictInt = Field(default=7 * 24 * 3600, ge=5, le=365 * 24 * 3600)
 
 
-class ReissueRequest(BaseModel):
+class ReissueRequest(Contract):
     """POST /orders/{id}/downloads/{entitlement_id}/reissue (every field optional)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -31,12 +32,12 @@ class ReissueRequest(BaseModel):
     link_ttl_seconds: StrictInt | None = Field(default=None, ge=5, le=365 * 24 * 3600)
 
 
-class RevokeRequest(BaseModel):
+class RevokeRequest(Contract):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-class CatalogEntry(BaseModel):
+class CatalogEntry(Contract):
     """PUT /catalog/{sku}."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,7 +60,7 @@ class CatalogEntry(BaseModel):
 AdjustmentReason = Literal["received", "restock", "write_off", "correction", "count"]
 
 
-class StockLevel(BaseModel):
+class StockLevel(Contract):
     """PUT /inventory/{sku}/{location}: set on-hand to a counted value (audited as reason `count`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -67,7 +68,7 @@ class StockLevel(BaseModel):
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-class Adjustment(BaseModel):
+class Adjustment(Contract):
     """POST /inventory/{sku}/{location}/adjustments."""
 
     model_config = ConfigDict(extra="forbid")
@@ -89,6 +90,6 @@ class Adjustment(BaseModel):
         return self
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(Contract):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(max_length=200)] | None = None

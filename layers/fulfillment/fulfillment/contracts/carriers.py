@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from datetime import datetime as DateTime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from fulfillment.contracts.common import EpochSeconds, Reference, Text
+from fulfillment.contracts.common import Contract, EpochSeconds, Reference, Text
 from fulfillment.domain.shipments import AFTERSHIP_TAG, EASYPOST_STATUS, ShipmentStatus, carrier_code
 
 
@@ -39,7 +39,7 @@ Short = Annotated[str, Field(max_length=64)]  # statuses, tags, event names
 EventId = Annotated[str, Field(min_length=1, max_length=256)]  # hashed into keys: its length is only a limit
 
 
-class _Lenient(BaseModel):
+class _Lenient(Contract):
     model_config = ConfigDict(extra="ignore")
 
 

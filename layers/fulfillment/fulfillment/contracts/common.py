@@ -6,9 +6,20 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from fulfillment.errors import SchemaViolation, Unparseable
+
+
+class Contract(BaseModel):
+    """Every wire-format model. Its validator is built when it is first used, not at import: a cold start pays
+    for the models its first request needs, not for every model the handler could meet."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+DEFERRED = ConfigDict(defer_build=True)  # the same for a TypeAdapter over a union of contracts
+
 
 # ------------------------------------------------------------------ limits of what any sender may send
 # Enforced while parsing, before any work: nothing outside them reaches the table (DynamoDB numbers carry 38 digits,

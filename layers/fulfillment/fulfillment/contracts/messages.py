@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from fulfillment.contracts.common import DEFERRED, Contract
 
 
-class _Message(BaseModel):
+class _Message(Contract):
     model_config = ConfigDict(extra="ignore", frozen=True)
     version: Literal[1] = 1
 
@@ -36,7 +38,7 @@ ReservationWork = Annotated[
     ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid, Field(discriminator="type")
 ]
 RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid] = TypeAdapter(
-    ReservationWork
+    ReservationWork, config=DEFERRED
 )
 
 
@@ -66,7 +68,7 @@ DispatchWork = Annotated[
     DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn, Field(discriminator="type")
 ]
 DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn] = TypeAdapter(
-    DispatchWork
+    DispatchWork, config=DEFERRED
 )
 
 
@@ -86,4 +88,4 @@ class RevokeDownloads(_Message):
 
 
 DigitalWork = Annotated[IssueDownloads | RevokeDownloads, Field(discriminator="type")]
-DIGITAL_WORK: TypeAdapter[IssueDownloads | RevokeDownloads] = TypeAdapter(DigitalWork)
+DIGITAL_WORK: TypeAdapter[IssueDownloads | RevokeDownloads] = TypeAdapter(DigitalWork, config=DEFERRED)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
-from fulfillment.contracts.common import MAX_QUANTITY
+from fulfillment.contracts.common import DEFERRED, MAX_QUANTITY, Contract
 from fulfillment.domain.shipments import CARRIER_STATUSES, ShipmentStatus
 
 
@@ -28,14 +28,14 @@ Timestamp = Annotated[datetime, AfterValidator(_utc)]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class Line(BaseModel):
+class Line(Contract):
     model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
 # ------------------------------------------------------------------ outbound (us -> provider)
-class ShipTo(BaseModel):
+class ShipTo(Contract):
     name: str | None = None
     line1: str | None = None
     line2: str | None = None
@@ -46,7 +46,7 @@ class ShipTo(BaseModel):
     phone: str | None = None
 
 
-class FulfillmentRequest(BaseModel):
+class FulfillmentRequest(Contract):
     type: Literal["fulfillment_request"] = "fulfillment_request"
     version: Literal[1] = 1
     request_id: str
@@ -60,7 +60,7 @@ class FulfillmentRequest(BaseModel):
     requested_at: str
 
 
-class CancellationRequest(BaseModel):
+class CancellationRequest(Contract):
     type: Literal["cancellation_request"] = "cancellation_request"
     version: Literal[1] = 1
     request_id: str
@@ -69,7 +69,7 @@ class CancellationRequest(BaseModel):
 
 
 # ------------------------------------------------------------------ inbound (provider -> us)
-class ReturnExpected(BaseModel):
+class ReturnExpected(Contract):
     """Outbound: an authorised return is on its way back to the provider's location."""
 
     type: Literal["return_expected"] = "return_expected"
@@ -81,7 +81,7 @@ class ReturnExpected(BaseModel):
     authorized_at: str
 
 
-class _Inbound(BaseModel):
+class _Inbound(Contract):
     model_config = ConfigDict(extra="ignore", frozen=True)
     version: Literal[1]
     message_id: Id
@@ -152,7 +152,7 @@ class ReturnReceived(_Inbound):
     received_at: Timestamp
 
 
-class SnapshotItem(BaseModel):
+class SnapshotItem(Contract):
     model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
     on_hand: int = Field(ge=0, le=10_000_000)
@@ -178,7 +178,7 @@ Inbound: TypeAlias = (
     | InventorySnapshot
 )
 InboundMessage = Annotated[Inbound, Field(discriminator="type")]
-INBOUND: TypeAdapter[Inbound] = TypeAdapter(InboundMessage)
+INBOUND: TypeAdapter[Inbound] = TypeAdapter(InboundMessage, config=DEFERRED)
 
 
 def iso(value: datetime) -> str:

@@ -4,39 +4,40 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import ConfigDict, Field, StrictInt, StringConstraints
 
+from fulfillment.contracts.common import Contract
 from fulfillment.domain.returns import Rma
 
 Text = Annotated[str, StringConstraints(max_length=500)]
 
 
-class ReturnLine(BaseModel):
+class ReturnLine(Contract):
     model_config = ConfigDict(extra="forbid")
     line_no: StrictInt = Field(ge=1)
     quantity: StrictInt = Field(ge=1, le=10_000)
     reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-class ReturnRequest(BaseModel):
+class ReturnRequest(Contract):
     model_config = ConfigDict(extra="forbid")
     lines: list[ReturnLine] = Field(min_length=1, max_length=100)
     note: Text | None = None
 
 
-class ReceivedLine(BaseModel):
+class ReceivedLine(Contract):
     model_config = ConfigDict(extra="forbid")
     line_no: StrictInt = Field(ge=1)
     quantity: StrictInt = Field(ge=1, le=10_000)
     disposition: Literal["restock", "damaged", "missing"]
 
 
-class ReceiveRequest(BaseModel):
+class ReceiveRequest(Contract):
     model_config = ConfigDict(extra="forbid")
     lines: list[ReceivedLine] = Field(min_length=1, max_length=100)
 
 
-class RejectRequest(BaseModel):
+class RejectRequest(Contract):
     model_config = ConfigDict(extra="forbid")
     reason: Text | None = None
 

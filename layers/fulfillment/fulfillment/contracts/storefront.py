@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
 
-from fulfillment.contracts.common import MAX_REFERENCE, Money, Quantity, Reference, Text, clip
+from fulfillment.contracts.common import MAX_REFERENCE, Contract, Money, Quantity, Reference, Text, clip
 from fulfillment.domain.model import Address, Channel, Customer, FillPolicy, Line, LineKind, Order
 
 OptStr = Text  # storefront text: blank is None, longer than MAX_TEXT is cut (never a reason to lose an order)
@@ -37,7 +37,7 @@ def _utc_iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class _Lenient(BaseModel):
+class _Lenient(Contract):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
@@ -286,7 +286,7 @@ NativeMoney = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$"
 NativeText = Annotated[str, StringConstraints(max_length=256)]
 
 
-class NativeAddress(BaseModel):
+class NativeAddress(Contract):
     model_config = ConfigDict(extra="ignore")
     name: NativeText | None = None
     line1: NativeText | None = None
@@ -298,20 +298,20 @@ class NativeAddress(BaseModel):
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
-class NativeCustomer(BaseModel):
+class NativeCustomer(Contract):
     model_config = ConfigDict(extra="ignore")
     email: NativeText | None = None
     name: NativeText | None = None
 
 
-class NativeLine(BaseModel):
+class NativeLine(Contract):
     model_config = ConfigDict(extra="ignore")
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
     quantity: StrictInt = Field(ge=1, le=100_000)
     unit_price: NativeMoney
 
 
-class NativeOrder(BaseModel):
+class NativeOrder(Contract):
     """POST /orders. NativeMoney is a decimal string ("19.99") in `currency`; never a JSON number."""
 
     model_config = ConfigDict(extra="ignore")
