@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http
-from fulfillment.adapters.assets import presigned_get
+from fulfillment import http, snapstart
+from fulfillment.adapters.assets import presigned_get, presigner
 from fulfillment.adapters.secrets import secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
@@ -143,3 +143,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if "Records" in event:
         return consumer().handle(event, context)
     return app.resolve(event, context)
+
+
+snapstart.register(clients=("secretsmanager", "sqs"), also=(presigner,))  # SnapStart: see fulfillment.snapstart

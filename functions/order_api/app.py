@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http, tokens
+from fulfillment import http, snapstart, tokens
 from fulfillment.adapters.secrets import first_secret
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
@@ -156,3 +156,6 @@ def _require_body() -> bytes:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+snapstart.register(clients=("secretsmanager",))  # SnapStart: see fulfillment.snapstart

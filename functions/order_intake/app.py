@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http, shops, signatures
+from fulfillment import http, shops, signatures, snapstart
 from fulfillment.adapters.secrets import first_secret, secret_text, secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
@@ -136,3 +136,6 @@ def native_order() -> Response[str]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+snapstart.register(clients=("secretsmanager",))  # SnapStart: see fulfillment.snapstart

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http
+from fulfillment import http, snapstart
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.contracts.returns import ReceiveRequest, RejectRequest, ReturnRequest, rma_view
@@ -94,3 +94,6 @@ def receive(rma_id: str) -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+snapstart.register(clients=("secretsmanager", "sqs"))  # SnapStart: see fulfillment.snapstart

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment import http, signatures
+from fulfillment import http, signatures, snapstart
 from fulfillment.adapters.secrets import secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
@@ -196,3 +196,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if "Records" in event:
         return consumer().handle(event, context)
     return app.resolve(event, context)
+
+
+snapstart.register(clients=("secretsmanager", "sqs"))  # SnapStart: see fulfillment.snapstart

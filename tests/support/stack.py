@@ -193,7 +193,7 @@ def clear_caches() -> None:
     secrets._provider.cache_clear()
     aws.client.cache_clear()
     aws.dynamodb.cache_clear()
-    assets._s3.cache_clear()
+    assets.presigner.cache_clear()
     parameters.clear_caches()
     for name in (
         "order_intake",

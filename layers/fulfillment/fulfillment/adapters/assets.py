@@ -20,7 +20,7 @@ def content_disposition(filename: str) -> str:
 
 
 @cache
-def _s3() -> Any:
+def presigner() -> Any:
     # SigV4 query signing (X-Amz-Expires), whatever the SDK's default for S3 presigning is.
     return boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "auto"}))
 
@@ -29,7 +29,7 @@ def presigned_get(entitlement: Entitlement, seconds: int) -> str:
     bucket = settings().assets_bucket
     if not bucket:
         raise RuntimeError("ASSETS_BUCKET is not configured")
-    url: str = _s3().generate_presigned_url(
+    url: str = presigner().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": bucket,

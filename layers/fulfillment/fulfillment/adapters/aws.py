@@ -20,10 +20,19 @@ _CONFIG = Config(
 )
 
 
+_BUILT: list[Any] = []  # every client built in this environment (fulfillment.snapstart renews their connections)
+
+
 @cache
 def client(service: str) -> Any:
     # boto3-stubs overloads boto3.client per literal service name; this cache is keyed by a name given at run time.
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    made = boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    _BUILT.append(made)
+    return made
+
+
+def built_clients() -> list[Any]:
+    return list(_BUILT)
 
 
 class _PerThread:
@@ -39,6 +48,7 @@ class _PerThread:
         held = getattr(self._local, "held", None)
         if held is None or held[0] != self._generation:
             held = self._local.held = (self._generation, boto3.resource("dynamodb", config=_CONFIG))
+            _BUILT.append(held[1].meta.client)
         return held[1]
 
     def cache_clear(self) -> None:

@@ -20,6 +20,11 @@ def _provider() -> parameters.SecretsProvider:
     return parameters.SecretsProvider(boto3_client=client("secretsmanager"))
 
 
+def forget() -> None:
+    """Drop every cached secret value (a new provider, on the same client): the next use fetches it again."""
+    _provider.cache_clear()
+
+
 def secret_text(name: str) -> str | None:
     """The stored value of secret `name` (see config.SECRETS), or None when the function has no such secret."""
     arn = settings().secret_arns.get(name)

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from fulfillment.errors import SchemaViolation, Unparseable
 
@@ -18,7 +18,15 @@ class Contract(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
-DEFERRED = ConfigDict(defer_build=True)  # the same for a TypeAdapter over a union of contracts
+DEFERRED = ConfigDict(defer_build=True)
+ADAPTERS: list[TypeAdapter[Any]] = []  # every adapter made by `adapter` (fulfillment.snapstart builds them all)
+
+
+def adapter(kind: Any) -> TypeAdapter[Any]:
+    """A TypeAdapter over a union of contracts, built at first use like the contracts themselves."""
+    made: TypeAdapter[Any] = TypeAdapter(kind, config=DEFERRED)
+    ADAPTERS.append(made)
+    return made
 
 
 # ------------------------------------------------------------------ limits of what any sender may send

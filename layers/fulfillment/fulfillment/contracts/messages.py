@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter
 
-from fulfillment.contracts.common import DEFERRED, Contract
+from fulfillment.contracts.common import Contract, adapter
 
 
 class _Message(Contract):
@@ -37,8 +37,8 @@ class ExpireUnpaid(_Message):
 ReservationWork = Annotated[
     ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid, Field(discriminator="type")
 ]
-RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid] = TypeAdapter(
-    ReservationWork, config=DEFERRED
+RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid] = adapter(
+    ReservationWork
 )
 
 
@@ -67,8 +67,8 @@ class ExpectReturn(_Message):
 DispatchWork = Annotated[
     DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn, Field(discriminator="type")
 ]
-DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn] = TypeAdapter(
-    DispatchWork, config=DEFERRED
+DISPATCH_WORK: TypeAdapter[DispatchOrder | CheckShipmentTimer | CancelOrderShipments | ExpectReturn] = adapter(
+    DispatchWork
 )
 
 
@@ -88,4 +88,4 @@ class RevokeDownloads(_Message):
 
 
 DigitalWork = Annotated[IssueDownloads | RevokeDownloads, Field(discriminator="type")]
-DIGITAL_WORK: TypeAdapter[IssueDownloads | RevokeDownloads] = TypeAdapter(DigitalWork, config=DEFERRED)
+DIGITAL_WORK: TypeAdapter[IssueDownloads | RevokeDownloads] = adapter(DigitalWork)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
 
-from fulfillment.contracts.common import DEFERRED, MAX_QUANTITY, Contract
+from fulfillment.contracts.common import MAX_QUANTITY, Contract, adapter
 from fulfillment.domain.shipments import CARRIER_STATUSES, ShipmentStatus
 
 
@@ -178,7 +178,7 @@ Inbound: TypeAlias = (
     | InventorySnapshot
 )
 InboundMessage = Annotated[Inbound, Field(discriminator="type")]
-INBOUND: TypeAdapter[Inbound] = TypeAdapter(InboundMessage, config=DEFERRED)
+INBOUND: TypeAdapter[Inbound] = adapter(InboundMessage)
 
 
 def iso(value: datetime) -> str:
