@@ -8,8 +8,10 @@ PYVER  := $(shell $(PYTHON) -c 'import sys; print(".".join(map(str, sys.version_
 STAMP  := $(VENV)/.installed-$(PYVER)
 TOOLS  := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
+LOAD   := .venv-load
+LOAD_STAMP := $(LOAD)/.installed
 
-.PHONY: demo stack test lint typecheck template-check security fuzz lock build deploy clean
+.PHONY: demo stack test lint typecheck template-check security fuzz load lock build deploy clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYVER)" || { echo "$(PYTHON) not found: set PYTHON=python3.11 (or newer)"; exit 1; }
@@ -57,6 +59,17 @@ build: $(TOOLS_STAMP)   ## sam build (functions and the layer for python3.13/arm
 deploy: build   ## sam deploy with samconfig.toml (asks before changing anything)
 	$(TOOLS)/bin/sam deploy
 
+# locust and its dependencies (gevent, flask, ...) in their own virtualenv: only `make load` needs them.
+$(LOAD_STAMP): requirements-load.txt
+	rm -rf $(LOAD)
+	$(PYTHON) -m venv $(LOAD)
+	$(LOAD)/bin/pip install --quiet uv
+	$(LOAD)/bin/uv pip install --quiet --python $(LOAD)/bin/python -r requirements-load.txt
+	touch $(LOAD_STAMP)
+
+load: $(STAMP) $(LOAD_STAMP)   ## signed orders at a rising rate on the local stack (locust), next to the emulator's raw rate
+	$(PY) bench/load.py --locust $(LOAD)/bin/locust $(ARGS)
+
 lock: $(TOOLS_STAMP)   ## re-resolve requirements-dev.lock and the layer's pinned requirements
 	$(TOOLS)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o $(LOCK)
 	$(TOOLS)/bin/uv pip compile layers/fulfillment/requirements.in -c $(LOCK) --python-version 3.13 \
@@ -69,4 +82,4 @@ typecheck: $(STAMP)     ## mypy --strict over the layer and every handler (confi
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(TOOLS) $(LOAD) .aws-sam .pytest_cache .mypy_cache

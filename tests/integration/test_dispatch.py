@@ -360,16 +360,16 @@ def test_a_cancel_landing_inside_the_in_house_ship_makes_the_ship_lose(
     it reads again, sees the cancellation and answers 409. Never a cancelled order with a shipped shipment."""
     order_id, shipment_id = in_house_order(admin, intake_fn, flow)
     store = tracking_fn.store()
-    real_read = store.shipment_and_order
+    real_read = store.shipped_context
     cancelled = []
 
-    def read_then_cancel(sid):
-        read = real_read(sid)
+    def read_then_cancel(sid, carrier, tracking_number):
+        read = real_read(sid, carrier, tracking_number)
         if not cancelled:
             cancelled.append(admin.cancel(order_id)["statusCode"])
         return read
 
-    monkeypatch.setattr(store, "shipment_and_order", read_then_cancel)
+    monkeypatch.setattr(store, "shipped_context", read_then_cancel)
     response = ship_in_house(tracking_fn, shipment_id)
     assert cancelled == [200]
     assert response["statusCode"] == 409, response["body"]

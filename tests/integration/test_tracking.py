@@ -352,5 +352,6 @@ def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives
 def test_an_unknown_tracking_number_is_answered_200_and_kept_for_later(stack, tracking_fn):
     response = aftership(tracking_fn, "NOPE", "InTransit", event_id="e1")
     assert response["matched"] is False
-    [kept] = stack.items()
-    assert kept["type"] == "early_tracking" and kept["expires_at"] > 0  # TTL: an unknown number is not kept forever
+    [kept] = stack.items()  # the number's pointer item, no shipment yet, holding the update
+    assert kept["type"] == "tracking" and "shipment_id" not in kept and kept["kept"] == 1
+    assert [k for k in kept if k.startswith("early_")] and kept["expires_at"] > 0  # an unknown number expires

@@ -17,7 +17,7 @@ from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
 from fulfillment.domain.returns import Rma
-from fulfillment.domain.shipments import Shipment, ShipmentEvent
+from fulfillment.domain.shipments import KeptUpdates, Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel, StockMove
 from fulfillment.errors import (
     AlreadyApplied,
@@ -40,6 +40,7 @@ class MemoryStore:
     markers: set[tuple[str, str]] = field(default_factory=set)
     pointers: dict[tuple[str, str], str] = field(default_factory=dict)
     kept: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    kept_count: dict[tuple[str, str], int] = field(default_factory=dict)
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
     audit: dict[tuple[str, str, str], Adjustment] = field(default_factory=dict)
     catalog_items: dict[str, CatalogItem] = field(default_factory=dict)
@@ -106,8 +107,24 @@ class MemoryStore:
     def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
         return self.pointers.get((carrier, tracking_number))
 
-    def early(self, carrier: str, tracking_number: str) -> list[dict[str, Any]]:
-        return [u for (c, n, _), u in self.kept.items() if (c, n) == (carrier, tracking_number)]
+    def _kept(self, carrier: str, tracking_number: str) -> KeptUpdates:
+        updates = tuple(u for (c, n, _), u in sorted(self.kept.items()) if (c, n) == (carrier, tracking_number))
+        return KeptUpdates(self.kept_count.get((carrier, tracking_number), 0), updates)
+
+    def shipped_context(
+        self, shipment_id: str, carrier: str, tracking_number: str
+    ) -> tuple[Shipment | None, Order | None, KeptUpdates]:
+        shipment, order = self.shipment_and_order(shipment_id)
+        return shipment, order, self._kept(carrier, tracking_number)
+
+    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> str | None:
+        """The conditional update, as DynamoDB evaluates it: refused, naming the shipment, once one claims it."""
+        claimed = self.pointers.get((carrier, tracking_number))
+        if claimed is not None:
+            return claimed
+        self.kept[(carrier, tracking_number, event_id)] = update
+        self.kept_count[(carrier, tracking_number)] = self.kept_count.get((carrier, tracking_number), 0) + 1
+        return None
 
     def catalog(self, skus: Iterable[str]) -> dict[str, CatalogItem]:
         return {s: self.catalog_items[s] for s in skus if s in self.catalog_items}
@@ -259,11 +276,12 @@ class MemoryUnitOfWork:
             lambda: s.markers.add((source, message_id)),
         )
 
-    def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str) -> None:
-        self._write(lambda: None, lambda: self.store.pointers.__setitem__((carrier, tracking_number), shipment_id))
-
-    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> None:
-        self._write(lambda: None, lambda: self.store.kept.__setitem__((carrier, tracking_number, event_id), update))
+    def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str, *, kept: int) -> None:
+        s, key = self.store, (carrier, tracking_number)
+        self._write(
+            lambda: None if s.kept_count.get(key, 0) == kept else ConcurrentModification(f"kept for {key}"),
+            lambda: s.pointers.__setitem__(key, shipment_id),
+        )
 
     # ------------------------------------------------------------------ stock
     def move_stock(self, move: StockMove, now: str) -> None:

@@ -489,6 +489,51 @@ def test_a_carrier_faster_than_the_3pl_is_kept_and_applied_when_the_number_arriv
     assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
 
 
+def in_transit_scan(event_id: str, at: str = "2026-11-01T11:30:00+00:00") -> CarrierUpdate:
+    return CarrierUpdate(
+        "aftership", event_id, "ups", "T1", ShipmentStatus.IN_TRANSIT, "InTransit", at, None, None, None
+    )
+
+
+def test_a_scan_kept_while_shipped_is_being_written_is_still_applied() -> None:
+    """The carrier's scan is kept between the 3PL's `shipped` reading the number and writing its pointer: the
+    write finds a kept update it did not read, reads again, and replays it."""
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    outcomes: list[Outcome] = []
+    world.store.before_commit = lambda: outcomes.append(
+        world.tracking.carrier_update(in_transit_scan("e0"), keep_if_unknown=True)
+    )
+    assert world.shipped(shipment_id) is Outcome.APPLIED
+    assert outcomes == [Outcome.KEPT_FOR_LATER]
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
+    # Once the number is claimed, a kept-if-unknown scan is applied at once (the refused keep names the shipment).
+    world.store.pointers.clear()  # as an eventually consistent read that has not seen the pointer yet
+    world.store.pointers[("ups", "T1")] = shipment_id
+    late = in_transit_scan("e1", "2026-11-01T11:40:00+00:00")
+    assert world.tracking.carrier_update(late, keep_if_unknown=True) is Outcome.APPLIED
+
+
+def test_a_redelivered_shipped_replays_what_its_first_delivery_may_not_have() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    assert world.tracking.carrier_update(in_transit_scan("e0"), keep_if_unknown=True) is Outcome.KEPT_FOR_LATER
+    replay = world.tracking.replay
+    world.tracking.replay = lambda kept, sid: 0  # type: ignore[method-assign]  # crashed after the commit
+    assert world.shipped(shipment_id) is Outcome.APPLIED
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.SHIPPED
+    world.tracking.replay = replay  # type: ignore[method-assign]
+    assert world.shipped(shipment_id) is Outcome.DUPLICATE
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
+    assert world.shipped(shipment_id) is Outcome.DUPLICATE  # and replaying again changes nothing
+    assert [e.message_id for e in world.store.shipment_events(shipment_id)].count("e0") == 1
+
+
 def test_an_out_of_stock_rejection_writes_the_units_off_and_reserves_them_elsewhere() -> None:
     from fulfillment.contracts.provider import INBOUND
 

@@ -15,7 +15,6 @@ ORDER_DETAIL_END = "ORDER#DETAIL#~"  # after every part of the detail, before OR
 CATALOG_SK = "CATALOG"
 TIMELINE_PREFIX = "TL#"
 SHIPMENT_EVENT_PREFIX = "EV#"
-EARLY_PREFIX = "EARLY#"
 LOCATION_PREFIX = "LOC#"
 ADJUSTMENT_PREFIX = "ADJ#"
 SHIPMENT_PREFIX = "SHIP#"
@@ -182,11 +181,6 @@ def timer_partitions() -> list[str]:
 def tracking_key(carrier: str, tracking_number: str) -> Key:
     """(carrier, tracking number) -> shipment: carriers recycle numbers, so the carrier is part of the key."""
     return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": "TRACK"}
-
-
-def early_tracking_key(carrier: str, tracking_number: str, event_id: str) -> Key:
-    """A carrier update that arrived before we knew the tracking number: kept beside the pointer, replayed later."""
-    return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": f"{EARLY_PREFIX}{_digest(event_id)}"}
 
 
 def message_key(source: str, message_id: str) -> Key:

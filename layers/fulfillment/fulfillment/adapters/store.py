@@ -28,7 +28,7 @@ from fulfillment.adapters.uow import DynamoUnitOfWork
 from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.model import Order
 from fulfillment.domain.returns import Rma
-from fulfillment.domain.shipments import Shipment, ShipmentEvent
+from fulfillment.domain.shipments import KeptUpdates, Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
 from fulfillment.errors import BadRequest
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from fulfillment.services.ports import UnitOfWork
 
 BATCH_GET_LIMIT = 100
+EARLY_UPDATE_TTL_SECONDS = 35 * 24 * 3600  # an update for a number no shipment ever claims is not kept forever
 Item = dict[str, Any]
 
 
@@ -243,13 +244,47 @@ class DynamoStore:
         item = self._get(keys.tracking_key(carrier, tracking_number), consistent=consistent)
         return str(item["shipment_id"]) if item else None
 
-    def early(self, carrier: str, tracking_number: str) -> list[dict[str, Any]]:
-        items = self._query(
-            KeyConditionExpression=K("PK").eq(keys.tracking_key(carrier, tracking_number)["PK"])
-            & K("SK").begins_with(keys.EARLY_PREFIX),
-            ConsistentRead=True,
+    def shipped_context(
+        self, shipment_id: str, carrier: str, tracking_number: str
+    ) -> tuple[Shipment | None, Order | None, KeptUpdates]:
+        """One BatchGetItem: the shipment a `shipped` names, its order, and the updates kept for its number."""
+        order_id = keys.order_id_of_shipment(shipment_id)
+        pointer_key = keys.tracking_key(carrier, tracking_number)
+        items = self._batch_get(
+            [keys.shipment_key(shipment_id), keys.order_key(order_id), keys.order_detail_key(order_id), pointer_key]
         )
-        return [dict(i["update"]) for i in items]
+        shipment = next((shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)), None)
+        pointer = next((i for i in items if (i["PK"], i["SK"]) == (pointer_key["PK"], pointer_key["SK"])), None)
+        rest = [i for i in items if i is not pointer]
+        return (
+            shipment,
+            order_codec.from_items(self._rest_of_detail(order_id, rest)),
+            shipment_codec.kept_updates(pointer),
+        )
+
+    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> str | None:
+        """Keep a carrier update for a number no shipment claims yet, in one conditional update and no read:
+        None when it was kept; the shipment's id when one claims the number (it comes back with the refusal)."""
+        write = shipment_codec.keep_early(
+            carrier, tracking_number, event_id, update, int(time.time()) + EARLY_UPDATE_TTL_SECONDS
+        )
+        try:
+            table().update_item(
+                Key=keys.tracking_key(carrier, tracking_number),
+                UpdateExpression=write.expression,
+                ConditionExpression=write.condition,
+                ExpressionAttributeValues=write.values,
+                ExpressionAttributeNames=write.names,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+            if old:
+                return str(_plain(old)["shipment_id"])  # type: ignore[arg-type]
+            return self.by_tracking(carrier, tracking_number, consistent=True)
+        return None
 
     def picklist(self, location: str, limit: int = 100) -> list[Shipment]:
         response = table().query(

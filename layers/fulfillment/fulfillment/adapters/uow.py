@@ -227,17 +227,17 @@ class DynamoUnitOfWork:
             condition="attribute_not_exists(PK)",
         )
 
-    def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str) -> None:
-        self._put(shipment_codec.tracking_pointer(carrier, tracking_number, shipment_id))
-
-    def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> None:
-        self._put(
-            {
-                **keys.early_tracking_key(carrier, tracking_number, event_id),
-                "type": "early_tracking",
-                "update": update,
-                "expires_at": self.now_epoch() + MESSAGE_MARKER_TTL_SECONDS,
-            }
+    def point_tracking(self, carrier: str, tracking_number: str, shipment_id: str, *, kept: int) -> None:
+        """Point the number at the shipment, if no carrier update was kept on it since the `kept` ones read (an
+        update kept meanwhile makes the step read again, and replay it)."""
+        write = shipment_codec.point_at(carrier, tracking_number, shipment_id, kept)
+        self._update(
+            keys.tracking_key(carrier, tracking_number),
+            write.expression,
+            lambda: ConcurrentModification(f"an update was kept for {carrier} {tracking_number[:40]} meanwhile"),
+            condition=write.condition,
+            values=write.values,
+            names=write.names,
         )
 
     # ------------------------------------------------------------------ the sweep

@@ -147,6 +147,15 @@ class ShipmentEvent:
 
 
 @dataclass(frozen=True)
+class KeptUpdates:
+    """Carrier updates kept for a tracking number before a shipment claimed it, and how many were ever kept there
+    (the `shipped` step that claims the number commits only if that count is still the one it read)."""
+
+    count: int = 0
+    updates: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Shipment:
     shipment_id: str
     order_id: str

@@ -57,9 +57,11 @@ def save(
     order: Order | None = None,
     *,
     heard: ShipmentEvent | None = None,
+    kept: int = 0,
 ) -> None:
     """Write what a shipment decision produced, each item conditional on the version that was read; `heard` is
-    the message that led to it (the shipment is written to remember it, even when nothing else changed)."""
+    the message that led to it (the shipment is written to remember it, even when nothing else changed); `kept`,
+    the carrier updates read as kept for the tracking number the change points at."""
     if change.shipment != read or change.shipment_entries or heard is not None:
         uow.save_shipment(
             change.shipment.bump(utc_now()),
@@ -72,7 +74,7 @@ def save(
     for move in change.moves:
         uow.move_stock(move, change.shipment.status_at or utc_now())
     if change.tracking is not None:
-        uow.point_tracking(*change.tracking, change.shipment.shipment_id)
+        uow.point_tracking(*change.tracking, change.shipment.shipment_id, kept=kept)
 
 
 class Dispatch:

@@ -7,7 +7,7 @@ finds itself remembered and changes nothing (DUPLICATE).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -17,7 +17,14 @@ from fulfillment.contracts.carriers import CarrierUpdate
 from fulfillment.domain import progress
 from fulfillment.domain.events import Entry
 from fulfillment.domain.model import Order
-from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus, carrier_code, message_token
+from fulfillment.domain.shipments import (
+    KeptUpdates,
+    Shipment,
+    ShipmentEvent,
+    ShipmentStatus,
+    carrier_code,
+    message_token,
+)
 from fulfillment.errors import AlreadyApplied, OrderCancelled, OrderNotFound
 from fulfillment.services.dispatch import save
 from fulfillment.services.ports import Store, UnitOfWork
@@ -40,8 +47,13 @@ class Tracking:
         *,
         provider: str | None = None,
         track: Callable[[Shipment], progress.Change] | None = None,
+        claims: tuple[str, str] | None = None,
+        kept: list[KeptUpdates] | None = None,
     ) -> Outcome:
         """Apply `event`'s decision once and record it. `decide` needs the order; `track` only the shipment.
+        `claims`: the (carrier, tracking number) the decision points at the shipment; the carrier updates kept
+        for it are read with the shipment and put in `kept` (duplicates included: theirs may never have been
+        replayed).
 
         The shipment remembers the tokens of its last messages and is written at the version read, so a copy of a
         message (redelivered, or racing itself) finds its token and changes nothing; one older than the window is
@@ -51,7 +63,12 @@ class Tracking:
         token = message_token(event.source, event.message_id)
 
         def step(uow: UnitOfWork) -> Outcome:
-            if decide is not None:
+            waiting = KeptUpdates()
+            if claims is not None:
+                found, order, waiting = self.store.shipped_context(event.shipment_id, *claims)
+                if kept is not None:
+                    kept[:] = [waiting]
+            elif decide is not None:
                 found, order = self.store.shipment_and_order(event.shipment_id)
             else:
                 found, order = self.store.shipment(event.shipment_id), None
@@ -77,7 +94,7 @@ class Tracking:
                 or bool(change.shipment_entries or change.moves or change.tracking)
             )
             remembered = replace(change, shipment=change.shipment.hear(token, max(event.at, now)))
-            save(uow, shipment, remembered, order, heard=replace(event, recorded_at=now))
+            save(uow, shipment, remembered, order, heard=replace(event, recorded_at=now), kept=waiting.count)
             return Outcome.APPLIED if effective else Outcome.RECORDED
 
         try:
@@ -205,9 +222,10 @@ class Tracking:
             )
             return replace(change, shipment=self._arm(change.shipment))
 
-        outcome = self.apply(ev, decide, provider=provider)
-        if outcome is not Outcome.DUPLICATE:  # the first delivery of this message already replayed them
-            self.replay_early_updates(carrier, tracking_number)
+        kept: list[KeptUpdates] = []
+        outcome = self.apply(ev, decide, provider=provider, claims=(carrier, tracking_number), kept=kept)
+        if kept and kept[0].updates:
+            self.replay(kept[0].updates, event.shipment_id)
         return outcome
 
     # ------------------------------------------------------------------ carriers (EasyPost, AfterShip)
@@ -215,21 +233,22 @@ class Tracking:
         """Apply a carrier's update to the shipment with that (carrier, tracking number).
 
         With `keep_if_unknown`, an update for a number not known yet (the carrier can be faster than the 3PL's
-        shipment.shipped) is kept and replayed when the number arrives. Both sides look again after writing, so
-        whichever comes second applies it; the event item makes applying twice a no-op.
+        shipment.shipped) is kept on the number's pointer item, in a write that fails once a shipment claims the
+        number (and then names it). The `shipped` that claims it reads what was kept and commits only if nothing
+        was kept since, so whichever side comes second applies the update; remembering it makes twice a no-op.
         """
         shipment_id = self.store.by_tracking(update.carrier, update.tracking_number)
         if shipment_id is None and keep_if_unknown:
-            uow = self.store.unit()
-            uow.keep_early(update.carrier, update.tracking_number, update.event_id, _update_item(update))
-            uow.commit()
-            # Look again, consistently: the 3PL's shipped may have written the pointer meanwhile (and replayed
-            # before our kept update existed). Whichever side comes second applies it.
-            shipment_id = self.store.by_tracking(update.carrier, update.tracking_number, consistent=True)
+            shipment_id = self.store.keep_early(
+                update.carrier, update.tracking_number, update.event_id, _update_item(update)
+            )
             if shipment_id is None:
                 return Outcome.KEPT_FOR_LATER
         if shipment_id is None:
             return Outcome.UNMATCHED
+        return self._apply_update(update, shipment_id)
+
+    def _apply_update(self, update: CarrierUpdate, shipment_id: str) -> Outcome:
         event = ShipmentEvent(
             shipment_id,
             update.source,
@@ -253,12 +272,12 @@ class Tracking:
             track=lambda s: progress.Change(s.track(status, update.occurred_at, update.est_delivery)),
         )
 
-    def replay_early_updates(self, carrier: str, tracking_number: str) -> int:
-        """Apply carrier updates that arrived before this tracking number was known. Returns how many applied."""
+    def replay(self, kept: Iterable[dict[str, Any]], shipment_id: str) -> int:
+        """Apply carrier updates kept before their number was known, oldest first. Returns how many applied."""
         applied = 0
-        for kept in sorted(self.store.early(carrier, tracking_number), key=lambda u: str(u["occurred_at"])):
-            update = CarrierUpdate(**{**kept, "status": ShipmentStatus(kept["status"]) if kept.get("status") else None})
-            if self.carrier_update(update) not in (Outcome.DUPLICATE, Outcome.UNMATCHED):
+        for item in sorted(kept, key=lambda u: str(u["occurred_at"])):
+            update = CarrierUpdate(**{**item, "status": ShipmentStatus(item["status"]) if item.get("status") else None})
+            if self._apply_update(update, shipment_id) is not Outcome.DUPLICATE:
                 applied += 1
         return applied
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import hashlib
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fulfillment import keys
 from fulfillment.domain.events import CustomerEvent, Entry
-from fulfillment.domain.shipments import TOKEN_CHARS, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
+from fulfillment.domain.shipments import (
+    TOKEN_CHARS,
+    KeptUpdates,
+    Shipment,
+    ShipmentEvent,
+    ShipmentLine,
+    ShipmentStatus,
+)
 
 Item = dict[str, Any]
 _SCALARS = tuple(
@@ -130,14 +138,52 @@ def is_shipment_event(item: Item) -> bool:
     return str(item.get("SK", "")).startswith(keys.SHIPMENT_EVENT_PREFIX)
 
 
-def tracking_pointer(carrier: str, tracking_number: str, shipment_id: str) -> Item:
-    return {
-        **keys.tracking_key(carrier, tracking_number),
-        "type": "tracking",
-        "shipment_id": shipment_id,
-        "carrier": carrier,
-        "tracking_number": tracking_number,
-    }
+# ------------------------------------------------------------------ tracking pointers
+# (carrier, tracking number) -> shipment. A carrier update for a number not known yet is kept on the same item
+# (`early_<digest of its event id>`, counted in `kept`, and the item expires unless a shipment claims it), so the
+# `shipped` step reads the kept updates with the shipment and the order, in the same BatchGetItem.
+EARLY = "early_"
+KEPT = "kept"
+
+
+@dataclass(frozen=True)
+class PointerUpdate:
+    """An UpdateItem of a tracking pointer: its expression, condition and placeholders."""
+
+    expression: str
+    values: dict[str, Any]
+    names: dict[str, str]
+    condition: str
+
+
+def kept_updates(pointer: Item | None) -> KeptUpdates:
+    if not pointer:
+        return KeptUpdates()
+    updates = tuple(dict(v) for k, v in sorted(pointer.items()) if k.startswith(EARLY))
+    return KeptUpdates(int(pointer.get(KEPT, 0)), updates)
+
+
+def point_at(carrier: str, tracking_number: str, shipment_id: str, kept: int) -> PointerUpdate:
+    """The pointer to a shipment, if no update was kept on it since `kept` were read (their replay is the
+    writer's); kept updates stay, the expiry of an unclaimed number goes."""
+    return PointerUpdate(
+        "SET shipment_id = :s, carrier = :c, tracking_number = :n, #type = :t REMOVE expires_at",
+        {":s": shipment_id, ":c": carrier, ":n": tracking_number, ":t": "tracking", **({":k": kept} if kept else {})},
+        {"#type": "type", "#kept": KEPT},
+        "#kept = :k" if kept else "attribute_not_exists(#kept)",
+    )
+
+
+def keep_early(carrier: str, tracking_number: str, event_id: str, update: Item, expires_at: int) -> PointerUpdate:
+    """Keep an update for a number no shipment claims yet (the condition fails once one does)."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:16]
+    return PointerUpdate(
+        "SET #u = :u, carrier = :c, tracking_number = :n, #type = :t, expires_at = if_not_exists(expires_at, :x) "
+        "ADD #kept :one",
+        {":u": update, ":c": carrier, ":n": tracking_number, ":t": "tracking", ":x": expires_at, ":one": 1},
+        {"#u": f"{EARLY}{digest}", "#type": "type", "#kept": KEPT},
+        "attribute_not_exists(shipment_id)",
+    )
 
 
 def change_entries(item: Item) -> tuple[Entry, ...]:
