@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -80,6 +81,27 @@ def import_profile(env: dict[str, str], cwd: Path, statement: str) -> tuple[floa
         elif "." not in name:
             packages[name] = max(packages.get(name, 0.0), cumulative)
     return total, sorted(packages.items(), key=lambda kv: -kv[1])
+
+
+def clock_driven(trace: Path, functions: set[str], scheduled: frozenset[str]) -> Counter[str]:
+    """DynamoDB calls made because time passed, not because an order moved: the scheduled timer runs (sweeps and
+    timer scans, every 10 s in the demo instead of every minute), the demo operator's look at the on-hold list every
+    3 s, the in-house warehouse's pick-list polls. Their number follows the run's length and the machine's speed."""
+    clock: Counter[str] = Counter()
+    if not trace.exists():
+        return clock
+    for line in trace.read_text().splitlines():
+        call = json.loads(line)
+        caller, keys = call["caller"], call["keys"]
+        if caller not in functions:
+            continue
+        if caller in scheduled:
+            clock["scheduled timer runs"] += 1
+        elif call["op"] == "Query" and any(k.startswith("=ORDERS#STATUS#on_hold") for k in keys):
+            clock["the operator's on-hold list"] += 1
+        elif call["op"] == "Query" and any(k.startswith("=SHIPMENTS#") for k in keys):
+            clock["pick-list polls"] += 1
+    return clock
 
 
 def scheduled_only(template: Path) -> frozenset[str]:
@@ -171,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n== a demo run of {args.orders} orders{' under chaos' if args.chaos else ''}")
     out = io.StringIO()
+    trace = ROOT / ".local" / "bench" / "calls.jsonl"
+    trace.parent.mkdir(parents=True, exist_ok=True)
+    trace.unlink(missing_ok=True)
+    os.environ["FULFILLMENT_LOCAL_CALL_TRACE"] = str(trace)  # the emulator's DynamoDB calls, to tell clock from orders
     result = run_demo(
         DemoOptions(
             orders=args.orders,
@@ -208,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
                 by_fn[caller] += n
                 by_op[op.rsplit(".", 1)[-1]] += n
     print(f"  total {sum(by_fn.values()) / orders:.1f} per order")
+    clock = clock_driven(trace, functions, scheduled_only(args.template))
+    minutes = max(result.timings["total"] / 60, 1e-9)
+    print(
+        f"  of which driven by the clock, not by orders: {sum(clock.values()) / orders:.1f} an order here, "
+        f"{sum(clock.values()) / minutes:.0f} a minute of this run ("
+        + ", ".join(f"{what} {n / orders:.1f}" for what, n in clock.most_common())
+        + f"); the orders' own work: {(sum(by_fn.values()) - sum(clock.values())) / orders:.1f} an order"
+    )
     for name, n in by_fn.most_common():
         ops = Counter({op.rsplit(".", 1)[-1]: c for op, c in stats["aws_calls_by_caller"][name].items()})
         print(f"  {name:<26} {n / orders:6.1f}   ({', '.join(f'{o} {c / orders:.1f}' for o, c in ops.most_common(5))})")
