@@ -349,6 +349,29 @@ def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives
     assert [e["type"] for e in shipment["events"]][-1] == "tracking"
 
 
+def test_several_scans_before_the_3pl_says_shipped_are_all_kept_then_applied_in_order(
+    stack, admin, intake_fn, flow, tracking_fn
+):
+    admin.catalog("W")
+    admin.stock("W", "WH-EAST", 1)
+    native_order(intake_fn, lines=[("W", 1)])
+    flow.pump()
+    [request] = flow.provider_requests()
+    first = aftership(tracking_fn, "FAST2", "InTransit", event_id="early-1", at="2026-11-01T13:00:00Z")
+    second = aftership(tracking_fn, "FAST2", "OutForDelivery", event_id="early-2", at="2026-11-01T15:00:00Z")
+    again = aftership(tracking_fn, "FAST2", "InTransit", event_id="early-1", at="2026-11-01T13:00:00Z")
+    assert [r["outcome"] for r in (first, second, again)] == ["kept for later"] * 3
+
+    flow.to_inbound(tpl.shipped(request["shipment_id"], "FAST2", carrier="USPS", minute=10))
+    flow.pump()
+    [shipment] = shipments(stack)
+    assert shipment["status"] == "out_for_delivery"
+    scans = [e["status"] for e in shipment["events"] if e["type"] == "tracking"]
+    assert scans == ["in_transit", "out_for_delivery"]  # each once, in the carrier's order
+    late = aftership(tracking_fn, "FAST2", "Delivered", event_id="late-1", at="2026-11-01T17:00:00Z")
+    assert late["matched"] is True
+
+
 def test_an_unknown_tracking_number_is_answered_200_and_kept_for_later(stack, tracking_fn):
     response = aftership(tracking_fn, "NOPE", "InTransit", event_id="e1")
     assert response["matched"] is False

@@ -242,7 +242,8 @@ class DynamoStore:
 
     def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
         item = self._get(keys.tracking_key(carrier, tracking_number), consistent=consistent)
-        return str(item["shipment_id"]) if item else None
+        # The item also exists before any shipment claims the number, holding the updates kept for it.
+        return str(item["shipment_id"]) if item and "shipment_id" in item else None
 
     def shipped_context(
         self, shipment_id: str, carrier: str, tracking_number: str
