@@ -347,6 +347,9 @@ class _Serialised:
             self.by_caller.clear()
             self.busy_seconds.clear()
             self.writes.reset()
+            if self._trace is not None:  # the trace covers what the counters cover
+                self._trace.seek(0)
+                self._trace.truncate()
 
     def _get_records(self, environ: dict, start_response: Any, body: bytes, caller: str) -> Any:
         """GetRecords without moto's generic response serializer, which walks every attribute of
