@@ -268,6 +268,8 @@ class FunctionRuntime:
         self.warm_cpu_ms = 0.0
         self.warm_sdk_cpu_ms = 0.0
         self.warm_records = 0
+        # (records, the handler's own CPU ms) of warm invocations: what a record costs apart from the invocation
+        self.warm_samples: deque[tuple[int, float]] = deque(maxlen=20_000)
         self.busy = 0
         self.peak_concurrency = 0
 
@@ -330,7 +332,9 @@ class FunctionRuntime:
                 records = event.get("Records") if isinstance(event, dict) else None
                 self.warm_cpu_ms += result.cpu_ms
                 self.warm_sdk_cpu_ms += result.sdk_cpu_ms
-                self.warm_records += len(records) if isinstance(records, list) and records else 1
+                count = len(records) if isinstance(records, list) and records else 1
+                self.warm_records += count
+                self.warm_samples.append((count, round(result.cpu_ms - result.sdk_cpu_ms, 3)))
         return result
 
     def _invoke(self, event: Any, request_id: str) -> InvocationResult:
@@ -471,6 +475,7 @@ class FunctionRuntime:
                 "warm_cpu_ms": round(self.warm_cpu_ms, 1),
                 "warm_sdk_cpu_ms": round(self.warm_sdk_cpu_ms, 1),
                 "warm_records": self.warm_records,
+                "warm_samples": list(self.warm_samples),
                 "workers": len(self._workers),
                 "busy": self.busy,
                 "peak_concurrency": self.peak_concurrency,
