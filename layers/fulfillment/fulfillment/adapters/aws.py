@@ -45,11 +45,22 @@ class _PerThread:
         self._generation = 0
 
     def __call__(self) -> DynamoDBServiceResource:
+        return self._held()[1]
+
+    def _held(self) -> tuple[int, DynamoDBServiceResource, dict[str, Table]]:
         held = getattr(self._local, "held", None)
         if held is None or held[0] != self._generation:
-            held = self._local.held = (self._generation, boto3.resource("dynamodb", config=_CONFIG))
+            held = self._local.held = (self._generation, boto3.resource("dynamodb", config=_CONFIG), {})
             _BUILT.append(held[1].meta.client)
-        return held[1]
+        return held
+
+    def table(self, name: str) -> Table:
+        """The resource's Table object, built once: building one registers its handlers anew (~0.4 ms of CPU,
+        mostly inspecting their signatures), which every call paid when it was built per call."""
+        _, resource, tables = self._held()
+        if name not in tables:
+            tables[name] = resource.Table(name)
+        return tables[name]
 
     def cache_clear(self) -> None:
         self._generation += 1
@@ -61,7 +72,7 @@ dynamodb = _PerThread()
 def table() -> Table:
     from fulfillment.config import settings
 
-    return dynamodb().Table(settings().table_name)
+    return dynamodb.table(settings().table_name)
 
 
 def ddb_client() -> DynamoDBClient:
