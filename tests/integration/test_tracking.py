@@ -330,26 +330,7 @@ def test_carrier_names_match_however_the_3pl_spells_them(stack, admin, intake_fn
     assert shipments(stack)[0]["status"] == "out_for_delivery"
 
 
-def test_a_carrier_update_faster_than_the_3pl_is_applied_when_the_number_arrives(
-    stack, admin, intake_fn, flow, tracking_fn
-):
-
-    admin.catalog("W")
-    admin.stock("W", "WH-EAST", 1)
-    native_order(intake_fn, lines=[("W", 1)])
-    flow.pump()
-    [request] = flow.provider_requests()
-    early = aftership(tracking_fn, "FAST1", "InTransit", event_id="early-1", at="2026-11-01T13:00:00Z")
-    assert early["outcome"] == "kept for later"
-
-    flow.to_inbound(tpl.shipped(request["shipment_id"], "FAST1", carrier="USPS", minute=10))
-    flow.pump()
-    [shipment] = shipments(stack)
-    assert shipment["status"] == "in_transit"
-    assert [e["type"] for e in shipment["events"]][-1] == "tracking"
-
-
-def test_several_scans_before_the_3pl_says_shipped_are_all_kept_then_applied_in_order(
+def test_scans_faster_than_the_3pl_are_all_kept_then_applied_in_order_when_the_number_arrives(
     stack, admin, intake_fn, flow, tracking_fn
 ):
     admin.catalog("W")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 import sys
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fulfillment import snapstart
 from fulfillment.adapters import aws, secrets
+from fulfillment.config import settings
 
 
 @pytest.fixture
@@ -22,11 +24,14 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[tuple[Callable[..
     module.register_after_restore = lambda fn, *args: hooks["after"].append((fn, args))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setattr(aws, "_BUILT", [])
+    monkeypatch.setattr(aws, "_BUILT", weakref.WeakSet())
+    monkeypatch.setenv("TABLE_NAME", "unit")
+    settings.cache_clear()
     aws.client.cache_clear()
     aws.dynamodb.cache_clear()
     secrets._provider.cache_clear()
     yield hooks
+    settings.cache_clear()
     aws.client.cache_clear()
     aws.dynamodb.cache_clear()
     secrets._provider.cache_clear()

@@ -183,6 +183,14 @@ def tracking_key(carrier: str, tracking_number: str) -> Key:
     return {"PK": f"TRACK#{carrier}#{tracking_number}", "SK": "TRACK"}
 
 
+KEPT_UPDATE_PREFIX = "early_"
+
+
+def kept_update_attribute(event_id: str) -> str:
+    """The attribute of a tracking pointer item that keeps one carrier update, by the update's id."""
+    return f"{KEPT_UPDATE_PREFIX}{_digest(event_id)[:16]}"
+
+
 def message_key(source: str, message_id: str) -> Key:
     """Marks a message that is not about one shipment as applied (written in the same transaction as its effect)."""
     return {"PK": f"MSG#{source}#{_digest(message_id)}", "SK": "MSG"}

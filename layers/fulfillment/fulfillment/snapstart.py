@@ -41,7 +41,7 @@ def register(*, clients: Iterable[str] = (), also: Iterable[Callable[[], object]
 
 
 def warm(clients: Iterable[str] = (), also: Iterable[Callable[[], object]] = ()) -> None:
-    aws.dynamodb()
+    aws.table()  # the resource and its Table object (building one is most of a first call's own CPU)
     for service in clients:
         aws.client(service)
     for build in also:

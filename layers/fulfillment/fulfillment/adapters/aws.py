@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +21,15 @@ _CONFIG = Config(
 )
 
 
-_BUILT: list[Any] = []  # every client built in this environment (fulfillment.snapstart renews their connections)
+# Every client built in this environment and still in use (fulfillment.snapstart renews their connections).
+_BUILT: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @cache
 def client(service: str) -> Any:
     # boto3-stubs overloads boto3.client per literal service name; this cache is keyed by a name given at run time.
     made = boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
-    _BUILT.append(made)
+    _BUILT.add(made)
     return made
 
 
@@ -51,7 +53,7 @@ class _PerThread:
         held = getattr(self._local, "held", None)
         if held is None or held[0] != self._generation:
             held = self._local.held = (self._generation, boto3.resource("dynamodb", config=_CONFIG), {})
-            _BUILT.append(held[1].meta.client)
+            _BUILT.add(held[1].meta.client)
         return held
 
     def table(self, name: str) -> Table:

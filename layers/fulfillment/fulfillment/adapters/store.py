@@ -24,7 +24,7 @@ from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import returns as rma_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
-from fulfillment.adapters.uow import DynamoUnitOfWork
+from fulfillment.adapters.uow import MESSAGE_MARKER_TTL_SECONDS, DynamoUnitOfWork
 from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.model import Order
 from fulfillment.domain.returns import Rma
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from fulfillment.services.ports import UnitOfWork
 
 BATCH_GET_LIMIT = 100
-EARLY_UPDATE_TTL_SECONDS = 35 * 24 * 3600  # an update for a number no shipment ever claims is not kept forever
 Item = dict[str, Any]
 
 
@@ -266,8 +265,9 @@ class DynamoStore:
     def keep_early(self, carrier: str, tracking_number: str, event_id: str, update: dict[str, Any]) -> str | None:
         """Keep a carrier update for a number no shipment claims yet, in one conditional update and no read:
         None when it was kept; the shipment's id when one claims the number (it comes back with the refusal)."""
+        # Kept as long as a message marker: an update for a number no shipment ever claims is not kept forever.
         write = shipment_codec.keep_early(
-            carrier, tracking_number, event_id, update, int(time.time()) + EARLY_UPDATE_TTL_SECONDS
+            carrier, tracking_number, event_id, update, int(time.time()) + MESSAGE_MARKER_TTL_SECONDS
         )
         try:
             table().update_item(

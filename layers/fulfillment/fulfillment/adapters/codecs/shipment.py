@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -142,7 +141,6 @@ def is_shipment_event(item: Item) -> bool:
 # (carrier, tracking number) -> shipment. A carrier update for a number not known yet is kept on the same item
 # (`early_<digest of its event id>`, counted in `kept`, and the item expires unless a shipment claims it), so the
 # `shipped` step reads the kept updates with the shipment and the order, in the same BatchGetItem.
-EARLY = "early_"
 KEPT = "kept"
 
 
@@ -159,7 +157,7 @@ class PointerUpdate:
 def kept_updates(pointer: Item | None) -> KeptUpdates:
     if not pointer:
         return KeptUpdates()
-    updates = tuple(dict(v) for k, v in sorted(pointer.items()) if k.startswith(EARLY))
+    updates = tuple(dict(v) for k, v in sorted(pointer.items()) if k.startswith(keys.KEPT_UPDATE_PREFIX))
     return KeptUpdates(int(pointer.get(KEPT, 0)), updates)
 
 
@@ -176,12 +174,11 @@ def point_at(carrier: str, tracking_number: str, shipment_id: str, kept: int) ->
 
 def keep_early(carrier: str, tracking_number: str, event_id: str, update: Item, expires_at: int) -> PointerUpdate:
     """Keep an update for a number no shipment claims yet (the condition fails once one does)."""
-    digest = hashlib.sha256(event_id.encode()).hexdigest()[:16]
     return PointerUpdate(
         "SET #u = :u, carrier = :c, tracking_number = :n, #type = :t, expires_at = if_not_exists(expires_at, :x) "
         "ADD #kept :one",
         {":u": update, ":c": carrier, ":n": tracking_number, ":t": "tracking", ":x": expires_at, ":one": 1},
-        {"#u": f"{EARLY}{digest}", "#type": "type", "#kept": KEPT},
+        {"#u": keys.kept_update_attribute(event_id), "#type": "type", "#kept": KEPT},
         "attribute_not_exists(shipment_id)",
     )
 
