@@ -20,7 +20,9 @@ def test_table_keys_and_indexes_match_the_keys_module() -> None:
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["PK", "SK"]
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in props["GlobalSecondaryIndexes"]}
     assert indexes == {keys.STATUS_INDEX: ["GSI1PK", "GSI1SK"], keys.TIMER_INDEX: ["GSI2PK", "GSI2SK"]}
-    assert set(keys.status_index_keys("x", "t", "o")) == {"GSI1PK", "GSI1SK"}
+    assert set(keys.status_index_keys("on_hold", "t", "o")) == {"GSI1PK", "GSI1SK"}
+    assert keys.status_index_keys("shipped", "t", "o") == {}  # not a listed status: the order leaves GSI1
+    assert keys.ORDER_LIST_INDEX == keys.TIMER_INDEX and set(keys.order_list_keys("t", "o")) == {"GSI2PK", "GSI2SK"}
     assert set(keys.picklist_index_keys("L", "accepted", "t", "o.001")) == {"GSI1PK", "GSI1SK"}
     assert set(keys.timer_keys("o.001", "t")) == {"GSI2PK", "GSI2SK"}
     assert props["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"

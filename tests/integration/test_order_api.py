@@ -226,3 +226,38 @@ def test_customers_do_not_see_fraud_rules_or_provider_messages(stack, admin, int
 def test_a_bad_list_cursor_is_a_400(stack, admin, cursor):
     response = admin.call("GET", "/orders", "/orders", {}, query={"status": "received", "cursor": cursor})
     assert response["statusCode"] == 400
+
+
+def test_orders_on_their_way_leave_the_status_index_and_are_listed_from_the_list_of_every_order(
+    stack, admin, intake_fn, router_fn, reservation_fn, dispatch_fn
+):
+    # Given five paid orders carried to `dispatched` and two held ones placed after them
+    admin.stock("SKU-1", "WH-EAST", 50)
+    flow = Flow(stack, router_fn, reservation_fn, dispatch_fn)
+    dispatched = [native_order(intake_fn, lines=[("SKU-1", 1)])[1]["order_id"] for _ in range(5)]
+    flow.pump()
+    held = [native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")[1]["order_id"] for _ in range(2)]
+
+    # Then a dispatched order has no status-index entry (its steps from here cost that index nothing); every order
+    # keeps its entry in the list of every order
+    states = {i["order_id"]: i for i in stack.items() if i.get("SK") == "ORDER"}
+    assert all(states[o]["status"] == "dispatched" and "GSI1PK" not in states[o] for o in dispatched)
+    assert all(states[o]["GSI1PK"].startswith("ORDERS#STATUS#on_hold") for o in held)
+    assert all(states[o]["GSI2PK"].startswith("ORDERS#") for o in dispatched + held)
+
+    # When the dispatched list is read two at a time, it comes from the list of every order, filtered
+    seen, cursor = [], None
+    while True:
+        query = {"status": "dispatched", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = response_json(admin.call("GET", "/orders", "/orders", {}, query=query))
+        assert len(page["orders"]) <= 2 and all(o["status"] == "dispatched" for o in page["orders"])
+        seen += [o["order_id"] for o in page["orders"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    # Then every dispatched order comes once, newest first, and no other
+    assert seen == list(reversed(dispatched))
+    every = response_json(admin.call("GET", "/orders", "/orders", {}, query={"limit": "100"}))["orders"]
+    assert [o["order_id"] for o in every] == list(reversed(held)) + list(reversed(dispatched))
+    shipped = response_json(admin.call("GET", "/orders", "/orders", {}, query={"status": "shipped"}))
+    assert shipped == {"orders": [], "next_cursor": None}

@@ -22,12 +22,18 @@ ENTITLEMENT_PREFIX = "ORDER#DL#"  # after ORDER#DETAIL: the order's state read (
 RMA_PREFIX = "ORDER#RMA#"  # after the entitlements, before SHIP#: the returns read takes order..shipments
 STATUS_INDEX = "GSI1"
 TIMER_INDEX = "GSI2"
+ORDER_LIST_INDEX = "GSI2"  # overloaded: the timers' keys and the list of every order never share a partition
 TIMER_SHARDS = 4
 # Status lists spread over this many index partitions: each order's entries always in the shard of its id. One
 # partition of an index takes ~1,000 write units a second and an order's status change costs its list two (the
 # old entry out, the new one in), so one partition per status capped the shop near 500 orders/s; 8 carry ~4,000
 # (docs/operations.md, capacity). Shard 0 keeps the unsharded key of earlier versions. Never lower it.
 STATUS_SHARDS = 8
+# The statuses with lists of their own in GSI1: where an order waits (for stock, payment, a person, the sweep) or
+# stops (cancelled). An order on its way - dispatched, shipped, delivered: most orders, most of their life - has no
+# entry there, so the steps that carry it cost the index nothing (an entry that changes lists costs two writes);
+# those statuses are read from the list of every order (GSI2, written once at intake), filtered by status.
+LISTED_STATUSES = frozenset({"received", "reserved", "backordered", "partially_shipped", "on_hold", "cancelled"})
 
 
 def order_key(order_id: str) -> Key:
@@ -134,8 +140,21 @@ def status_shard(order_id: str) -> int:
 
 
 def status_index_keys(status: str, created_at: str, order_id: str) -> dict[str, str]:
-    """GSI1: orders by status, newest first (GET /orders?status=), one list per (status, shard)."""
+    """GSI1: orders by status, newest first (GET /orders?status=), one list per (status, shard); none for a status
+    that is not listed (the order leaves the index: its item is written without them)."""
+    if status not in LISTED_STATUSES:
+        return {}
     return {"GSI1PK": status_index_partition(status, status_shard(order_id)), "GSI1SK": f"{created_at}#{order_id}"}
+
+
+def order_list_keys(created_at: str, order_id: str) -> dict[str, str]:
+    """GSI2 (keys only): every order, newest first, in the shard of its id. The keys never change, so an order pays
+    this index once, at intake."""
+    return {"GSI2PK": f"ORDERS#{status_shard(order_id)}", "GSI2SK": f"{created_at}#{order_id}"}
+
+
+def order_list_partitions() -> list[str]:
+    return [f"ORDERS#{shard}" for shard in range(STATUS_SHARDS)]
 
 
 def status_index_partition(status: str, shard: int = 0) -> str:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from fulfillment.services.ports import UnitOfWork
 
 BATCH_GET_LIMIT = 100
+FILTER_BUDGET = 500  # orders a page of a status without a list of its own may read (GET /orders?status=shipped)
 Item = dict[str, Any]
 
 
@@ -201,18 +202,46 @@ class DynamoStore:
         return orders, str(last["GSI1SK"]) if last else ""
 
     def list_by_status(self, status: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
-        """Orders in `status`, newest first: a page from each of its index shards, merged by creation."""
+        """Orders in `status`, newest first. A listed status (keys.LISTED_STATUSES) is a page from each of its index
+        shards, merged by creation; any other is read from the list of every order and filtered, at most
+        `FILTER_BUDGET` orders a page - a page may then hold fewer than `limit` orders and still have a cursor."""
         below = _decode_cursor(cursor, status) if cursor else None
-        items, more = _newest_first(keys.status_index_partitions(status), limit, below)
-        return items, _cursor({"status": status, "below": items[-1]["GSI1SK"]}) if more and items else None
+        if status in keys.LISTED_STATUSES:
+            items, more = _newest_first(keys.status_index_partitions(status), limit, below)
+            return items, _cursor({"status": status, "below": items[-1]["GSI1SK"]}) if more and items else None
+        found: list[Item] = []
+        examined = 0
+        while len(found) < limit and examined < FILTER_BUDGET:
+            entries, more = _newest_first(keys.order_list_partitions(), limit, below, index=keys.ORDER_LIST_INDEX)
+            if not entries:
+                return found, None
+            states = self._order_states(entries)
+            examined += len(entries)
+            for entry, state in zip(entries, states, strict=True):
+                below = str(entry["GSI2SK"])
+                if state is not None and state.get("status") == status:
+                    found.append(state)
+                    if len(found) == limit:
+                        more = more or entry is not entries[-1]
+                        break
+            if not more:
+                return found, None
+        return found, _cursor({"status": status, "below": below or ""})
 
-    def list_all(self, statuses: list[str], *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
-        """Every order, newest first: a page from every status list (one Query per status and shard), merged by
-        creation. The cursor is the sort key of the last order returned; the next page continues below it."""
+    def list_all(self, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:
+        """Every order, newest first: a page from each shard of the list of every order (GSI2, keys only), merged by
+        creation, then their state items. The cursor is the sort key of the last order returned."""
         below = _decode_all_cursor(cursor) if cursor else None
-        partitions = [p for status in statuses for p in keys.status_index_partitions(status)]
-        items, more = _newest_first(partitions, limit, below)
-        return items, _cursor({"below": items[-1]["GSI1SK"]}) if more and items else None
+        entries, more = _newest_first(keys.order_list_partitions(), limit, below, index=keys.ORDER_LIST_INDEX)
+        items = [state for state in self._order_states(entries) if state is not None]
+        return items, _cursor({"below": entries[-1]["GSI2SK"]}) if more and entries else None
+
+    def _order_states(self, entries: list[Item]) -> list[Item | None]:
+        """The state items of index entries (one BatchGetItem), in the entries' order."""
+        if not entries:
+            return []
+        found = {(i["PK"], i["SK"]): i for i in self._batch_get([{"PK": e["PK"], "SK": e["SK"]} for e in entries])}
+        return [found.get((e["PK"], e["SK"])) for e in entries]
 
     # ------------------------------------------------------------------ shipments
     def shipment(self, shipment_id: str) -> Shipment | None:
@@ -379,21 +408,22 @@ def _plain(item: dict[str, Any]) -> Item:
     return {k: deserialize(v) if isinstance(v, dict) and len(v) == 1 else v for k, v in item.items()}  # type: ignore[arg-type]
 
 
-def _newest_first(partitions: list[str], limit: int, below: str | None) -> tuple[list[Item], bool]:
-    """Up to `limit` index entries of these partitions, newest first, below the sort key `below`; and whether any
-    are left after them."""
+def _newest_first(
+    partitions: list[str], limit: int, below: str | None, *, index: str = keys.STATUS_INDEX
+) -> tuple[list[Item], bool]:
+    """Up to `limit` entries of these partitions of an index (GSI1 or GSI2), newest first, below the sort key
+    `below`; and whether any are left after them."""
+    pk, sk = f"{index}PK", f"{index}SK"
     merged: list[Item] = []
     more = False
     for partition in partitions:
-        condition: ConditionBase = K("GSI1PK").eq(partition)
+        condition: ConditionBase = K(pk).eq(partition)
         if below:
-            condition = condition & K("GSI1SK").lt(below)
-        page = table().query(
-            IndexName=keys.STATUS_INDEX, KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit
-        )
+            condition = condition & K(sk).lt(below)
+        page = table().query(IndexName=index, KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit)
         merged += page.get("Items", [])
         more = more or "LastEvaluatedKey" in page
-    merged.sort(key=lambda i: str(i["GSI1SK"]), reverse=True)
+    merged.sort(key=lambda i: str(i[sk]), reverse=True)
     return merged[:limit], more or len(merged) > limit
 
 

@@ -10,7 +10,6 @@ from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.contracts.views import order_view
 from fulfillment.domain.entitlements import Entitlement
-from fulfillment.domain.values import OrderStatus
 from fulfillment.errors import OrderNotFound
 from fulfillment.services.unit import utc_now
 
@@ -31,7 +30,7 @@ class OrderViews:
     def list(self, status: str | None, *, limit: int, cursor: str | None) -> dict[str, Any]:
         """Orders in `status`, or every order when None; newest first, a page at a time."""
         if status is None:
-            items, next_cursor = self.store.list_all([s.value for s in OrderStatus], limit=limit, cursor=cursor)
+            items, next_cursor = self.store.list_all(limit=limit, cursor=cursor)
         else:
             items, next_cursor = self.store.list_by_status(status, limit=limit, cursor=cursor)
         return {

@@ -98,6 +98,7 @@ def to_item(order: Order) -> Item:
     return {
         **keys.order_key(order.order_id),
         **keys.status_index_keys(status.value, order.created_at, order.order_id),
+        **keys.order_list_keys(order.created_at, order.order_id),
         "type": "order",
         "order_id": order.order_id,
         "channel": order.channel.value,
