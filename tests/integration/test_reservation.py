@@ -83,19 +83,22 @@ def test_a_line_splits_across_locations_by_priority(stack, intake_fn, admin, flo
     assert (line["reserved"], line["backordered"]) == (7, 0)
 
 
-def test_an_order_of_over_a_hundred_lines_reserves_in_several_transactions(stack, intake_fn, admin, flow):
+def test_an_order_of_over_a_hundred_lines_reserves_in_several_transactions(stack, intake_fn, api_fn, flow):
+    from fulfillment.contracts.admin import CatalogEntry, StockLevel
+
+    # The catalog and stock set by the inventory service the API calls (238 operator calls: their HTTP is tested
+    # elsewhere)
+    inventory = api_fn.inventory()
     lines = []
     for n in range(102):  # 136 stock writes: more than one transaction holds
         sku = f"BULK-{n:03d}"
-        admin.catalog(sku)
-        if n % 3 == 0:
-            admin.stock(sku, "WH-EAST", 2)  # enough at the first location
-        elif n % 3 == 1:
-            admin.stock(sku, "WH-EAST", 1)  # spills to the second
-            admin.stock(sku, "WH-WEST", 1)
-        else:
-            admin.stock(sku, "WH-WEST", 1)  # one short: one unit backordered
+        inventory.put_catalog(sku, CatalogEntry(kind="physical"))
+        levels = {0: {"WH-EAST": 2}, 1: {"WH-EAST": 1, "WH-WEST": 1}, 2: {"WH-WEST": 1}}[n % 3]
+        # n % 3: 0 enough at the first location, 1 spills to the second, 2 one short (one unit backordered)
+        for location, units in levels.items():
+            inventory.set_level(sku, location, StockLevel(on_hand=units), actor="test")
         lines.append((sku, 2))
+    admin = Admin(api_fn)
     _, body = native_order(intake_fn, lines=lines)
     flow.pump()
 

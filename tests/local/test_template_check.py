@@ -152,9 +152,10 @@ def test_minimal_template_passes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "WorkerFunctionWork" in translated["Resources"]  # the SQS event source mapping
 
 
-# Every mutation against the small template; against the project's own (a lint of the whole stack, ~6 s each) the
-# two kinds the gate exists for: a bad SAM event property and a !GetAtt of a resource that is not there.
-REPO_MUTATIONS = ("bogus-sqs-event-property", "getatt-missing-resource-in-property")
+# Every mutation against the small template; against the project's own (a lint of the whole stack, ~4 s) the kind
+# the gate exists for: a bad SAM event property, which cfn-lint misses on the source (`make template-check` runs the
+# gate over the project's template itself).
+REPO_MUTATIONS = ("bogus-sqs-event-property",)
 
 
 @pytest.mark.parametrize(
