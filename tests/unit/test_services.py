@@ -424,53 +424,6 @@ def test_a_scan_is_one_write_of_the_shipment_and_the_router_makes_its_event_item
     assert router.route(new["SK"], new, new).history == []  # the same version again (a retried record): nothing
 
 
-def test_a_message_that_moves_the_order_makes_one_history_item_with_the_orders_entries() -> None:
-    from fulfillment import router
-    from fulfillment.adapters.codecs import order as order_codec
-    from fulfillment.adapters.codecs import shipment as shipment_codec
-
-    world = World()
-    world.stock("W", WH_EAST=1)
-    order_id, shipment_id = submitted(world, ("W", 1))
-    before = world.store.shipment(shipment_id)
-    written: dict[str, Any] = {}
-    unit = world.store.unit
-
-    def recording_unit() -> Any:
-        uow = unit()
-        save_shipment, save_order = uow.save_shipment, uow.save_order
-
-        def shipment(s: Any, **kw: Any) -> None:
-            written["shipment"] = (s, kw)
-            save_shipment(s, **kw)
-
-        def order(o: Any, **kw: Any) -> None:
-            written["order"] = o
-            save_order(o, **kw)
-
-        uow.save_shipment, uow.save_order = shipment, order  # type: ignore[method-assign]
-        return uow
-
-    world.store.unit = recording_unit  # type: ignore[method-assign]
-    assert world.shipped(shipment_id) is Outcome.APPLIED
-
-    # The order is written without entries; they ride on the shipment write with the message
-    assert written["order"].changes == ()
-    shipment, kw = written["shipment"]
-    assert [e.event for e in kw["changes"] if e.event] == [CustomerEvent.ORDER_SHIPPED]
-    assert kw["heard"].message_id == "m-ship"
-    # The router makes one history item of that write: the message's event item, holding the order's entries
-    assert before is not None
-    new = shipment_codec.to_item(shipment, kw["changes"], kw["heard"])
-    routed = router.route(new["SK"], new, shipment_codec.to_item(before))
-    [item] = routed.history
-    assert shipment_codec.is_shipment_event(item) and item["changed_at"] == shipment.updated_at
-    assert [e["entry"] for e in order_codec.timeline_entries(item)] == [e.type for e in kw["changes"]]
-    assert [e["type"] for e in routed.events] == ["OrderShipped"]
-    assert order_codec.history_items([item, {"SK": "TL#2026-01-01#o:00000001"}])[1] is item  # sorted by change
-    assert world.events(CustomerEvent.ORDER_SHIPPED) == [order_id]
-
-
 def test_two_copies_of_shipped_racing_each_other_ship_once() -> None:
     """The copy that loses finds the shipment changed and its stock gone: the changed shipment wins (read
     again: the message is known), not the stock (which would dead-letter a message that was applied)."""

@@ -90,17 +90,9 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
         _history(routed, order.order_id, order.updated_at, "o", new, old)
     elif sk.startswith(keys.SHIPMENT_PREFIX):
         at = str(new.get("updated_at") or new.get("created_at"))
+        _history(routed, new["order_id"], at, new["shipment_id"], new, old)
         heard = shipment_codec.heard_event_item(new) if _new_version(new, old) else None
-        if heard is None:
-            _history(routed, new["order_id"], at, new["shipment_id"], new, old)
-        else:  # the message the write applied becomes the shipment's event item, with what it changed (if anything)
-            if new.get("changes"):
-                version = int(new.get("version", 0))
-                timeline = order_codec.timeline_item(new["order_id"], at, new["shipment_id"], version, new["changes"])
-                heard = order_codec.with_timeline(heard, timeline)
-                routed.events += [
-                    customer_event(new["order_id"], e) for e in order_codec.timeline_entries(timeline) if e.get("event")
-                ]
+        if heard is not None:  # the message the write applied becomes the shipment's event item
             routed.history.append(heard)
     elif sk == keys.CATALOG_SK:
         # A backorder was queued: stock that arrived while it was being queued must not sit idle.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import replace
 
 from pydantic import BaseModel
 
@@ -62,22 +61,16 @@ def save(
 ) -> None:
     """Write what a shipment decision produced, each item conditional on the version that was read; `heard` is
     the message that led to it (the shipment is written to remember it, even when nothing else changed); `kept`,
-    the carrier updates read as kept for the tracking number the change points at.
-
-    When a message moves the order too, the order's timeline entries ride on the shipment item with the message:
-    the event router then writes one history item for the message and what it changed, not two."""
-    entries, new_order = change.shipment_entries, change.order
-    if heard is not None and new_order is not None and new_order.changes:
-        entries, new_order = (*new_order.changes, *entries), replace(new_order, changes=())
-    if change.shipment != read or entries or heard is not None:
+    the carrier updates read as kept for the tracking number the change points at."""
+    if change.shipment != read or change.shipment_entries or heard is not None:
         uow.save_shipment(
             change.shipment.bump(utc_now()),
             expected_version=read.version,
-            changes=entries,
+            changes=change.shipment_entries,
             heard=heard,
         )
-    if new_order is not None and order is not None:
-        uow.save_order(new_order, expected_version=order.version)
+    if change.order is not None and order is not None:
+        uow.save_order(change.order, expected_version=order.version)
     for move in change.moves:
         uow.move_stock(move, change.shipment.status_at or utc_now())
     if change.tracking is not None:

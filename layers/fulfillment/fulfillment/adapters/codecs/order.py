@@ -243,19 +243,6 @@ def timeline_item(order_id: str, at: str, source: str, version: int, changes: li
     }
 
 
-def with_timeline(event_item: Item, timeline: Item) -> Item:
-    """A shipment event item that also holds the timeline entries of the change its message made (one history item
-    for both): `timeline_sk` places them among the order's timeline items, `changed_at` is the change's time."""
-    return {**event_item, "entries": timeline["entries"], "changed_at": timeline["at"], "timeline_sk": timeline["SK"]}
-
-
 def timeline_entries(item: Item) -> list[Item]:
-    """The entries of a timeline item (or of a shipment event item holding them), each with the change's time."""
-    at = item.get("changed_at") or item["at"]
-    return [{"at": at, **entry} for entry in item.get("entries") or ()]
-
-
-def history_items(items: list[Item]) -> list[Item]:
-    """The items of an order's partition that hold timeline entries, in the order of their changes."""
-    held = [i for i in items if str(i["SK"]).startswith(keys.TIMELINE_PREFIX) or i.get("timeline_sk")]
-    return sorted(held, key=lambda i: str(i.get("timeline_sk") or i["SK"]))
+    """The entries of a timeline item, each with the change's time."""
+    return [{"at": item["at"], **entry} for entry in item.get("entries") or ()]
