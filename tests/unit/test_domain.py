@@ -186,3 +186,15 @@ def test_a_scan_leaves_a_delay_timer_that_fires_no_later_than_due_and_an_earlier
     assert sooner.arm_delay_timer("2026-01-01T05:00:00+00:00", 86_400).timer_due == "2026-01-01T12:00:00+00:00"
     delivered = replace(armed, status=ShipmentStatus.DELIVERED)
     assert delivered.arm_delay_timer("2026-01-01T06:00:00+00:00", 1).timer_due is None
+
+
+def test_a_shipments_due_time_is_kept_once_as_its_timer_index_key_and_old_items_still_decode() -> None:
+    from fulfillment.adapters.codecs import shipment as shipment_codec
+
+    armed = shipment(status=ShipmentStatus.SUBMITTED, timer_due="2026-01-02T00:00:00.000000+00:00")
+    item = shipment_codec.to_item(armed)
+    assert "timer_due" not in item and item["GSI2SK"] == armed.timer_due
+    assert shipment_codec.from_item(item).timer_due == armed.timer_due
+    earlier = {**item, "GSI2SK": f"{armed.timer_due}#{armed.shipment_id}", "timer_due": armed.timer_due}
+    assert shipment_codec.from_item(earlier).timer_due == armed.timer_due
+    assert shipment_codec.from_item(shipment_codec.to_item(replace(armed, timer_due=None))).timer_due is None

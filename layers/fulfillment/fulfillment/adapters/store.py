@@ -336,7 +336,7 @@ class DynamoStore:
             }
             while True:
                 response = table().query(**kwargs)
-                ids += [str(i["GSI2SK"]).split("#", 1)[1] for i in response.get("Items", [])]
+                ids += [keys.shipment_id_of_key(str(i["SK"])) for i in response.get("Items", [])]
                 if "LastEvaluatedKey" not in response or len(ids) >= limit * keys.TIMER_SHARDS:
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -20,7 +20,7 @@ Item = dict[str, Any]
 _SCALARS = tuple(
     name
     for name in Shipment.__dataclass_fields__
-    if name not in ("lines", "status", "attempts", "version", "seen", "request_id")
+    if name not in ("lines", "status", "attempts", "version", "seen", "request_id", "timer_due")
 )
 
 
@@ -77,6 +77,8 @@ def from_item(item: Item) -> Shipment:
     return Shipment(
         **fields,
         request_id=str(item.get("request_id") or item["shipment_id"]),
+        # the due time is the timer index entry's sort key (items of earlier versions also kept `timer_due`)
+        timer_due=item.get("timer_due") or (keys.timer_due(str(item["GSI2SK"])) if "GSI2SK" in item else None),
         seen=tuple(seen[i : i + TOKEN_CHARS] for i in range(0, len(seen), TOKEN_CHARS)),
         status=ShipmentStatus(item["status"]),
         attempts=int(item.get("attempts", 0)),
