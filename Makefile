@@ -31,10 +31,15 @@ $(TOOLS_STAMP): requirements-tools.txt
 	  touch $(TOOLS)/.unavailable; }
 	touch $(TOOLS_STAMP)
 
+# Our own modules are compiled first (below, at `test`, says why): each local Lambda worker imports them.
+COMPILE := $(PY) -m compileall -q -j 0 -x '/\.' layers functions local tests bench events > /dev/null
+
 demo: $(STAMP)          ## start the local stack, run the demo, print the summary; exits non-zero if an invariant fails
+	@$(COMPILE)
 	$(PY) -m fulfillment_local.demo $(ARGS)
 
 stack: $(STAMP)         ## start the local stack and keep it running for curl / aws-cli
+	@$(COMPILE)
 	$(PY) -m fulfillment_local.stack $(ARGS)
 
 # The checks (template gate, security, lint, types) run beside the suite, not before it: make -j, each target's
@@ -46,7 +51,7 @@ stack: $(STAMP)         ## start the local stack and keep it running for curl / 
 # fills those gaps (2 cores: 1m47 with 2 workers, 1m40 with 3).
 JOBS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)' 2>/dev/null || echo auto)
 test: $(STAMP) $(TOOLS_STAMP)   ## template gate, security checks, lint, type check and the suite, side by side
-	@$(PY) -m compileall -q -j 0 -x '/\.' layers functions local tests bench events > /dev/null
+	@$(COMPILE)
 	@$(MAKE) --no-print-directory -j 4 -O checks suite
 
 # `make test` runs the template gate and checkov again only when what they read changed (the template, the gate,
@@ -96,6 +101,7 @@ $(LOAD_STAMP): requirements-load.txt
 	touch $(LOAD_STAMP)
 
 load: $(STAMP) $(LOAD_STAMP)   ## signed orders at a rising rate on the local stack (locust), next to the emulator's raw rate
+	@$(COMPILE)
 	$(PY) bench/load.py --locust $(LOAD)/bin/locust $(ARGS)
 
 lock: $(TOOLS_STAMP)   ## re-resolve requirements-dev.lock and the layer's pinned requirements
