@@ -58,15 +58,16 @@ def small_run(template: Path, state_dir: Path, **options) -> DemoResult:
     return result
 
 
-def test_sixteen_orders_under_chaos_end_where_the_scenario_leads_and_every_invariant_holds(
+def test_twelve_orders_under_chaos_end_where_the_scenario_leads_and_every_invariant_holds(
     template: Path, tmp_path: Path
 ) -> None:
     # Given the storefronts, operators, 3PLs, in-house warehouse and carriers of the demo - and chaos: 10% of
     # invocations failing before or after their writes, every SQS message and every webhook delivered twice, shuffled
     # batches, 3PLs and carriers that duplicate and reorder (a superset of the normal run: its first deliveries are
     # the normal run's; `make demo` runs 200 orders without chaos, `make demo ARGS=--chaos` with it)
-    # When 16 orders go through the whole stack
-    result = small_run(template, tmp_path, orders=16, seed=11, chaos=True)
+    # When 12 orders go through the whole stack (seed 12: an unpaid order held and released, a cancellation by the
+    # storefront, digital lines, four returns)
+    result = small_run(template, tmp_path, orders=12, seed=12, chaos=True)
 
     # Then the faults really happened...
     faults = sum(fn.get("chaos_faults", 0) for fn in result.stats["functions"].values())
@@ -77,10 +78,10 @@ def test_sixteen_orders_under_chaos_end_where_the_scenario_leads_and_every_invar
     # oversold or stuck, one request per shipment, shelves == on_hand, FIFO backorders, empty DLQs
     failed = {name: problems for name, problems in result.checks.items() if problems}
     assert result.ok, failed
-    assert sum(result.statuses.values()) == 16
-    assert result.events.get("OrderReceived") == 16
+    assert sum(result.statuses.values()) == 12
+    assert result.events.get("OrderReceived") == 12
     if result.run is not None and result.run.capabilities.get("providers"):
-        assert result.statuses.get("delivered", 0) >= 8, result.statuses  # the 3PLs and carriers did their part
+        assert result.statuses.get("delivered", 0) >= 6, result.statuses  # the 3PLs and carriers did their part
     # And every AWS call a function made is one its least-privilege policy in template.yaml allows
     # (moto does not enforce IAM: this is where a missing action would otherwise only show on AWS)
     for function, operations in result.stats["aws_calls_by_caller"].items():
