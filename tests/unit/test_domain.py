@@ -174,20 +174,6 @@ def test_a_partial_shipment_ships_the_reported_skus_and_delivery_waits_for_the_l
     assert rest.deliver_parcels("t4").status is ShipmentStatus.DELIVERED
 
 
-def test_a_scan_leaves_a_delay_timer_that_fires_no_later_than_due_and_an_earlier_estimate_moves_it() -> None:
-    shipped = shipment(status=ShipmentStatus.SHIPPED, status_at="2026-01-01T00:00:00+00:00")
-    armed = shipped.arm_delay_timer("2026-01-01T00:00:00+00:00", 86_400)
-    assert armed.timer_due == "2026-01-02T00:00:00.000000+00:00"
-    # a scan a few hours later: the timer fires early and the check re-arms it from `heard_at` (no index write now)
-    scanned = armed.track(ShipmentStatus.IN_TRANSIT, "2026-01-01T05:00:00+00:00", None)
-    assert scanned.arm_delay_timer("2026-01-01T05:00:00+00:00", 86_400).timer_due == armed.timer_due
-    # an estimated delivery before the timer moves it earlier: a delay is flagged no later than the estimate
-    sooner = armed.track(None, "2026-01-01T05:00:00+00:00", "2026-01-01T12:00:00+00:00")
-    assert sooner.arm_delay_timer("2026-01-01T05:00:00+00:00", 86_400).timer_due == "2026-01-01T12:00:00+00:00"
-    delivered = replace(armed, status=ShipmentStatus.DELIVERED)
-    assert delivered.arm_delay_timer("2026-01-01T06:00:00+00:00", 1).timer_due is None
-
-
 def test_a_shipments_due_time_is_kept_once_as_its_timer_index_key_and_old_items_still_decode() -> None:
     from fulfillment.adapters.codecs import shipment as shipment_codec
 

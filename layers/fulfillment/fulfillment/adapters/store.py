@@ -212,7 +212,10 @@ class DynamoStore:
         found: list[Item] = []
         examined = 0
         while len(found) < limit and examined < FILTER_BUDGET:
-            entries, more = _newest_first(keys.order_list_partitions(), limit, below, index=keys.ORDER_LIST_INDEX)
+            # A full batch read at a time (not `limit`: a page of 1 would otherwise cost a round trip per order read)
+            entries, more = _newest_first(
+                keys.order_list_partitions(), BATCH_GET_LIMIT, below, index=keys.ORDER_LIST_INDEX
+            )
             if not entries:
                 return found, None
             states = self._order_states(entries)

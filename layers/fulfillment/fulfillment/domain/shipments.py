@@ -314,12 +314,7 @@ class Shipment:
         return replace(delivered, status=S.DELIVERED, status_at=at, delivered_at=at, timer_due=None)
 
     def arm_delay_timer(self, now: str, delay_after: int) -> Shipment:
-        """ "No scan for too long" counts from when we last heard of the parcel (not from a backlog on our side).
-
-        A timer already set to fire no later than that is left as it is: when it fires, the check finds we heard of
-        the parcel since (`heard_at`) and sets it again from there. A scan then costs the timer index nothing - it
-        would cost two writes (the old entry out, the new one in) at every scan - and the timer moves at most once
-        per delay window."""
+        """ "No scan for too long" counts from when we last heard of the parcel (not from a backlog on our side)."""
         if self.status in TERMINAL:
             return replace(self, timer_due=None)
         if self.delay_notified or self.status in BEFORE_SHIPPING:
@@ -328,8 +323,6 @@ class Shipment:
         due = plus(heard, delay_after)
         if self.est_delivery:
             due = min(due, self.est_delivery)
-        if self.timer_due is not None and self.timer_due <= due:
-            return self
         return replace(self, timer_due=due)
 
 
