@@ -295,6 +295,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  {'total':<26} {total_calls / orders:6.1f} write calls   {total_units / orders:7.1f} units")
 
+    print("\n== write units per order by kind of item (base table + GSIs, rejected writes included)")
+    for name, kinds in sorted(stats.get("dynamodb_writes_by_item", {}).items()):
+        if name not in functions:
+            continue
+        parts = sorted(kinds.items(), key=lambda kv: -(kv[1]["units"] + kv[1]["index_units"]))
+        print(
+            f"  {name:<26} "
+            + ", ".join(
+                f"{kind} {(v['units'] + v['index_units']) / orders:.1f} ({v['items'] / orders:.1f} items)"
+                for kind, v in parts
+            )
+        )
+
     print("\n== write units per order by step, next to the floor (docs/data-model.md)")
     floor_total = sum(units for _, units in FLOOR.values())
     for name, (steps, units) in FLOOR.items():
@@ -356,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                     "functions": stats["functions"],
                     "aws_calls_by_caller": stats["aws_calls_by_caller"],
                     "dynamodb_writes": stats["dynamodb_writes"],
+                    "dynamodb_writes_by_item": stats.get("dynamodb_writes_by_item"),
                 },
                 indent=2,
                 default=str,

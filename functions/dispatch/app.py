@@ -6,9 +6,8 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fulfillment.adapters import messaging
+from fulfillment import consumer as consumer_module
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.consumer import SqsConsumer
@@ -19,7 +18,6 @@ from fulfillment.contracts.messages import (
     DispatchOrder,
     ExpectReturn,
 )
-from fulfillment.contracts.provider import FulfillmentRequest
 from fulfillment.services.dispatch import Dispatch
 from fulfillment.services.returns import Returns
 from fulfillment.services.timers import Timers
@@ -30,18 +28,7 @@ metrics = Metrics()
 
 
 def send_to_provider(provider: str, message: BaseModel) -> None:
-    queue_url = settings().provider_queues.get(provider)
-    if queue_url is None:
-        raise RuntimeError(f"no outbound queue configured for provider {provider}")
-    messaging.send(queue_url, message)
-    if isinstance(message, FulfillmentRequest):
-        metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "sent to provider",
-        provider=provider,
-        type=getattr(message, "type", None),
-        shipment_id=getattr(message, "shipment_id", None),
-    )
+    consumer_module.send_to_provider(provider, message, logger, metrics)
 
 
 @cache

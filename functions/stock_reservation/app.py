@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from fulfillment import consumer as consumer_module
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 from fulfillment.consumer import SqsConsumer
@@ -21,14 +22,20 @@ from fulfillment.contracts.messages import (
 from fulfillment.services.backorders import Backorders
 from fulfillment.services.reservation import Reservations
 from fulfillment.services.unit import Outcome
+from pydantic import BaseModel
 
 logger = Logger()
 metrics = Metrics()
 
 
+def send_to_provider(provider: str, message: BaseModel) -> None:
+    consumer_module.send_to_provider(provider, message, logger, metrics)
+
+
 @cache
 def reservations() -> Reservations:
-    return Reservations(settings(), DynamoStore(settings().table_name))
+    """An order reserved whole, with nothing blocking it, is dispatched in the same step (services.reservation)."""
+    return Reservations(settings(), DynamoStore(settings().table_name), send_to_provider)
 
 
 @cache

@@ -64,6 +64,7 @@ class WriteMeter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str], WriteTotals] = {}
+        self._kinds: dict[tuple[str, str], list[int]] = {}  # (caller, item kind) -> [items, units, index units]
 
     # ------------------------------------------------------------------ measuring
     def begin(self, operation: str, caller: str, body: bytes, account: str, region: str) -> _Measurement | None:
@@ -84,6 +85,7 @@ class WriteMeter:
             return
         account, region = measurement.account, measurement.region
         cost = WriteTotals(calls=1, items=len(measurement.targets))
+        kinds: list[tuple[str, int, int]] = []
         for target, before in zip(measurement.targets, measurement.before, strict=True):
             after = _state(target, account, region) if ok else before
             size = max(before[0], after[0])
@@ -94,10 +96,16 @@ class WriteMeter:
                 cost.index_units += index_units
             else:
                 cost.failed_units += units
+            kinds.append((item_kind(target.key), units, index_units))
         if not ok:
             cost.failed_calls = 1
         with self._lock:
             self._totals.setdefault((measurement.caller, measurement.operation), WriteTotals()).add(cost)
+            for kind, units, index_units in kinds:
+                entry = self._kinds.setdefault((measurement.caller, kind), [0, 0, 0])
+                entry[0] += 1
+                entry[1] += units
+                entry[2] += index_units
 
     # ------------------------------------------------------------------ reading
     def totals(self, callers: set[str] | None = None) -> WriteTotals:
@@ -115,9 +123,35 @@ class WriteMeter:
                 out.setdefault(caller, {})[operation] = value.as_dict()
         return out
 
+    def by_item(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Units per caller and kind of item (failed writes included): where a step's units go."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        with self._lock:
+            for (caller, kind), (items, units, index_units) in sorted(self._kinds.items()):
+                out.setdefault(caller, {})[kind] = {"items": items, "units": units, "index_units": index_units}
+        return out
+
     def reset(self) -> None:
         with self._lock:
             self._totals.clear()
+            self._kinds.clear()
+
+
+def item_kind(key: dict[str, Any]) -> str:
+    """A short name for the kind of item a key addresses: its sort key up to the first variable part."""
+    sk = str((key.get("SK") or {}).get("S", ""))
+    pk = str((key.get("PK") or {}).get("S", ""))
+    if sk.startswith("ORDER#DETAIL"):
+        return "order detail"
+    if sk.startswith("ORDER#DL#"):
+        return "entitlement"
+    if sk.startswith("ORDER#RMA#"):
+        return "return"
+    if sk in ("ORDER", "CATALOG", "TRACK", "MSG", "PLATFORM", "SWEEP"):
+        return sk.lower()
+    if pk.startswith("BACKORDER#"):
+        return "backorder"
+    return sk.split("#", 1)[0].lower() or "?"
 
 
 def _targets(operation: str, request: dict[str, Any]) -> list[_Target]:

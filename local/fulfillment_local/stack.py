@@ -370,6 +370,7 @@ class LocalStack:
             "aws_calls_by_caller": by_caller,
             "aws_busy_seconds": busy,  # time the (serialised) emulator spent per operation
             "dynamodb_writes": app.writes.by_caller(),  # estimated write units (see capacity.py)
+            "dynamodb_writes_by_item": app.writes.by_item(),
             "functions": {name: runtime.stats() for name, runtime in self.functions.items()},
             "api": self._gateway.stats() if self._gateway else {},
             "sqs_sources": {f"{p.source.function}.{p.source.name}": p.stats() for p in self.sqs_pollers},

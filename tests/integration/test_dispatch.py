@@ -42,31 +42,44 @@ def test_reserved_lines_become_one_shipment_per_location_sent_to_that_provider(s
     assert admin.order(order_id)["status"] == "dispatched"
 
 
+@pytest.mark.parametrize("via", ["reservation", "dispatch"])
 @pytest.mark.parametrize("crash", ["after_send", "before_send"])
 def test_a_dispatch_crash_around_the_send_still_requests_each_shipment_exactly_once(
-    stack, admin, intake_fn, flow, dispatch_fn, monkeypatch, crash
+    stack, admin, intake_fn, flow, reservation_fn, dispatch_fn, monkeypatch, crash, via
 ):
+    """An order reserved whole is dispatched by the reservation step; one released from a hold by the dispatch
+    step. Either way a crash before or after a send neither loses a request nor makes a second shipment."""
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 1)
     admin.stock("W", "WH-WEST", 1)
-    real_send = dispatch_fn.send_to_provider
     crashed: set[str] = set()
 
-    def flaky_send(provider, message):
-        first = message.shipment_id not in crashed
-        if first and crash == "before_send":
-            crashed.add(message.shipment_id)
-            raise RuntimeError("killed before the send")
-        real_send(provider, message)
-        if first and crash == "after_send":
-            crashed.add(message.shipment_id)
-            raise RuntimeError("killed after the send, before the handler returned")
+    def flaky(real_send):
+        def flaky_send(provider, message):
+            first = message.shipment_id not in crashed
+            if first and crash == "before_send":
+                crashed.add(message.shipment_id)
+                raise RuntimeError("killed before the send")
+            real_send(provider, message)
+            if first and crash == "after_send":
+                crashed.add(message.shipment_id)
+                raise RuntimeError("killed after the send, before the handler returned")
 
-    monkeypatch.setattr(dispatch_fn, "send_to_provider", flaky_send)
+        return flaky_send
+
+    for fn in (reservation_fn, dispatch_fn):
+        monkeypatch.setattr(fn, "send_to_provider", flaky(fn.send_to_provider))
+    reservation_fn.reservations.cache_clear()
     dispatch_fn.dispatch.cache_clear()
     dispatch_fn.timers.cache_clear()
-    response, body = native_order(intake_fn, lines=[("W", 2)])
+    response, body = native_order(
+        intake_fn, lines=[("W", 2)], payment_status="paid" if via == "reservation" else "pending"
+    )
     flow.pump(redeliver_failures=True)
+    if via == "dispatch":
+        assert not shipments(stack)
+        assert admin.release(body["order_id"], "awaiting_payment")["statusCode"] == 200
+        flow.pump(redeliver_failures=True)
 
     requests = flow.provider_requests("ProviderTplEastQueue") + flow.provider_requests("ProviderTplWestQueue")
     acted_on = {r["request_id"] for r in requests}  # a 3PL dedupes by request_id
@@ -191,12 +204,13 @@ def test_a_rejected_cancellation_keeps_the_shipment_going(stack, admin, intake_f
 
 
 def test_a_cancel_racing_the_submission_still_reaches_the_provider(
-    stack, admin, intake_fn, flow, dispatch_fn, monkeypatch
+    stack, admin, intake_fn, flow, reservation_fn, dispatch_fn, monkeypatch
 ):
-    """The order is cancelled while submit is between its write and its send."""
+    """The order is cancelled while the step that made its shipment (the reservation, for an order reserved whole)
+    is between its write and its send."""
     admin.catalog("W")
     admin.stock("W", "WH-EAST", 2)
-    real_send = dispatch_fn.send_to_provider
+    real_send = reservation_fn.send_to_provider
     cancelled = []
 
     def send_then_cancel(provider, message):
@@ -205,9 +219,8 @@ def test_a_cancel_racing_the_submission_still_reaches_the_provider(
             dispatch_fn.dispatch().cancel_shipments(message.order_id)
         real_send(provider, message)
 
-    monkeypatch.setattr(dispatch_fn, "send_to_provider", send_then_cancel)
-    dispatch_fn.dispatch.cache_clear()
-    dispatch_fn.timers.cache_clear()
+    monkeypatch.setattr(reservation_fn, "send_to_provider", send_then_cancel)
+    reservation_fn.reservations.cache_clear()
     native_order(intake_fn, lines=[("W", 2)])
     flow.pump()
 

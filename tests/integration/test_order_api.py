@@ -50,12 +50,12 @@ def test_the_customer_reads_their_order_with_the_access_token(admin, placed):
             "returns",
             "timeline",
         }
-        assert body["status"] == "reserved"
+        assert body["status"] == "dispatched"  # reserved whole: dispatched in the same step
         assert [(ln["sku"], ln["kind"], ln["reserved"]) for ln in body["lines"]] == [
             ("SKU-1", "physical", 2),
             ("EBOOK", "digital", 0),
         ]
-        assert [t["type"] for t in body["timeline"]] == ["received", "reserved"]
+        assert [t["type"] for t in body["timeline"]] == ["received", "reserved", "shipment_created"]
         assert "access_token_hash" not in response["body"]
 
 
@@ -83,9 +83,10 @@ def test_the_access_token_is_stored_only_as_a_hash(stack, placed):
 
 def test_operators_list_orders_by_status(admin, placed, intake_fn):
     native_order(intake_fn, lines=[("SKU-1", 1)], payment_status="pending")
-    response = admin.call("GET", "/orders", "/orders", {}, query={"status": "reserved"})
+    response = admin.call("GET", "/orders", "/orders", {}, query={"status": "dispatched"})
     listed = response_json(response)["orders"]
     assert [o["order_id"] for o in listed] == [placed["order_id"]]
+    assert response_json(admin.call("GET", "/orders", "/orders", {}, query={"status": "reserved"}))["orders"] == []
     held = response_json(admin.call("GET", "/orders", "/orders", {}, query={"status": "on_hold"}))["orders"]
     assert len(held) == 1 and held[0]["holds"] == ["awaiting_payment"]
 
@@ -163,7 +164,7 @@ def test_unknown_sku_hold_is_released_only_once_the_catalog_knows_the_sku(
     assert admin.release(body["order_id"], "unknown_sku")["statusCode"] == 200
     flow.pump()
     view_ = admin.order(body["order_id"])
-    assert view_["status"] == "reserved"
+    assert view_["status"] == "dispatched"  # the release's reservation dispatched what it reserved
     assert [ln["reserved"] for ln in view_["lines"]] == [1, 1]
 
 

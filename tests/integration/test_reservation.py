@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fulfillment_local.invariants import check
 
+from tests.support import provider as tpl
 from tests.support.admin import Admin
 from tests.support.events import Context, sqs_event
 from tests.support.flow import Flow
@@ -52,7 +53,7 @@ def test_last_units_are_sold_once_under_concurrency(stack, intake_fn, reservatio
     level = admin.inventory("HOT", "WH-EAST")
     assert (level["on_hand"], level["reserved"], level["available"]) == (10, 10, 0)
     statuses = [admin.order(oid)["status"] for oid in order_ids]
-    assert statuses.count("reserved") == 10 and statuses.count("backordered") == 20
+    assert statuses.count("dispatched") == 10 and statuses.count("backordered") == 20
     report = check(stack.items())
     assert report.ok, report.violations
 
@@ -140,18 +141,30 @@ def test_fill_or_kill_reserves_when_everything_is_there(stack, intake_fn, admin,
     admin.stock("A", "WH-EAST", 2)
     _, body = native_order(intake_fn, lines=[("A", 2)], fill_policy="fill_or_kill")
     flow.pump()
-    assert admin.order(body["order_id"])["status"] == "reserved"
+    assert admin.order(body["order_id"])["status"] == "dispatched"  # reserved whole, and so dispatched at once
 
 
-def test_cancel_releases_reserved_and_backordered_stock(stack, intake_fn, admin, flow):
+def test_cancel_releases_reserved_and_backordered_stock(
+    stack, intake_fn, admin, router_fn, reservation_fn, dispatch_fn, tracking_fn
+):
+    """The places in the backorder queue go at once; the units in the shipment the reservation made go when the
+    provider confirms it will not ship them."""
+    flow = Flow(stack, router_fn, reservation_fn, dispatch_fn, tracking_fn)
     admin.catalog("C")
     admin.stock("C", "WH-EAST", 3)
     _, body = native_order(intake_fn, lines=[("C", 5)])
     flow.pump()
     assert admin.order(body["order_id"])["lines"][0]["backordered"] == 2
+    [request] = flow.provider_requests()
 
     response = admin.cancel(body["order_id"], reason="customer changed mind")
     assert response["statusCode"] == 200
+    flow.pump()
+    assert admin.order(body["order_id"])["lines"][0]["backordered"] == 0
+    assert admin.inventory("C", "WH-EAST")["available"] == 0  # held until the provider answers
+    [cancellation] = flow.provider_requests()
+    assert cancellation["type"] == "cancellation_request"
+    flow.to_inbound(tpl.message("cancellation_request.accepted", shipment_id=request["shipment_id"]))
     flow.pump()
 
     view = admin.order(body["order_id"])

@@ -132,6 +132,9 @@ class MemoryStore:
     def catalog_item(self, sku: str) -> CatalogItem | None:
         return self.catalog_items.get(sku)
 
+    def intake_context(self, order_id: str, skus: Iterable[str]) -> tuple[bool, dict[str, CatalogItem]]:
+        return order_id in self.orders, self.catalog(skus)
+
     def stock_and_catalog(
         self, skus: Iterable[str], locations: Iterable[str]
     ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:

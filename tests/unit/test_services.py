@@ -277,6 +277,40 @@ def test_a_shipment_is_requested_once_and_a_redelivery_resends_only_what_nobody_
     assert world.dispatch.dispatch(order_id) == 0 and len(world.sent) == 2
 
 
+def test_an_order_reserved_whole_is_dispatched_in_the_same_write() -> None:
+    world = World()
+    world.stock("W", WH_EAST=1, WH_WEST=2)
+    reservations = Reservations(world.settings, world.store, lambda provider, message: world.sent.append(message))
+    order_id = world.place(("W", 3))
+    commits = world.store.commits
+    assert reservations.reserve(order_id) is Outcome.RESERVED
+    assert world.store.commits == commits + 1  # the stock, the order and its two shipments: one transaction
+    order, shipments = world.store.order_with_shipments(order_id)
+    assert order is not None and order.status is OrderStatus.DISPATCHED and order.undispatched == 0
+    assert sorted((s.location, s.status.value) for s in shipments) == [
+        ("WH-EAST", "submitted"),
+        ("WH-WEST", "submitted"),
+    ]
+    assert sorted(m.request_id for m in world.sent) == sorted(s.shipment_id for s in shipments)
+    assert world.dispatch.dispatch(order_id) == 0 and len(world.sent) == 4  # nothing new: re-sends the unanswered
+    # a redelivered reserve_order (the first one crashed after its write): the unanswered requests again
+    world.sent.clear()
+    world.tracking.provider_message(accepted_message(shipments[0].shipment_id))
+    assert reservations.reserve(order_id) is Outcome.NOTHING_TO_DO
+    assert [m.request_id for m in world.sent] == [shipments[1].shipment_id]
+
+
+def test_a_held_order_is_reserved_but_left_for_the_dispatch_step() -> None:
+    world = World()
+    world.stock("W", WH_EAST=2)
+    reservations = Reservations(world.settings, world.store, lambda provider, message: world.sent.append(message))
+    order_id = world.place(("W", 2), payment_status="pending")
+    assert reservations.reserve(order_id) is Outcome.RESERVED
+    order, shipments = world.store.order_with_shipments(order_id)
+    assert order is not None and order.status is OrderStatus.ON_HOLD and order.lines[0].reserved == 2
+    assert shipments == [] and world.sent == []
+
+
 def test_cancelling_a_requested_shipment_asks_the_provider_and_keeps_the_units_until_it_answers() -> None:
     from fulfillment.contracts.provider import INBOUND
 

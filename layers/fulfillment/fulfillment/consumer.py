@@ -25,6 +25,22 @@ from fulfillment.errors import ConcurrentModification, FulfillmentError
 Route = Callable[[Any], object]
 
 
+def send_to_provider(provider: str, message: BaseModel, logger: Logger, metrics: Metrics) -> None:
+    """A message to a provider's own outbound queue (the settings name one per provider)."""
+    queue_url = settings().provider_queues.get(provider)
+    if queue_url is None:
+        raise RuntimeError(f"no outbound queue configured for provider {provider}")
+    messaging.send(queue_url, message)
+    if getattr(message, "type", None) == "fulfillment_request":
+        metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "sent to provider",
+        provider=provider,
+        type=getattr(message, "type", None),
+        shipment_id=getattr(message, "shipment_id", None),
+    )
+
+
 class Quarantined(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -77,6 +77,77 @@ def save(
         uow.point_tracking(*change.tracking, change.shipment.shipment_id, kept=kept)
 
 
+def unanswered(order: Order, shipments: list[Shipment], now: str) -> list[FulfillmentRequest]:
+    """The requests of shipments sent once and not answered yet: what a crash between a commit and its sends may
+    have left unsent (the same request_id goes again; the provider dedupes)."""
+    return [
+        fulfillment_request(order, s, s.submitted_at or now)
+        for s in shipments
+        if s.status is S.SUBMITTED and s.attempts == 1 and not s.cancel_requested
+    ]
+
+
+def send_each(send: Sender, requests: list[FulfillmentRequest]) -> None:
+    """Every request gets its chance: one provider's queue failing does not hold back another's. The first failure
+    is raised afterwards, so the message is redelivered and what did not go goes again."""
+    failures: list[Exception] = []
+    for request in requests:
+        try:
+            send(request.provider, request)
+        except Exception as exc:  # noqa: BLE001 - re-raised below once the others had their turn
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def plan_shipments(
+    settings: Settings, order: Order, shipments: list[Shipment], now: str
+) -> tuple[Order, list[Shipment]]:
+    """The shipments that put the order's reserved, not yet dispatched units on their way: one per location, each
+    recorded on the order. None when nothing is to be dispatched (held, cancelled, or all in shipments already)."""
+    if not order.undispatched:
+        return order, []
+    in_flight = units_in_flight(shipments)
+    wanted: dict[str, dict[int, int]] = defaultdict(dict)
+    for line in order.lines:
+        for allocated_at, allocated in line.allocations.items():
+            free = allocated - in_flight.get((line.line_no, allocated_at), 0)
+            if free > 0:
+                wanted[allocated_at][line.line_no] = free
+    made: list[Shipment] = []
+    for location_id, units in sorted(wanted.items()):
+        shipment = new_shipment(settings, order, location_id, units, now)
+        order = order.dispatch(units).record(
+            Entry(
+                "shipment_created",
+                {"shipment_id": shipment.shipment_id, "location": location_id, "units": sum(units.values())},
+            )
+        )
+        made.append(shipment)
+    return order, made
+
+
+def new_shipment(settings: Settings, order: Order, location_id: str, units: dict[int, int], now: str) -> Shipment:
+    """The in-house warehouse's shipments go straight to its pick list; a provider's are submitted to it."""
+    location = settings.location(location_id)
+    shipment_id = keys.shipment_id_for(order.order_id, order.shipment_seq + 1)
+    shipment = Shipment(
+        shipment_id=shipment_id,
+        order_id=order.order_id,
+        location=location_id,
+        provider=location.provider if location else "unknown",
+        provider_kind=location.kind if location else "unknown",
+        lines=tuple(ShipmentLine(line_no=n, sku=str(order.line(n).sku), quantity=u) for n, u in sorted(units.items())),
+        request_id=shipment_id,
+        created_at=now,
+        status=S.ACCEPTED,
+        status_at=now,
+        updated_at=now,
+        version=1,
+    )
+    return shipment if shipment.in_house else shipment.submit(now, settings.ack_timeout_seconds)
+
+
 class Dispatch:
     def __init__(self, settings: Settings, store: Store, send: Sender) -> None:
         self.settings = settings
@@ -94,80 +165,21 @@ class Dispatch:
             if order is None:
                 raise OrderNotFound(f"no order {order_id}")
             now = utc_now()
-            wanted = self._wanted(order, shipments) if order.undispatched else {}
-            if not wanted:
+            updated, made = plan_shipments(self.settings, order.begin(now), shipments, now)
+            if not made:
                 # Nothing new: a redelivery, maybe after a crash before the send. Requests nobody answered yet go
                 # out again (same request_id; the provider dedupes).
-                requests.extend(
-                    fulfillment_request(order, s, s.submitted_at or now)
-                    for s in shipments
-                    if s.status is S.SUBMITTED and s.attempts == 1 and not s.cancel_requested
-                )
+                requests.extend(unanswered(order, shipments, now))
                 return 0
-            updated = order.begin(now)
-            for location_id, units in sorted(wanted.items()):
-                shipment = self._new_shipment(updated, location_id, units, now)
-                updated = updated.dispatch(units).record(
-                    Entry(
-                        "shipment_created",
-                        {"shipment_id": shipment.shipment_id, "location": location_id, "units": sum(units.values())},
-                    )
-                )
+            for shipment in made:
                 uow.add_shipment(shipment)
-                if not shipment.in_house:
-                    requests.append(fulfillment_request(order, shipment, now))
+            requests.extend(fulfillment_request(order, s, now) for s in made if not s.in_house)
             uow.save_order(updated, expected_version=order.version)
-            return len(wanted)
+            return len(made)
 
         made = apply_once(self.store, step, what=f"dispatch {order_id}")
-        self._send_each(requests)
+        send_each(self.send, requests)
         return made
-
-    def _send_each(self, requests: list[FulfillmentRequest]) -> None:
-        """Every request gets its chance: one provider's queue failing does not hold back another's. The first
-        failure is raised afterwards, so the message is redelivered and what did not go goes again."""
-        failures: list[Exception] = []
-        for request in requests:
-            try:
-                self.send(request.provider, request)
-            except Exception as exc:  # noqa: BLE001 - re-raised below once the others had their turn
-                failures.append(exc)
-        if failures:
-            raise failures[0]
-
-    @staticmethod
-    def _wanted(order: Order, shipments: list[Shipment]) -> dict[str, dict[int, int]]:
-        """Reserved units not in an active shipment yet, per location and line."""
-        in_flight = units_in_flight(shipments)
-        wanted: dict[str, dict[int, int]] = defaultdict(dict)
-        for line in order.lines:
-            for allocated_at, allocated in line.allocations.items():
-                free = allocated - in_flight.get((line.line_no, allocated_at), 0)
-                if free > 0:
-                    wanted[allocated_at][line.line_no] = free
-        return wanted
-
-    def _new_shipment(self, order: Order, location_id: str, units: dict[int, int], now: str) -> Shipment:
-        """The in-house warehouse's shipments go straight to its pick list; a provider's are submitted to it."""
-        location = self.settings.location(location_id)
-        shipment_id = keys.shipment_id_for(order.order_id, order.shipment_seq + 1)
-        shipment = Shipment(
-            shipment_id=shipment_id,
-            order_id=order.order_id,
-            location=location_id,
-            provider=location.provider if location else "unknown",
-            provider_kind=location.kind if location else "unknown",
-            lines=tuple(
-                ShipmentLine(line_no=n, sku=str(order.line(n).sku), quantity=u) for n, u in sorted(units.items())
-            ),
-            request_id=shipment_id,
-            created_at=now,
-            status=S.ACCEPTED,
-            status_at=now,
-            updated_at=now,
-            version=1,
-        )
-        return shipment if shipment.in_house else shipment.submit(now, self.settings.ack_timeout_seconds)
 
     def cancel_shipments(self, order_id: str) -> int:
         """The order was cancelled: stop its shipments that have not shipped. Returns how many were touched."""

@@ -105,16 +105,19 @@ class Intake:
         order_id = order_id_for(snapshot.channel, snapshot.shop, snapshot.external_id)
         token = tokens.token_for(order_id, self.token_key)
         fingerprint = payload_hash(snapshot)
-        order = self._new_order(snapshot, order_id, token, fingerprint, now)
-        uow = self.store.unit()
-        uow.add_order(order)
-        if platform_id is not None:
-            uow.claim_platform_id(order, platform_id)
-        try:
-            uow.commit()
-            return IntakeResult(order_id, order.status.value, duplicate=False, created=True, access_token=token)
-        except AlreadyExists:
-            pass
+        skus = {line.sku for line in snapshot.lines if line.sku and is_catalog_sku(line.sku)}
+        stored, catalog = self.store.intake_context(order_id, skus)
+        if not stored:  # a new order, unless another delivery creates it first: the conditional put decides
+            order = self._new_order(snapshot, order_id, token, fingerprint, now, catalog)
+            uow = self.store.unit()
+            uow.add_order(order)
+            if platform_id is not None:
+                uow.claim_platform_id(order, platform_id)
+            try:
+                uow.commit()
+                return IntakeResult(order_id, order.status.value, duplicate=False, created=True, access_token=token)
+            except AlreadyExists:
+                pass
 
         def step(uow: UnitOfWork) -> IntakeResult:
             existing = self.store.order(order_id)
@@ -133,9 +136,10 @@ class Intake:
 
         return apply_once(self.store, step, what=f"order {order_id}")
 
-    def _new_order(self, snapshot: Order, order_id: str, token: str, fingerprint: str, now: str) -> Order:
-        skus = {line.sku for line in snapshot.lines if line.sku and is_catalog_sku(line.sku)}
-        lines = resolve_lines(snapshot.lines, self.store.catalog(skus))
+    def _new_order(
+        self, snapshot: Order, order_id: str, token: str, fingerprint: str, now: str, catalog: dict[str, CatalogItem]
+    ) -> Order:
+        lines = resolve_lines(snapshot.lines, catalog)
         order = replace(
             snapshot,
             order_id=order_id,
