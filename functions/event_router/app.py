@@ -74,6 +74,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         history += [(n, h) for h in routed.history]
         events += [(n, e) for e in routed.events]
 
+    history = router.fold_history(history)
     config = settings()
     for _, detail in events:
         if router.needs_status_url(detail):

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fulfillment.adapters.codecs import order as order_codec
+
 TERMINAL_OR_WAITING = {
     "reserved",
     "backordered",
@@ -234,7 +236,8 @@ def check(
         for event_id, count in ids.items():
             if count > 1 and not crashes:
                 report.fail(f"event {event_id} published {count} times")
-        expected = {e["event_id"] for i in by_type["timeline"] for e in i.get("entries") or () if e.get("event_id")}
+        timelines = order_codec.timeline_items([i for t in ("timeline", "shipment_event") for i in by_type[t]])
+        expected = {e["event_id"] for i in timelines for e in i.get("entries") or () if e.get("event_id")}
         missing = expected - set(ids)
         if missing:
             report.fail(f"{len(missing)} customer events recorded on timelines but never published")

@@ -283,6 +283,7 @@ def test_schedule_can_be_triggered_with_its_input(toy_stack: LocalStack) -> None
 
 def test_stats_count_aws_calls_invocations_and_cold_starts(toy_stack: LocalStack) -> None:
     toy_stack.invoke("ApiFunction", {"resource": "/items/{item_id}", **_minimal_api_event()})
+    assert http("GET", toy_stack.api_url + "/nowhere")[0] == 403  # counted by status, whatever ran before
     stats = toy_stack.stats()
     assert stats["aws_calls"]["AmazonSQS.CreateQueue"] >= 6
     api = stats["functions"]["ApiFunction"]

@@ -184,3 +184,34 @@ def test_a_shipments_due_time_is_kept_once_as_its_timer_index_key_and_old_items_
     earlier = {**item, "GSI2SK": f"{armed.timer_due}#{armed.shipment_id}", "timer_due": armed.timer_due}
     assert shipment_codec.from_item(earlier).timer_due == armed.timer_due
     assert shipment_codec.from_item(shipment_codec.to_item(replace(armed, timer_due=None))).timer_due is None
+
+
+# ---------------------------------------------------------------------- history the router writes
+def test_a_batchs_timeline_items_ride_on_one_history_item_of_their_order_and_are_read_once() -> None:
+    from fulfillment.adapters.codecs import order as order_codec
+    from fulfillment.adapters.codecs import shipment as shipment_codec
+    from fulfillment.domain.shipments import ShipmentEvent
+    from fulfillment.router import fold_history
+
+    def change(order_id: str, version: int, entry: str) -> dict:
+        at = f"2026-11-01T10:00:0{version}+00:00"
+        return order_codec.timeline_item(order_id, at, "o", version, [{"type": entry, "detail": {}}])
+
+    def heard(order_id: str, message_id: str) -> dict:
+        event = ShipmentEvent(f"{order_id}.001", "tpl-east", message_id, "2026-11-01T10:00:00+00:00", "shipped")
+        return shipment_codec.event_to_item(event)
+
+    a_shipped, a_message, a_scan = change("o_a", 5, "shipped"), heard("o_a", "m1"), heard("o_a", "m2")
+    b_paid, b_reserved = change("o_b", 2, "payment_updated"), change("o_b", 3, "reserved")
+    folded = fold_history([(0, a_shipped), (1, a_message), (2, b_paid), (3, b_reserved), (4, a_scan)])
+
+    assert [(n, item["SK"]) for n, item in folded] == [(0, a_message["SK"]), (4, a_scan["SK"]), (2, b_paid["SK"])]
+    assert [carried["SK"] for carried in folded[0][1]["timelines"]] == [a_shipped["SK"]]
+    assert [carried["SK"] for carried in folded[2][1]["timelines"]] == [b_reserved["SK"]]
+    # a retried batch that wrote the change on its own as well: the order's timeline holds it once
+    stored = [folded[0][1], folded[1][1], a_shipped]
+    assert [e["entry"] for i in order_codec.timeline_items(stored) for e in order_codec.timeline_entries(i)] == [
+        "shipped"
+    ]
+    b_items = [folded[2][1]]
+    assert [i["SK"] for i in order_codec.timeline_items(b_items)] == [b_paid["SK"], b_reserved["SK"]]

@@ -107,6 +107,34 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
     return routed
 
 
+def fold_history(history: list[tuple[int, Item]]) -> list[tuple[int, Item]]:
+    """The history items of one batch of records, `(record index, item)`, with every timeline item carried by one
+    other history item of its order: a shipment's event item when the batch has one (the message and the order's
+    change it caused usually commit together), else the order's first timeline item. Event items stay one per
+    message (a message older than the shipment's memory is looked up by its key). A folded item belongs to the
+    earliest record it holds, so a failed write retries from there. Keys stay the change's: a retried batch that
+    folds differently writes a timeline item twice, once on its own and once carried, and readers take it once
+    (`order_codec.timeline_items`)."""
+    hosts: dict[str, int] = {}  # order partition -> position of its host in `folded`
+    folded: list[tuple[int, Item]] = []
+    for n, item in history:
+        if not order_codec.is_timeline(item):
+            if shipment_codec.is_shipment_event(item) and item["PK"] not in hosts:
+                hosts[item["PK"]] = len(folded)
+            folded.append((n, item))
+    for n, item in history:
+        if not order_codec.is_timeline(item):
+            continue
+        at = hosts.get(item["PK"])
+        if at is None:
+            hosts[item["PK"]] = len(folded)
+            folded.append((n, item))
+            continue
+        owner, host = folded[at]
+        folded[at] = (min(owner, n), order_codec.fold_timeline(host, item))
+    return folded
+
+
 def low_stock(new: Item, old: Item | None, sequence: str) -> dict[str, Any] | None:
     """LowStock once per crossing: the SKU's units available over all its locations (kept on the catalog item,
     changed atomically with every stock move, so racing reservations cross once) fell below its reorder point.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fulfillment import keys
 from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import returns as rma_codec
@@ -60,11 +59,7 @@ def order_view(
     """`download_url(entitlement)` signs each download's link (the view is for token holders and operators)."""
     order = order_codec.from_items(items)
     assert order is not None, "the order view needs the order's items"
-    timeline = [
-        entry
-        for item in sorted((i for i in items if str(i["SK"]).startswith(keys.TIMELINE_PREFIX)), key=lambda i: i["SK"])
-        for entry in order_codec.timeline_entries(item)
-    ]
+    timeline = [entry for item in order_codec.timeline_items(items) for entry in order_codec.timeline_entries(item)]
     events: dict[str, list[Item]] = {}
     for item in items:
         if shipment_codec.is_shipment_event(item):

@@ -246,3 +246,30 @@ def timeline_item(order_id: str, at: str, source: str, version: int, changes: li
 def timeline_entries(item: Item) -> list[Item]:
     """The entries of a timeline item, each with the change's time."""
     return [{"at": item["at"], **entry} for entry in item.get("entries") or ()]
+
+
+FOLDED = "timelines"  # timeline items carried by another history item of the same order
+
+
+def is_timeline(item: Item) -> bool:
+    return str(item.get("SK", "")).startswith(keys.TIMELINE_PREFIX)
+
+
+def fold_timeline(host: Item, timeline: Item) -> Item:
+    """`host` (a history item of the same order) carrying `timeline` too: one item written instead of two. Every
+    written unit is a whole KB, so one item of both sizes never costs more than two items."""
+    assert host["PK"] == timeline["PK"], "only history of one order folds together"
+    carried = {"SK": timeline["SK"], "at": timeline["at"], "entries": timeline["entries"]}
+    return {**host, FOLDED: [*host.get(FOLDED, ()), carried, *timeline.get(FOLDED, ())]}
+
+
+def timeline_items(items: list[Item]) -> list[Item]:
+    """Every timeline item of an order's items, whether written on its own or carried by another history item,
+    once each (a retried stream batch may have written one both ways), in key order: time, then change."""
+    found: dict[str, Item] = {}
+    for item in items:
+        if is_timeline(item):
+            found.setdefault(str(item["SK"]), item)
+        for carried in item.get(FOLDED) or ():
+            found.setdefault(str(carried["SK"]), carried)
+    return [found[sk] for sk in sorted(found)]
