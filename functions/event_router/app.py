@@ -20,11 +20,35 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import router, tokens
 from fulfillment.adapters import messaging
+from fulfillment.adapters.codecs.stock import StockChange
 from fulfillment.adapters.secrets import first_secret
+from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
 
 logger = Logger()
 metrics = Metrics()
+
+
+@cache
+def store() -> DynamoStore:
+    return DynamoStore(settings().table_name)
+
+
+def _count_stock(stock: Sequence[tuple[int, StockChange]]) -> int | None:
+    """Count the batch's stock changes into each SKU's available total (one conditional update per SKU); the index
+    of the earliest record of a SKU whose count did not go."""
+    by_sku: dict[str, list[tuple[int, StockChange]]] = {}
+    for n, change in stock:
+        by_sku.setdefault(change.sku, []).append((n, change))
+    first: int | None = None
+    for sku, changes in by_sku.items():
+        try:
+            store().count_stock_changes(sku, [c for _, c in changes])
+        except Exception:  # noqa: BLE001 - its records (and every one after) are retried; counting twice is a no-op
+            logger.exception("stock total not counted", sku=sku)
+            earliest = min(n for n, _ in changes)
+            first = earliest if first is None else min(first, earliest)
+    return first
 
 
 @cache
@@ -61,6 +85,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     digital: list[tuple[int, Any]] = []
     history: list[tuple[int, dict[str, Any]]] = []
     events: list[tuple[int, dict[str, Any]]] = []
+    stock: list[tuple[int, StockChange]] = []
     for n, record in enumerate(records):
         stream = record.dynamodb
         if stream is None:
@@ -73,6 +98,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         digital += [(n, m) for m in routed.digital]
         history += [(n, h) for h in routed.history]
         events += [(n, e) for e in routed.events]
+        stock += [(n, c) for c in routed.stock]
 
     history = router.fold_history(history)
     config = settings()
@@ -84,6 +110,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if router.needs_download_urls(detail):
             _add_links(detail)
     failures = [
+        _count_stock(stock),
         _first_failed(
             [n for n, _ in work], lambda: messaging.send_batch(str(config.reservation_queue_url), [m for _, m in work])
         ),

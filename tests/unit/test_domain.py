@@ -215,3 +215,18 @@ def test_a_batchs_timeline_items_ride_on_one_history_item_of_their_order_and_are
     ]
     b_items = [folded[2][1]]
     assert [i["SK"] for i in order_codec.timeline_items(b_items)] == [b_paid["SK"], b_reserved["SK"]]
+
+
+def test_stock_changes_count_into_the_total_once_whatever_the_redeliveries() -> None:
+    from fulfillment.adapters.codecs.stock import StockChange, applied_versions, total_update
+
+    east = [StockChange("W", "WH-EAST", v - 1, v, d, f"t{v}") for v, d in ((1, 5), (2, -1), (3, -2))]
+    west = [StockChange("W", "WH-WEST", 4, 5, -1, "t9")]
+    first = total_update([*east, *west])
+    assert first is not None and first.values[":delta"] == 5 - 1 - 2 - 1
+    assert "attribute_not_exists(#v0)" in str(first.condition) and "#v1 = :e1" in str(first.condition)
+    # refused: the catalog had counted WH-EAST up to version 2 already (a batch that folded differently)
+    applied = applied_versions({"applied_WH-EAST": 2, "applied_WH-WEST": 4, "available_total": 4})
+    again = total_update([*east, *west], applied)
+    assert again is not None and again.values[":delta"] == -2 - 1
+    assert total_update([*east, *west], {"WH-EAST": 3, "WH-WEST": 5}) is None  # all counted: nothing to write

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from fulfillment import keys
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
+from fulfillment.adapters.codecs import stock as stock_codec
 from fulfillment.contracts.common import json_default
 from fulfillment.contracts.messages import (
     AllocateBackorders,
@@ -44,6 +45,7 @@ class Routed:
     digital: list[BaseModel] = field(default_factory=list)  # work for the digital delivery queue
     history: list[Item] = field(default_factory=list)  # timeline items to write
     events: list[dict[str, Any]] = field(default_factory=list)  # customer events (EventBridge entries' Detail)
+    stock: list[stock_codec.StockChange] = field(default_factory=list)  # to count into the SKU's available total
 
 
 def _new_version(new: Item, old: Item | None) -> bool:
@@ -104,6 +106,9 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
     elif sk.startswith(keys.LOCATION_PREFIX):
         if int(new.get("available", 0)) > int((old or {}).get("available", 0)):
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
+        change = stock_codec.stock_change(new, old)
+        if change is not None and change.delta:
+            routed.stock.append(change)
     return routed
 
 
@@ -136,9 +141,10 @@ def fold_history(history: list[tuple[int, Item]]) -> list[tuple[int, Item]]:
 
 
 def low_stock(new: Item, old: Item | None, sequence: str) -> dict[str, Any] | None:
-    """LowStock once per crossing: the SKU's units available over all its locations (kept on the catalog item,
-    changed atomically with every stock move, so racing reservations cross once) fell below its reorder point.
-    Rising back to it re-arms the alert: the next fall is a new crossing."""
+    """LowStock once per crossing: the SKU's units available over all its locations (kept on the catalog item; the
+    router counts every stock item's changes into it once, a batch at a time, so racing reservations cross once)
+    fell below its reorder point. Rising back to it re-arms the alert: the next fall is a new crossing. A dip and a
+    recovery counted in one batch (about a second) are no crossing."""
     point = int(new.get("reorder_point") or 0)
     if not point or old is None or "available_total" not in new:
         return None

@@ -30,7 +30,7 @@ from fulfillment.domain.model import Order
 from fulfillment.domain.returns import Rma
 from fulfillment.domain.shipments import KeptUpdates, Shipment, ShipmentEvent
 from fulfillment.domain.stock import Adjustment, Backorder, CatalogItem, StockLevel
-from fulfillment.errors import BadRequest
+from fulfillment.errors import BadRequest, ConcurrentModification
 
 if TYPE_CHECKING:
     from fulfillment.services.ports import UnitOfWork
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 BATCH_GET_LIMIT = 100
 FILTER_BUDGET = 500  # orders a page of a status without a list of its own may read (GET /orders?status=shipped)
 Item = dict[str, Any]
+
+
+COUNT_ATTEMPTS = 8  # rounds of counting a batch of stock changes against racing batches of the same SKU
 
 
 class DynamoStore:
@@ -363,6 +366,24 @@ class DynamoStore:
         exists = any(item["SK"] == keys.ORDER_SK for item in found)
         catalog = {i["sku"]: stock_codec.catalog_from_item(i) for i in found if i["SK"] == keys.CATALOG_SK}
         return exists, catalog
+
+    def count_stock_changes(self, sku: str, changes: list[stock_codec.StockChange]) -> None:
+        """Count a batch of stream-observed changes of a SKU's stock items into its catalog item's units available
+        over all locations, each change once (the router's job: a reservation's transaction does not touch the
+        SKU's catalog item, which a flash sale would make the hottest item of the table)."""
+        applied: dict[str, int] | None = None
+        for _ in range(COUNT_ATTEMPTS):
+            update = stock_codec.total_update(changes, applied)
+            if update is None:
+                return
+            uow = DynamoUnitOfWork(self.table_name, lambda: int(time.time()))
+            uow.count_available(sku, update)
+            try:
+                uow.commit()
+                return
+            except ConcurrentModification:  # counted already (a redelivery), in part, or by a racing batch
+                applied = stock_codec.applied_versions(self._get(keys.catalog_key(sku)))
+        raise ConcurrentModification(f"catalog {sku}: stock totals still contended after {COUNT_ATTEMPTS} attempts")
 
     def catalog_item(self, sku: str) -> CatalogItem | None:
         item = self._get(keys.catalog_key(sku))

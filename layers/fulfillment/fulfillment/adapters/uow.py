@@ -78,10 +78,10 @@ class DynamoUnitOfWork:
         self.now_epoch = now_epoch
         self.writes: list[Write] = []
         # Counters kept on a SKU's catalog item, added up over the step and written as one update per SKU (a
-        # transaction may touch an item once): units waiting as backorders, units available over all locations.
+        # transaction may touch an item once): units waiting as backorders. (Units available over all locations
+        # are counted off the request path, by the event router: `count_available`.)
         self.catalog_counters: dict[str, dict[str, int]] = {}
         self.expected_backlog: dict[str, int] = {}
-        self.stock_changed_at = ""
 
     def __len__(self) -> int:
         return len(self.writes) + len(self.catalog_counters)
@@ -266,8 +266,6 @@ class DynamoUnitOfWork:
                 lambda: AlreadyApplied(f"adjustment {audit.adjustment_id} applied"),
                 condition="attribute_not_exists(PK)",
             )
-        self._count(move.sku, "available_total", move.release - move.reserve)
-        self.stock_changed_at = now
         update = stock_codec.move_update(move, now)
         self._update(
             keys.stock_key(move.sku, move.location),
@@ -275,6 +273,7 @@ class DynamoUnitOfWork:
             lambda: InsufficientStock(f"not enough {move.sku} at {move.location} for {move}"),
             condition=update.condition,
             values=update.values,
+            names=update.names,
         )
 
     def audit(self, adjustment: Adjustment) -> None:
@@ -293,8 +292,6 @@ class DynamoUnitOfWork:
             lambda: AlreadyApplied(f"adjustment {adjustment.adjustment_id} was already applied"),
             condition="attribute_not_exists(PK)",
         )
-        self._count(adjustment.sku, "available_total", adjustment.delta)
-        self.stock_changed_at = adjustment.at
         update = stock_codec.adjustment_update(adjustment, expected_on_hand)
         where = f"{adjustment.sku} at {adjustment.location}"
         error: Callable[[], FulfillmentError] = (
@@ -320,6 +317,17 @@ class DynamoUnitOfWork:
             lambda: ConcurrentModification("catalog"),
             names=update.names,
             values=update.values,
+        )
+
+    def count_available(self, sku: str, update: stock_codec.Update) -> None:
+        """Stock changes counted into the SKU's units available over its locations (`stock_codec.total_update`)."""
+        self._update(
+            keys.catalog_key(sku),
+            update.expression,
+            lambda: ConcurrentModification(f"catalog {sku}: stock changes counted meanwhile"),
+            condition=update.condition,
+            values=update.values,
+            names=update.names,
         )
 
     def backlog(self, sku: str, delta: int) -> None:
@@ -385,9 +393,6 @@ class DynamoUnitOfWork:
                 )
                 continue
             expression = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(changed)))
-            if "available_total" in changed and self.stock_changed_at:
-                expression = "SET stock_changed_at = :at " + expression
-                values[":at"] = self.stock_changed_at
             self._update(keys.catalog_key(sku), expression, error, condition=condition, values=values, names=names)
         self.catalog_counters = {}
         self.expected_backlog = {}

@@ -104,7 +104,8 @@ def move_update(move: StockMove, now: str) -> Update:
         if delta:
             sets.append(f"{name} = {name} + :{name}")
             values[f":{name}"] = delta
-    adds = []
+    adds = ["#version :one"]  # every change of a stock item counts (the router applies each to the SKU's total once)
+    values[":one"] = 1
     if move.ship:
         adds.append("shipped :ship")
         values[":ship"] = move.ship
@@ -121,8 +122,8 @@ def move_update(move: StockMove, now: str) -> Update:
     if gone:
         conditions.append("on_hand >= :gone")
         values[":gone"] = gone
-    expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
-    return Update(expression, " AND ".join(conditions) or "attribute_exists(PK)", values)
+    expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
+    return Update(expression, " AND ".join(conditions) or "attribute_exists(PK)", values, {"#version": "version"})
 
 
 def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> Update:
@@ -136,6 +137,7 @@ def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> U
         ":loc": adjustment.location,
         ":type": "stock",
         ":needed": max(-adjustment.delta, 0),
+        ":one": 1,
     }
     if expected_on_hand is not None:
         condition.append("(attribute_not_exists(PK) OR on_hand = :seen)")
@@ -143,10 +145,77 @@ def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> U
     return Update(
         "SET on_hand = if_not_exists(on_hand, :zero) + :d, available = if_not_exists(available, :zero) + :d,"
         " reserved = if_not_exists(reserved, :zero), sku = :sku, #loc = :loc, #type = :type, updated_at = :now"
-        " ADD #counter :d",
+        " ADD #counter :d, #version :one",
         " AND ".join(condition),
         values,
-        {"#loc": "location", "#type": "type", "#counter": f"adjusted_{adjustment.reason}"},
+        {"#loc": "location", "#type": "type", "#counter": f"adjusted_{adjustment.reason}", "#version": "version"},
+    )
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """One stored change of a stock item, as the stream shows it: how `available` moved, and the item's version
+    before and after (0: the item did not exist, or was written before stock items counted their versions)."""
+
+    sku: str
+    location: str
+    before: int
+    after: int
+    delta: int
+    at: str
+
+
+def stock_change(new: Item, old: Item | None) -> StockChange | None:
+    """The change a stream record of a stock item shows; None when it does not count toward the SKU's total (an
+    item written before versions were counted: its writer kept the total in the same transaction)."""
+    if "version" not in new:
+        return None
+    return StockChange(
+        sku=str(new["sku"]),
+        location=str(new["location"]),
+        before=int((old or {}).get("version", 0)),
+        after=int(new["version"]),
+        delta=int(new.get("available", 0)) - int((old or {}).get("available", 0)),
+        at=str(new.get("updated_at", "")),
+    )
+
+
+def applied_versions(catalog: Item | None) -> dict[str, int]:
+    """The last version of each location's stock item counted in the catalog item's `available_total`."""
+    return {name.removeprefix("applied_"): int(v) for name, v in (catalog or {}).items() if name.startswith("applied_")}
+
+
+def total_update(changes: list[StockChange], applied: dict[str, int] | None = None) -> Update | None:
+    """Apply a batch's changes of one SKU's stock items to its catalog item's `available_total`, each exactly once:
+    the catalog remembers the last version applied per location (`applied_{location}`), and the update is
+    conditional on it. `applied` (read after a refusal): skip what is already counted. None: nothing left."""
+    per_location: dict[str, list[StockChange]] = {}
+    for change in changes:
+        done = (applied or {}).get(change.location)
+        if done is not None and change.after <= done:
+            continue
+        per_location.setdefault(change.location, []).append(change)
+    if not per_location:
+        return None
+    names: dict[str, str] = {"#total": "available_total"}
+    values: dict[str, Any] = {":delta": 0, ":at": max(c.at for c in changes)}
+    sets, conditions = ["stock_changed_at = :at"], []
+    for i, (location, seen) in enumerate(sorted(per_location.items())):
+        seen.sort(key=lambda c: c.after)
+        names[f"#v{i}"] = f"applied_{location}"
+        values[f":v{i}"] = seen[-1].after
+        values[":delta"] += sum(c.delta for c in seen)
+        sets.append(f"#v{i} = :v{i}")
+        # What the catalog has counted of this location: as the first change says, or as read after a refusal
+        # (a redelivered batch, or one that folded differently; changes lost before it are not recovered here).
+        expected = applied.get(location) if applied is not None else seen[0].before
+        if expected:
+            values[f":e{i}"] = expected
+            conditions.append(f"#v{i} = :e{i}")
+        else:
+            conditions.append(f"attribute_not_exists(#v{i})")
+    return Update(
+        "SET " + ", ".join(sets) + " ADD #total :delta", " AND ".join(f"({c})" for c in conditions), values, names
     )
 
 
