@@ -107,7 +107,7 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
         if int(new.get("available", 0)) > int((old or {}).get("available", 0)):
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
         change = stock_codec.stock_change(new, old)
-        if change is not None and change.delta:
+        if change is not None:
             routed.stock.append(change)
     return routed
 

@@ -152,73 +152,6 @@ def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> U
     )
 
 
-@dataclass(frozen=True)
-class StockChange:
-    """One stored change of a stock item, as the stream shows it: how `available` moved, and the item's version
-    before and after (0: the item did not exist, or was written before stock items counted their versions)."""
-
-    sku: str
-    location: str
-    before: int
-    after: int
-    delta: int
-    at: str
-
-
-def stock_change(new: Item, old: Item | None) -> StockChange | None:
-    """The change a stream record of a stock item shows; None when it does not count toward the SKU's total (an
-    item written before versions were counted: its writer kept the total in the same transaction)."""
-    if "version" not in new:
-        return None
-    return StockChange(
-        sku=str(new["sku"]),
-        location=str(new["location"]),
-        before=int((old or {}).get("version", 0)),
-        after=int(new["version"]),
-        delta=int(new.get("available", 0)) - int((old or {}).get("available", 0)),
-        at=str(new.get("updated_at", "")),
-    )
-
-
-def applied_versions(catalog: Item | None) -> dict[str, int]:
-    """The last version of each location's stock item counted in the catalog item's `available_total`."""
-    return {name.removeprefix("applied_"): int(v) for name, v in (catalog or {}).items() if name.startswith("applied_")}
-
-
-def total_update(changes: list[StockChange], applied: dict[str, int] | None = None) -> Update | None:
-    """Apply a batch's changes of one SKU's stock items to its catalog item's `available_total`, each exactly once:
-    the catalog remembers the last version applied per location (`applied_{location}`), and the update is
-    conditional on it. `applied` (read after a refusal): skip what is already counted. None: nothing left."""
-    per_location: dict[str, list[StockChange]] = {}
-    for change in changes:
-        done = (applied or {}).get(change.location)
-        if done is not None and change.after <= done:
-            continue
-        per_location.setdefault(change.location, []).append(change)
-    if not per_location:
-        return None
-    names: dict[str, str] = {"#total": "available_total"}
-    values: dict[str, Any] = {":delta": 0, ":at": max(c.at for c in changes)}
-    sets, conditions = ["stock_changed_at = :at"], []
-    for i, (location, seen) in enumerate(sorted(per_location.items())):
-        seen.sort(key=lambda c: c.after)
-        names[f"#v{i}"] = f"applied_{location}"
-        values[f":v{i}"] = seen[-1].after
-        values[":delta"] += sum(c.delta for c in seen)
-        sets.append(f"#v{i} = :v{i}")
-        # What the catalog has counted of this location: as the first change says, or as read after a refusal
-        # (a redelivered batch, or one that folded differently; changes lost before it are not recovered here).
-        expected = applied.get(location) if applied is not None else seen[0].before
-        if expected:
-            values[f":e{i}"] = expected
-            conditions.append(f"#v{i} = :e{i}")
-        else:
-            conditions.append(f"attribute_not_exists(#v{i})")
-    return Update(
-        "SET " + ", ".join(sets) + " ADD #total :delta", " AND ".join(f"({c})" for c in conditions), values, names
-    )
-
-
 def catalog_update(sku: str, fields: dict[str, Any], now: str) -> Update:
     """Create or replace a catalog entry's fields; the backorder counter is kept."""
     names = {f"#f{i}": name for i, name in enumerate(fields)}
@@ -236,3 +169,54 @@ def catalog_update(sku: str, fields: dict[str, Any], now: str) -> Update:
         values={**values, ":sku": sku, ":type": "catalog", ":now": now, ":zero": 0},
         names={**names, "#type": "type"},
     )
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """One stored change of a stock item, as the stream shows it: how `available` moved, and the item's version
+    after it (stock items count their writes)."""
+
+    sku: str
+    location: str
+    version: int
+    delta: int
+    at: str
+
+
+def stock_change(new: Item, old: Item | None) -> StockChange | None:
+    """The change a stream record of a stock item shows; None when it does not count toward the SKU's total:
+    `available` did not move, or the item was written before stock items counted their versions (its writer kept
+    the total in the same transaction)."""
+    delta = int(new.get("available", 0)) - int((old or {}).get("available", 0))
+    if "version" not in new or not delta:
+        return None
+    return StockChange(str(new["sku"]), str(new["location"]), int(new["version"]), delta, str(new.get("updated_at")))
+
+
+def applied_versions(catalog: Item | None) -> dict[str, int]:
+    """The last version of each location's stock item counted in the catalog item's `available_total`."""
+    return {name.removeprefix("applied_"): int(v) for name, v in (catalog or {}).items() if name.startswith("applied_")}
+
+
+def total_update(changes: list[StockChange], applied: dict[str, int] | None = None) -> Update | None:
+    """Count a batch's changes of one SKU's stock items into its catalog item's `available_total`, each once: the
+    catalog remembers the last version counted per location (`applied_{location}`) and the update requires every
+    change it counts to be newer. Refused, the caller reads `applied` and counts only what is not counted yet
+    (a redelivered batch, or one that split differently). None: nothing left to count."""
+    per_location: dict[str, list[StockChange]] = {}
+    for change in changes:
+        if change.version > (applied or {}).get(change.location, 0):
+            per_location.setdefault(change.location, []).append(change)
+    if not per_location:
+        return None
+    names: dict[str, str] = {"#total": "available_total"}
+    values: dict[str, Any] = {":delta": 0, ":at": max(c.at for c in changes)}
+    sets, conditions = ["stock_changed_at = :at"], []
+    for i, (location, counted) in enumerate(sorted(per_location.items())):
+        names[f"#v{i}"] = f"applied_{location}"
+        values[f":v{i}"] = max(c.version for c in counted)
+        values[f":f{i}"] = min(c.version for c in counted)
+        values[":delta"] += sum(c.delta for c in counted)
+        sets.append(f"#v{i} = :v{i}")
+        conditions.append(f"(attribute_not_exists(#v{i}) OR #v{i} < :f{i})")
+    return Update("SET " + ", ".join(sets) + " ADD #total :delta", " AND ".join(conditions), values, names)
