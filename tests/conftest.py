@@ -31,3 +31,9 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip("../shared/fixtures/clients is not beside the project")
     return FIXTURES
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests first: each runs a whole local stack for 5-40 s, and with the suite spread over workers
+    (`make test`), a long test that starts last is the run's tail."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)

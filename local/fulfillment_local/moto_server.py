@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
+import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
-from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.server import DomainDispatcherApplication, create_backend_app
 
 from .capacity import WRITE_OPERATIONS, WriteMeter
+
+log = logging.getLogger(__name__)
 
 # moto 5 answers DynamoDB Streams with 404 unless account-id endpoints are off.
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
@@ -501,9 +505,121 @@ def _queue_default_wait(queue_url: str, region: str) -> float:
         return 0.0
 
 
-class _QuietHandler(MotoRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per AWS call is noise
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """A WSGI request handler that keeps connections open (HTTP/1.1 keep-alive).
+
+    werkzeug's development server closes every connection after one response (its handler cannot drain a request
+    body an application left unread), so every AWS call paid a TCP handshake and a new server thread: most of an
+    emulated call's time. Here the body is read whole before the application runs, the response is buffered and
+    sent with its length, and the connection serves the client's next call."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait for the ACK in between
+
+    def handle_one_request(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536 or not self.parse_request():
+            self.close_connection = True
+            return
+        body = self._body()
+        status_line: list[str] = []
+        headers: list[tuple[str, str]] = []
+
+        def start_response(status: str, response_headers: list, exc_info: Any = None) -> Any:
+            status_line[:] = [status]
+            headers[:] = list(response_headers)
+            return lambda data: chunks.append(data)
+
+        chunks: list[bytes] = []
+        try:
+            result = self.server.app(self._environ(body), start_response)  # type: ignore[attr-defined]
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:  # noqa: BLE001 - as werkzeug does: the client gets a 500, the connection lives on
+            log.exception("emulator error")
+            status_line[:] = ["500 Internal Server Error"]
+            headers[:] = [("Content-Type", "text/plain")]
+            chunks = [b"Internal Server Error"]
+        payload = b"".join(chunks)
+        code, _, reason = (status_line[0] if status_line else "500 Internal Server Error").partition(" ")
+        self.send_response_only(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD" and payload:
+            self.wfile.write(payload)
+        self.wfile.flush()
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if not size:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _environ(self, body: bytes) -> dict[str, Any]:
+        path, _, query = self.path.partition("?")
+        if "://" in path:  # an absolute request target
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query,
+            "RAW_URI": self.path,
+            "REQUEST_URI": self.path,
+            "SERVER_NAME": self.server.server_address[0],
+            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": self.client_address[1],
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+            elif key not in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+                environ[f"HTTP_{key}"] = value  # underscores kept: S3 metadata keys may have them
+        return environ
+
+    def log_message(self, format: str, *args: Any) -> None:  # one line per AWS call is noise
         pass
+
+
+class _KeepAliveServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: Any) -> None:
+        super().__init__(address, _KeepAliveHandler)
+        self.app = app
 
 
 class SerialisedMotoServer:
@@ -515,12 +631,12 @@ class SerialisedMotoServer:
         patch_moto_dispatch()
         patch_moto_sender_ids()
         self._port = port
-        self._server: BaseWSGIServer | None = None
+        self._server: _KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
         self.app = _Serialised(_Dispatcher(create_backend_app))
 
     def start(self) -> SerialisedMotoServer:
-        self._server = make_server("127.0.0.1", self._port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._server = _KeepAliveServer(("127.0.0.1", self._port), self.app)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
         self._thread.start()
         return self
