@@ -159,3 +159,48 @@ def test_a_long_poll_returns_as_soon_as_a_message_is_sent(server: SerialisedMoto
     started = time.monotonic()
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
     assert 0.9 < time.monotonic() - started < 3.0
+
+
+def test_calls_share_one_kept_alive_connection_and_an_emulator_error_is_a_500(
+    server: SerialisedMotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import http.client
+    import socket
+
+    connects: list[object] = []
+    real_connect = socket.socket.connect
+
+    def counting_connect(sock: socket.socket, address: Any) -> None:
+        connects.append(address)
+        real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", counting_connect)
+    sqs = client(server, "sqs")
+    sqs.create_queue(QueueName="kept-alive")
+    for _ in range(20):
+        sqs.list_queues()
+    assert len(connects) == 1  # werkzeug's server closed every connection: one handshake per call
+
+    host, port = server.endpoint_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    original = type(server.app).__call__
+
+    def failing(self: Any, environ: dict, start_response: Any) -> Any:
+        if environ.get("HTTP_X_FAIL"):
+            raise RuntimeError("emulator bug")
+        return original(self, environ, start_response)
+
+    monkeypatch.setattr(type(server.app), "__call__", failing)
+    conn.request(
+        "POST", "/", b"Action=ListQueues", {"X-Fail": "1", "Content-Type": "application/x-www-form-urlencoded"}
+    )
+    response = conn.getresponse()
+    assert (response.status, response.read()) == (500, b"Internal Server Error")  # the application failed...
+    kept = conn.sock
+    sqs_headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=tester/20261201/us-east-1/sqs/aws4_request, Signature=x",
+    }
+    conn.request("POST", "/", b"Action=ListQueues&Version=2012-11-05", sqs_headers)
+    response = conn.getresponse()
+    assert b"kept-alive" in response.read() and conn.sock is kept  # ...and the same connection serves the next call
