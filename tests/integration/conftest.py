@@ -9,7 +9,7 @@ from fulfillment_local.moto_server import SerialisedMotoServer
 
 from tests.support.admin import Admin
 from tests.support.flow import Flow
-from tests.support.stack import StackResources, clear_caches, function_module, reset_moto
+from tests.support.stack import FreshStack, StackResources, clear_caches, function_module
 
 FUNCTIONS = (
     "OrderIntakeFunction",
@@ -24,12 +24,18 @@ FUNCTIONS = (
 )
 
 
+@pytest.fixture(scope="session")
+def fresh_stack(moto_server: SerialisedMotoServer) -> FreshStack:
+    return FreshStack(moto_server)
+
+
 @pytest.fixture
-def stack(moto_server: SerialisedMotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackResources]:
+def stack(
+    moto_server: SerialisedMotoServer, fresh_stack: FreshStack, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StackResources]:
     """A fresh copy of the template's resources; the process env is the union of the functions' env."""
-    reset_moto(moto_server.endpoint_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint_url)
-    test_stack = StackResources(moto_server.endpoint_url).create()
+    test_stack = fresh_stack.fresh()
     for function in FUNCTIONS:
         for name, value in test_stack.function_env(function).items():
             monkeypatch.setenv(name, value)

@@ -107,6 +107,7 @@ class StackResources:
             self.physical[name] = arn
         sqs = self.client("sqs")
         queues = resources("AWS::SQS::Queue")
+        queue_arn: str | None = None
         for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
             attributes = {}
             redrive = queues[name].get("Properties", {}).get("RedrivePolicy")
@@ -117,9 +118,13 @@ class StackResources:
                 )
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             self.physical[name] = url
-            self.arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
+            if queue_arn is None:  # the first queue's, asked; the others' follow its pattern (one call each less)
+                queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                    "QueueArn"
+                ]
+                self.arns[name] = queue_arn
+            else:
+                self.arns[name] = f"{queue_arn.rsplit(':', 1)[0]}:{name}"
         s3 = self.client("s3")
         for name in resources("AWS::S3::Bucket"):
             bucket = name.lower()
@@ -167,6 +172,57 @@ class StackResources:
     def items(self) -> list[dict]:
         """Every item in the table (tests may scan; production code never does)."""
         return scan_all(self.table())
+
+
+SNAPSHOT_SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "s3", "events")
+
+
+def _copyable_locks() -> None:
+    """Let deepcopy copy moto's locks and conditions (SQS queues hold them) as new, unlocked ones: a snapshot is
+    taken while nothing runs, so no lock is held in it."""
+    import copyreg
+    import threading
+
+    for lock_type in (type(threading.Lock()), type(threading.RLock())):
+        copyreg.pickle(lock_type, lambda lock, lock_type=lock_type: (lock_type, ()))
+    # A Condition keeps its lock's bound methods, which deepcopy would share with the original: a new one instead
+    copyreg.pickle(threading.Condition, lambda condition: (threading.Condition, ()))
+
+
+class FreshStack:
+    """The template's resources, created in the emulator once per test process and restored from a snapshot of
+    the emulator's state before each test: every test starts from the same freshly created resources, without the
+    ~50 calls that create them (a fifth of the integration tier's time)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self._snapshot: dict[str, dict[str, Any]] | None = None
+        self._stack: StackResources | None = None
+
+    def fresh(self) -> StackResources:
+        import copy
+
+        from moto.backends import get_backend
+        from moto.core.base_backend import BackendDict
+        from moto.core.models import reset_model_data
+
+        if self._snapshot is None or self._stack is None:
+            reset_moto(self.server.endpoint_url)
+            self._stack = StackResources(self.server.endpoint_url).create()
+            _copyable_locks()
+            with self.server.app.lock:
+                self._snapshot = {name: copy.deepcopy(dict(get_backend(name))) for name in SNAPSHOT_SERVICES}
+            return self._stack
+        with self.server.app.lock:
+            BackendDict.reset()  # every service (a test may have used one the stack does not create)...
+            reset_model_data()
+            for name, saved in self._snapshot.items():  # ...then the stack's resources as they were created
+                backend = get_backend(name)
+                backend.clear()
+                backend.update(copy.deepcopy(saved))
+        stack = StackResources(self.server.endpoint_url)
+        stack.physical, stack.arns = dict(self._stack.physical), dict(self._stack.arns)
+        return stack
 
 
 def reset_moto(endpoint_url: str) -> None:
