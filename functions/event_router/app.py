@@ -11,6 +11,7 @@ history keyed by the change), so a retry repeats nothing that matters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,7 @@ from fulfillment.config import settings
 
 logger = Logger()
 metrics = Metrics()
+COUNT_THREADS = 8  # SKUs counted at once (one UpdateItem each) in a batch that touches many
 
 
 @cache
@@ -40,15 +42,22 @@ def _count_stock(stock: Sequence[tuple[int, StockChange]]) -> int | None:
     by_sku: dict[str, list[tuple[int, StockChange]]] = {}
     for n, change in stock:
         by_sku.setdefault(change.sku, []).append((n, change))
-    first: int | None = None
-    for sku, changes in by_sku.items():
+
+    def count(sku: str) -> int | None:
+        changes = by_sku[sku]
         try:
             store().count_stock_changes(sku, [c for _, c in changes])
+            return None
         except Exception:  # noqa: BLE001 - its records (and every one after) are retried; counting twice is a no-op
             logger.exception("stock total not counted", sku=sku)
-            earliest = min(n for n, _ in changes)
-            first = earliest if first is None else min(first, earliest)
-    return first
+            return min(n for n, _ in changes)
+
+    if len(by_sku) <= 1:
+        failed = [count(sku) for sku in by_sku]
+    else:  # a batch of many SKUs: their counts are independent items, so they go side by side
+        with ThreadPoolExecutor(max_workers=min(COUNT_THREADS, len(by_sku))) as pool:
+            failed = list(pool.map(count, by_sku))
+    return min((n for n in failed if n is not None), default=None)
 
 
 @cache

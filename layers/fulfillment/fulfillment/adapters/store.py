@@ -382,7 +382,9 @@ class DynamoStore:
                 uow.commit()
                 return
             except ConcurrentModification:  # counted already (a redelivery), in part, or by a racing batch
-                applied = stock_codec.applied_versions(self._get(keys.catalog_key(sku)))
+                # The client, not the table resource: the router counts several SKUs at once, in threads.
+                found = ddb_client().get_item(TableName=self.table_name, Key=keys.catalog_key(sku), ConsistentRead=True)
+                applied = stock_codec.applied_versions(found.get("Item"))
         raise ConcurrentModification(f"catalog {sku}: stock totals still contended after {COUNT_ATTEMPTS} attempts")
 
     def catalog_item(self, sku: str) -> CatalogItem | None:
