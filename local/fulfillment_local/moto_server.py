@@ -591,7 +591,7 @@ class _KeepAliveHandler(BaseHTTPRequestHandler):
             "SERVER_PORT": str(self.server.server_address[1]),
             "SERVER_PROTOCOL": self.request_version,
             "REMOTE_ADDR": self.client_address[0],
-            "REMOTE_PORT": self.client_address[1],
+            "REMOTE_PORT": str(self.client_address[1]),
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",

@@ -104,7 +104,6 @@ class StackResources:
         self.create_secrets()
         sqs = self.client("sqs")
         queues = resources("AWS::SQS::Queue")
-        queue_arn: str | None = None
         for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
             attributes = {}
             redrive = queues[name].get("Properties", {}).get("RedrivePolicy")
@@ -115,13 +114,9 @@ class StackResources:
                 )
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             self.physical[name] = url
-            if queue_arn is None:  # the first queue's, asked; the others' follow its pattern (one call each less)
-                queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                    "QueueArn"
-                ]
-                self.arns[name] = queue_arn
-            else:
-                self.arns[name] = f"{queue_arn.rsplit(':', 1)[0]}:{name}"
+            self.arns[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
         s3 = self.client("s3")
         for name in resources("AWS::S3::Bucket"):
             bucket = name.lower()
@@ -197,7 +192,7 @@ def _copyable_locks() -> None:
 class FreshStack:
     """The template's resources, created in the emulator once per test process and restored from a snapshot of
     the emulator's state before each test: every test starts from the same freshly created resources, without the
-    ~50 calls that create them (a fifth of the integration tier's time)."""
+    ~50 calls that create them (~0.1 s a test)."""
 
     def __init__(self, server: Any) -> None:
         self.server = server

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from fulfillment.adapters import messaging
 from fulfillment.config import settings
 from fulfillment.contracts.common import field_errors
+from fulfillment.contracts.provider import FulfillmentRequest
 from fulfillment.errors import ConcurrentModification, FulfillmentError
 
 Route = Callable[[Any], object]
@@ -31,7 +32,7 @@ def send_to_provider(provider: str, message: BaseModel, logger: Logger, metrics:
     if queue_url is None:
         raise RuntimeError(f"no outbound queue configured for provider {provider}")
     messaging.send(queue_url, message)
-    if getattr(message, "type", None) == "fulfillment_request":
+    if isinstance(message, FulfillmentRequest):
         metrics.add_metric(name="FulfillmentRequestsSent", unit=MetricUnit.Count, value=1)
     logger.info(
         "sent to provider",

@@ -25,7 +25,7 @@ from fulfillment.services.dispatch import Sender, fulfillment_request, plan_ship
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import MAX_ATTEMPTS, Outcome, apply_once, utc_now
 
-CHUNK_BUDGET = 99  # writes per transaction besides the order item (a SKU's catalog counters are one write)
+CHUNK_BUDGET = 99  # writes per transaction besides the order item (a SKU's backlog counter is one write)
 
 
 class Reservations:
@@ -120,11 +120,11 @@ class Reservations:
                 tracked = {
                     loc for loc in plan.allocations if self.settings.tracks_stock(loc) and line.sku not in dropship
                 }
-                # Stock items, backorder entries, and one catalog item per SKU (its counters: backlog, available).
-                catalogs = {sku for sku, _ in taken} | set(backlog)
+                # Stock items, backorder entries, and the catalog item of each SKU that queues a backorder (its
+                # backlog counter; the units available over its locations are counted by the event router).
                 adds = len({(plan.sku, loc) for loc in tracked} - set(taken)) + bool(plan.backordered)
-                adds += bool(tracked or plan.backordered) and plan.sku not in catalogs
-                if len(taken) + len(backorders) + len(catalogs) + adds > CHUNK_BUDGET:
+                adds += bool(plan.backordered) and plan.sku not in backlog
+                if len(taken) + len(backorders) + len(backlog) + adds > CHUNK_BUDGET:
                     break
                 for location in tracked:
                     taken[(line.sku, location)] += plan.allocations[location]
@@ -140,7 +140,7 @@ class Reservations:
         updated = updated.reservation_finished() if done else updated
         if done and self.send is not None and not order.shipment_seq:
             dispatched, made = plan_shipments(self.settings, updated, [], now)
-            writes = len(taken) + len(backorders) + len({sku for sku, _ in taken} | set(backlog)) + len(made)
+            writes = len(taken) + len(backorders) + len(backlog) + len(made)
             if made and writes <= CHUNK_BUDGET:
                 updated = dispatched
                 for shipment in made:
@@ -206,7 +206,7 @@ class Reservations:
         updated = order.begin(now)
         returned: dict[tuple[str, str], int] = defaultdict(int)
         backlog: dict[str, int] = defaultdict(int)
-        catalogs: set[str] = set()  # one write per SKU for its catalog counters
+        catalogs: set[str] = set()  # one write per SKU whose backlog counter changes
         writes, finished = 0, True
 
         def fits(cost: int) -> bool:
@@ -223,9 +223,8 @@ class Reservations:
                 if units <= 0:
                     continue
                 if line.sku and self.settings.tracks_stock(location):
-                    if (line.sku, location) not in returned and not fits(1 + (line.sku not in catalogs)):
+                    if (line.sku, location) not in returned and not fits(1):
                         continue
-                    catalogs.add(line.sku)
                     returned[(line.sku, location)] += units
                 updated = updated.release(line.line_no, location, units)
             if line.backordered and line.sku and fits(1 + (line.sku not in catalogs)):

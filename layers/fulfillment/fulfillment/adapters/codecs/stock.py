@@ -190,7 +190,8 @@ def stock_change(new: Item, old: Item | None) -> StockChange | None:
     delta = int(new.get("available", 0)) - int((old or {}).get("available", 0))
     if "version" not in new or not delta:
         return None
-    return StockChange(str(new["sku"]), str(new["location"]), int(new["version"]), delta, str(new.get("updated_at")))
+    at = str(new.get("updated_at") or "")
+    return StockChange(str(new["sku"]), str(new["location"]), int(new["version"]), delta, at)
 
 
 def applied_versions(catalog: Item | None) -> dict[str, int]:
