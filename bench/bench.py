@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--imports-only", action="store_true", help="run only the import-time section, then exit")
     args = parser.parse_args(argv)
 
     print(
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:<26} {row['handler_ms']:7.0f} ms   boto3 alone {row['boto3_ms']:5.0f} ms   x{ratio:5.2f}"
             f"   heaviest: {heaviest}"
         )
+    if args.imports_only:
+        return 0
 
     print("\n== the shared layer as `sam build` makes it (python3.13, arm64; boto3 from the runtime)")
     try:

@@ -4,7 +4,7 @@ reissue and revoke, and the work queue that grants and revokes entitlements."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -16,11 +16,15 @@ from fulfillment.adapters.assets import presigned_get, presigner
 from fulfillment.adapters.secrets import secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
-from fulfillment.consumer import SqsConsumer
-from fulfillment.contracts.admin import ReissueRequest, RevokeRequest
-from fulfillment.contracts.messages import DIGITAL_WORK, IssueDownloads, RevokeDownloads
 from fulfillment.errors import DownloadGone, NotFound
 from fulfillment.services.downloads import Downloads
+
+if TYPE_CHECKING:
+    from fulfillment.consumer import SqsConsumer
+
+# A customer's click (GET/HEAD /downloads/{token}) parses nothing: the work queue's consumer (Powertools' batch
+# processor, the message contracts) and the operators' request models (pydantic) are imported by the paths that
+# use them, not at a cold start.
 
 logger = Logger()
 metrics = Metrics()
@@ -99,6 +103,8 @@ def resend(order_id: str) -> Response[str]:
 @app.post("/orders/<order_id>/downloads/<entitlement_id>/reissue")
 @admin
 def reissue(order_id: str, entitlement_id: str) -> Response[str]:
+    from fulfillment.contracts.admin import ReissueRequest
+
     request = http.optional_json_body(app.current_event, ReissueRequest)
     entitlement = downloads().reissue(
         order_id,
@@ -115,6 +121,8 @@ def reissue(order_id: str, entitlement_id: str) -> Response[str]:
 @app.post("/orders/<order_id>/downloads/<entitlement_id>/revoke")
 @admin
 def revoke(order_id: str, entitlement_id: str) -> Response[str]:
+    from fulfillment.contracts.admin import RevokeRequest
+
     request = http.optional_json_body(app.current_event, RevokeRequest)
     entitlement = downloads().revoke(order_id, entitlement_id, reason=request.reason, by=http.actor(app.current_event))
     logger.info("download revoked", order_id=order_id, entitlement_id=entitlement_id)
@@ -124,6 +132,9 @@ def revoke(order_id: str, entitlement_id: str) -> Response[str]:
 # ------------------------------------------------------------------ work queue
 @cache
 def consumer() -> SqsConsumer:
+    from fulfillment.consumer import SqsConsumer
+    from fulfillment.contracts.messages import DIGITAL_WORK, IssueDownloads, RevokeDownloads
+
     return SqsConsumer(
         queue="DIGITAL",
         source="DigitalQueue",
@@ -145,4 +156,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return app.resolve(event, context)
 
 
-snapstart.register(clients=("secretsmanager", "sqs"), also=(presigner,))  # SnapStart: see fulfillment.snapstart
+# SnapStart: see fulfillment.snapstart (`modules`: imported on some paths only, into the snapshot all the same)
+snapstart.register(
+    clients=("secretsmanager", "sqs"),
+    also=(presigner,),
+    modules=("fulfillment.consumer", "fulfillment.contracts.messages", "fulfillment.contracts.admin"),
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,9 +19,11 @@ from fulfillment.contracts.messages import (
     ExpectReturn,
 )
 from fulfillment.services.dispatch import Dispatch
-from fulfillment.services.returns import Returns
-from fulfillment.services.timers import Timers
-from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from fulfillment.services.returns import Returns
+    from fulfillment.services.timers import Timers
+    from pydantic import BaseModel
 
 logger = Logger()
 metrics = Metrics()
@@ -38,11 +40,15 @@ def dispatch() -> Dispatch:
 
 @cache
 def returns() -> Returns:
+    from fulfillment.services.returns import Returns  # ExpectReturn messages only
+
     return Returns(settings(), dispatch().store, send=send_to_provider)
 
 
 @cache
 def timers() -> Timers:
+    from fulfillment.services.timers import Timers  # CheckShipmentTimer messages only
+
     return Timers(settings(), dispatch())
 
 

@@ -4,7 +4,7 @@ operations for operators (IAM or the admin bearer token)."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -14,21 +14,23 @@ from fulfillment import http, snapstart, tokens
 from fulfillment.adapters.secrets import first_secret
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
-from fulfillment.contracts.admin import Adjustment, CancelRequest, CatalogEntry, Sku, StockLevel
-from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.model import OrderStatus
 from fulfillment.errors import BadRequest, SchemaViolation
-from fulfillment.services.inventory import Inventory
-from fulfillment.services.operations import Operations
 from fulfillment.services.views import OrderViews
-from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from fulfillment.domain.entitlements import Entitlement
+    from fulfillment.services.inventory import Inventory
+    from fulfillment.services.operations import Operations
+
+# The order view (customers' GET /orders/{id}, the most frequent request) parses no body: the operators' request
+# models (contracts.admin, pydantic) and services are imported by the routes that use them, not at a cold start.
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, logger)
 admin = http.admin_only(app)
-M = TypeVar("M", bound=BaseModel)
 
 
 @cache
@@ -38,11 +40,15 @@ def store() -> DynamoStore:
 
 @cache
 def operations() -> Operations:
+    from fulfillment.services.operations import Operations
+
     return Operations(settings(), store())
 
 
 @cache
 def inventory() -> Inventory:
+    from fulfillment.services.inventory import Inventory
+
     return Inventory(settings(), store())
 
 
@@ -59,6 +65,7 @@ def views() -> OrderViews:
 
 
 def _valid_sku(sku: str) -> str:
+    from fulfillment.contracts.admin import Sku
     from pydantic import TypeAdapter, ValidationError
 
     try:
@@ -92,6 +99,8 @@ def list_orders() -> Response[str]:
 @app.post("/orders/<order_id>/cancel")
 @admin
 def cancel_order(order_id: str) -> Response[str]:
+    from fulfillment.contracts.admin import CancelRequest
+
     request = http.optional_json_body(app.current_event, CancelRequest)
     result = operations().cancel(order_id, reason=request.reason)
     logger.info("order cancelled by operator", order_id=order_id)
@@ -109,6 +118,8 @@ def release_hold(order_id: str, reason: str) -> Response[str]:
 @app.put("/catalog/<sku>")
 @admin
 def put_catalog(sku: str) -> Response[str]:
+    from fulfillment.contracts.admin import CatalogEntry
+
     entry = http.parse_json_model(CatalogEntry, _require_body())
     return http.json_response(200, inventory().put_catalog(_valid_sku(sku), entry))
 
@@ -128,6 +139,8 @@ def get_inventory(sku: str, location: str) -> Response[str]:
 @app.put("/inventory/<sku>/<location>")
 @admin
 def put_inventory(sku: str, location: str) -> Response[str]:
+    from fulfillment.contracts.admin import StockLevel
+
     level = http.parse_json_model(StockLevel, _require_body())
     return http.json_response(200, inventory().set_level(sku, location, level, actor=http.actor(app.current_event)))
 
@@ -135,6 +148,8 @@ def put_inventory(sku: str, location: str) -> Response[str]:
 @app.post("/inventory/<sku>/<location>/adjustments")
 @admin
 def adjust_inventory(sku: str, location: str) -> Response[str]:
+    from fulfillment.contracts.admin import Adjustment
+
     adjustment = http.parse_json_model(Adjustment, _require_body())
     key = http.idempotency_key(app.current_event)
     view, applied = inventory().adjust(
@@ -158,4 +173,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return app.resolve(event, context)
 
 
-snapstart.register(clients=("secretsmanager",))  # SnapStart: see fulfillment.snapstart
+# SnapStart: see fulfillment.snapstart (`modules`: imported on some paths only, into the snapshot all the same)
+snapstart.register(
+    clients=("secretsmanager",),
+    modules=("fulfillment.contracts.admin", "fulfillment.services.inventory", "fulfillment.services.operations"),
+)

@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import http, snapstart
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
-from fulfillment.contracts.returns import ReceiveRequest, RejectRequest, ReturnRequest, rma_view
+from fulfillment.contracts.returns import ReceiveRequest, RejectRequest, ReturnRequest
+from fulfillment.contracts.views import rma_view
 from fulfillment.domain.returns import Disposition
 from fulfillment.services.returns import Returns
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,10 +19,12 @@ from fulfillment.contracts.messages import (
     ReleaseOrder,
     ReserveOrder,
 )
-from fulfillment.services.backorders import Backorders
 from fulfillment.services.reservation import Reservations
 from fulfillment.services.unit import Outcome
-from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from fulfillment.services.backorders import Backorders
+    from pydantic import BaseModel
 
 logger = Logger()
 metrics = Metrics()
@@ -40,6 +42,8 @@ def reservations() -> Reservations:
 
 @cache
 def backorders() -> Backorders:
+    from fulfillment.services.backorders import Backorders  # AllocateBackorders messages only
+
     return Backorders(settings(), DynamoStore(settings().table_name))
 
 

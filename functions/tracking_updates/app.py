@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import http, signatures, snapstart
 from fulfillment.adapters.secrets import secret_values
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
-from fulfillment.consumer import SqsConsumer
 from fulfillment.contracts import provider as p
 from fulfillment.contracts.carriers import AfterShipEvent, CarrierUpdate, EasyPostEvent
 from fulfillment.contracts.common import loads
@@ -22,12 +20,17 @@ from fulfillment.contracts.provider import INBOUND, Line
 from fulfillment.domain.returns import Disposition
 from fulfillment.domain.shipments import carrier_code
 from fulfillment.errors import UnknownLocation
-from fulfillment.services.inventory import Inventory
-from fulfillment.services.operations import Operations
-from fulfillment.services.returns import Returns
 from fulfillment.services.tracking import Tracking
 from fulfillment.services.unit import Outcome
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from fulfillment.consumer import SqsConsumer
+    from fulfillment.services.returns import Returns
+
+# Webhooks and the in-house warehouse (API) do not import the queue's consumer (Powertools' batch processor), nor
+# the services only some messages need (returns, inventory snapshots, in-house shipping): their paths import them.
 
 logger = Logger()
 metrics = Metrics()
@@ -48,6 +51,8 @@ def tracking() -> Tracking:
 
 @cache
 def returns() -> Returns:
+    from fulfillment.services.returns import Returns
+
     return Returns(settings(), store())
 
 
@@ -74,6 +79,8 @@ def return_received(message: p.ReturnReceived) -> Outcome:
 def inventory_snapshot(message: p.InventorySnapshot) -> str:
     """A 3PL's count of its location; SKUs it could not set (stale, or below the units reserved there) are
     reported for a person: the snapshot itself is applied for every other SKU."""
+    from fulfillment.services.inventory import Inventory
+
     result = Inventory(settings(), store()).reconcile(message)
     if result.refused:
         logger.warning("inventory snapshot items refused", location=message.location, refused=list(result.refused))
@@ -83,6 +90,8 @@ def inventory_snapshot(message: p.InventorySnapshot) -> str:
 
 @cache
 def consumer() -> SqsConsumer:
+    from fulfillment.consumer import SqsConsumer
+
     shipment_messages = (
         p.Accepted,
         p.Rejected,
@@ -170,6 +179,8 @@ def picklist(location: str) -> Response[str]:
 @app.post("/shipments/<shipment_id>/ship")
 @admin
 def ship(shipment_id: str) -> Response[str]:
+    from fulfillment.services.operations import Operations
+
     event = app.current_event
     raw = http.raw_body(event)
     http.require_json(event)
@@ -198,4 +209,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return app.resolve(event, context)
 
 
-snapstart.register(clients=("secretsmanager", "sqs"))  # SnapStart: see fulfillment.snapstart
+# SnapStart: see fulfillment.snapstart (`modules`: imported on some paths only, into the snapshot all the same)
+snapstart.register(
+    clients=("secretsmanager", "sqs"),
+    modules=(
+        "fulfillment.consumer",
+        "fulfillment.services.returns",
+        "fulfillment.services.inventory",
+        "fulfillment.services.operations",
+    ),
+)

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ValidationError
 from fulfillment.adapters import messaging
 from fulfillment.config import settings
 from fulfillment.contracts.common import field_errors
-from fulfillment.contracts.provider import FulfillmentRequest
 from fulfillment.errors import ConcurrentModification, FulfillmentError
 
 Route = Callable[[Any], object]
@@ -28,6 +27,8 @@ Route = Callable[[Any], object]
 
 def send_to_provider(provider: str, message: BaseModel, logger: Logger, metrics: Metrics) -> None:
     """A message to a provider's own outbound queue (the settings name one per provider)."""
+    from fulfillment.contracts.provider import FulfillmentRequest  # only the senders' paths (dispatch) need it
+
     queue_url = settings().provider_queues.get(provider)
     if queue_url is None:
         raise RuntimeError(f"no outbound queue configured for provider {provider}")

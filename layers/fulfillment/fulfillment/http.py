@@ -7,17 +7,16 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel, ValidationError
 
 from fulfillment import tokens
 from fulfillment.adapters.secrets import secret_values
-from fulfillment.contracts.common import json_default, loads, schema_violation
+from fulfillment.contracts.encoding import json_default, loads
 from fulfillment.errors import (
     BadRequest,
     FulfillmentError,
@@ -27,7 +26,10 @@ from fulfillment.errors import (
     UnsupportedMediaType,
 )
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is imported by the routes that parse a body, not by every request (the order view)
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 P = ParamSpec("P")
 R = TypeVar("R")
 MAX_BODY_BYTES = 1024 * 1024
@@ -117,6 +119,10 @@ def require_json(event: APIGatewayProxyEvent) -> None:
 
 
 def parse_json_model(model: type[M], raw: bytes) -> M:
+    from pydantic import ValidationError  # loaded already: `model` is a pydantic model
+
+    from fulfillment.contracts.common import schema_violation
+
     data = loads(raw)
     try:
         return model.model_validate(data)

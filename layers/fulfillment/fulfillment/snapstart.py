@@ -5,8 +5,10 @@ new environments from that snapshot, so the import is no longer paid at a cold s
 every environment restored from it, so:
 
 - before the snapshot, the work every first request would repeat is done once: the AWS clients the function uses
-  are built (endpoint rules and service models loaded), and every contract model the handler imported gets its
-  validator (they are built lazily otherwise, see `contracts.common.Contract`);
+  are built (endpoint rules and service models loaded), the modules the handler imports only on some paths are
+  imported (a cold start without SnapStart does not pay for them; a restored environment need not either), and
+  every contract model imported by then gets its validator (they are built lazily otherwise, see
+  `contracts.common.Contract`);
 - after each restore, what must not be shared is renewed: the `random` module's state, the clients' pooled
   connections (none should exist, as init makes no calls, but one would be dead after a restore) and cached
   secrets (their age was measured on another clock).
@@ -17,6 +19,7 @@ nothing and says so.
 
 from __future__ import annotations
 
+import importlib
 import random
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,9 +27,12 @@ from typing import Any
 from fulfillment.adapters import aws, secrets
 
 
-def register(*, clients: Iterable[str] = (), also: Iterable[Callable[[], object]] = ()) -> bool:
+def register(
+    *, clients: Iterable[str] = (), also: Iterable[Callable[[], object]] = (), modules: Iterable[str] = ()
+) -> bool:
     """Register the hooks; `clients`: the services besides DynamoDB the function calls, `also`: more to build
-    before the snapshot (a presigner). False without SnapStart."""
+    before the snapshot (a presigner), `modules`: what the handler imports on some paths only. False without
+    SnapStart."""
     try:
         # In the python3.12+ managed runtimes only (pypi: snapshot-restore-py); no stubs.
         from snapshot_restore_py import (  # type: ignore[import-not-found]
@@ -35,17 +41,21 @@ def register(*, clients: Iterable[str] = (), also: Iterable[Callable[[], object]
         )
     except ImportError:
         return False
-    register_before_snapshot(warm, tuple(clients), tuple(also))
+    register_before_snapshot(warm, tuple(clients), tuple(also), tuple(modules))
     register_after_restore(renew)
     return True
 
 
-def warm(clients: Iterable[str] = (), also: Iterable[Callable[[], object]] = ()) -> None:
+def warm(clients: Iterable[str] = (), also: Iterable[Callable[[], object]] = (), modules: Iterable[str] = ()) -> None:
     aws.table()  # the resource and its Table object (building one is most of a first call's own CPU)
     for service in clients:
         aws.client(service)
+    if "secretsmanager" in clients:
+        secrets.prepare()
     for build in also:
         build()
+    for module in modules:
+        importlib.import_module(module)
     build_contracts()
 
 

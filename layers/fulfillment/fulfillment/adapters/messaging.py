@@ -10,12 +10,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from fulfillment.adapters.aws import client, ddb_client
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # messages arrive as models: whoever made them has imported pydantic
     from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
+    from pydantic import BaseModel
 
 PUT_EVENTS_LIMIT = 10
 SEND_BATCH_LIMIT = 10

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
-from fulfillment.errors import SchemaViolation, Unparseable
+# Re-exported: they live in contracts.encoding, which needs no pydantic.
+from fulfillment.contracts.encoding import json_default as json_default
+from fulfillment.contracts.encoding import loads as loads
+from fulfillment.errors import SchemaViolation
 
 
 class Contract(BaseModel):
@@ -65,20 +67,6 @@ Reference = Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE)]
 EpochSeconds = Annotated[int, Field(ge=0, le=MAX_EPOCH_SECONDS)]
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def loads(raw: bytes) -> Any:
-    """JSON with exact numbers: big integers stay integers, fractions become Decimal, never float."""
-    try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unparseable(f"body is not valid JSON: {exc}") from None
-    except RecursionError:  # nesting deeper than the parser's stack: refused, not a 5xx
-        raise Unparseable("body is nested too deeply") from None
-
-
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [
         {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
@@ -96,12 +84,3 @@ def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
     return value
-
-
-def json_default(value: Any) -> Any:
-    """DynamoDB hands numbers back as Decimal. Money is stored as strings, so these are counts."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

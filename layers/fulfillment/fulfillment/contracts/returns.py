@@ -1,13 +1,12 @@
-"""Request bodies and views of returns (POST /orders/{id}/returns, /returns/{rma_id}/...)."""
+"""Request bodies of returns (POST /orders/{id}/returns, /returns/{rma_id}/...); their view is views.rma_view."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StrictInt, StringConstraints
 
 from fulfillment.contracts.common import Contract
-from fulfillment.domain.returns import Rma
 
 Text = Annotated[str, StringConstraints(max_length=500)]
 
@@ -40,28 +39,3 @@ class ReceiveRequest(Contract):
 class RejectRequest(Contract):
     model_config = ConfigDict(extra="forbid")
     reason: Text | None = None
-
-
-def rma_view(rma: Rma) -> dict[str, Any]:
-    """An RMA as the API answers it and the order view lists it."""
-    return {
-        "rma_id": rma.rma_id,
-        "order_id": rma.order_id,
-        "status": rma.status.value,
-        "lines": [
-            {
-                "line_no": line.line_no,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "received": line.received_units,
-                "disposition": dict(line.received),
-                **({"reason": line.reason} if line.reason else {}),
-            }
-            for line in rma.lines
-        ],
-        "return_to": {"location": rma.location},
-        "refund_due": str(rma.refund_due),
-        "currency": rma.currency,
-        "created_at": rma.created_at,
-        "updated_at": rma.updated_at,
-    }

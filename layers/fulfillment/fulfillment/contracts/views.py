@@ -9,8 +9,8 @@ from fulfillment.adapters.codecs import entitlement as entitlement_codec
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import returns as rma_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
-from fulfillment.contracts.returns import rma_view
 from fulfillment.domain.entitlements import Entitlement
+from fulfillment.domain.returns import Rma
 
 # Timeline details a customer does not see: fraud rules, provider messages, operator notes.
 OPERATOR_ONLY_DETAIL = {
@@ -27,6 +27,31 @@ def _detail_for(entry: Item, admin: bool) -> dict[str, Any]:
     if admin or entry["entry"] not in OPERATOR_ONLY_DETAIL:
         return detail
     return {k: v for k, v in detail.items() if k in OPERATOR_ONLY_DETAIL[entry["entry"]]}
+
+
+def rma_view(rma: Rma) -> dict[str, Any]:
+    """An RMA as the API answers it and the order view lists it."""
+    return {
+        "rma_id": rma.rma_id,
+        "order_id": rma.order_id,
+        "status": rma.status.value,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "received": line.received_units,
+                "disposition": dict(line.received),
+                **({"reason": line.reason} if line.reason else {}),
+            }
+            for line in rma.lines
+        ],
+        "return_to": {"location": rma.location},
+        "refund_due": str(rma.refund_due),
+        "currency": rma.currency,
+        "created_at": rma.created_at,
+        "updated_at": rma.updated_at,
+    }
 
 
 def download_view(entitlement: Entitlement, now: str, url: str | None) -> dict[str, Any]:
