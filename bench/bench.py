@@ -13,6 +13,8 @@
    split into the part spent inside AWS SDK calls (building, signing, serialising, parsing) and the handler's own.
 4. From those counts (bench/cost.py): the cost of one million orders at list prices, and what 1,000 orders/s
    needs (records/s, concurrency per function, table write throughput).
+5. A flash sale (bench/flash.py): 500 shoppers for 300 units of one SKU, its level on one item and sharded:
+   transactions, refusals and reads per reservation, and how the stock writes spread over items.
 
 It prints counts and ratios only; nothing here asserts on timings.
 """
@@ -41,6 +43,7 @@ from fulfillment_local.template import SamTemplate  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import cost  # noqa: E402
+import flash  # noqa: E402
 import layer  # noqa: E402
 
 # The floor of a standard order (issue 7): one conditional write of a small item per state change, the two
@@ -197,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chaos", action="store_true")
     parser.add_argument("--repeat", type=int, default=7, help="import-time pairs per function (median)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--flash-shards", type=int, default=24, help="the flash sale's shards (bench/flash.py); 0 leaves it out"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--imports-only", action="store_true", help="run only the import-time section, then exit")
@@ -360,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== capacity at 1,000 orders/s (records and concurrency per function, at full batches)")
     for line in cost.capacity(stats, orders, total_units / orders, 1000.0, sizes, scheduled):
         print(line)
+
+    if args.flash_shards:
+        print()  # its own emulator, after the demo's stack has stopped (it sets this process's AWS endpoint)
+        for line in flash.flash_sale(500, 300, args.flash_shards, 10):
+            print(line)
 
     if args.json:
         args.json.write_text(

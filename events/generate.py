@@ -1109,6 +1109,15 @@ def order_api() -> dict[str, dict]:
             body=compact({"on_hand": 58, "note": "cycle count aisle 4"}),
             headers=admin,
         ),
+        "put_inventory_shards": api_event(
+            "put_inventory_shards",
+            "PUT",
+            "/inventory/{sku}/{location}/shards",
+            at=at,
+            path_parameters={"sku": "KBD-MECH", "location": "WH-EAST"},
+            body=compact({"shards": 8}),
+            headers=admin,
+        ),
         "adjust_inventory": api_event(
             "adjust_inventory",
             "POST",
@@ -1297,6 +1306,9 @@ def stock_reservation() -> dict[str, dict]:
         "reserve_order": one("reserve_order", work("reserve_order", order_id=ORDER_ID), router, at),
         "release_order": one("release_order", work("release_order", order_id=WOO_ORDER_ID), router, at),
         "allocate_backorders": one("allocate_backorders", work("allocate_backorders", sku="KBD-MECH"), router, at),
+        "rebalance_stock": one(
+            "rebalance_stock", work("rebalance_stock", sku="KBD-MECH", location="WH-EAST"), router, at
+        ),
         "expire_unpaid": one("expire_unpaid", work("expire_unpaid", order_id=WOO_ORDER_ID), timers, at),
     }
 
@@ -1544,6 +1556,11 @@ def event_router() -> dict[str, dict]:
 
     restocked_at = T0 + timedelta(days=1, hours=3)
     stock_before = stock_item("KBD-MECH", "WH-EAST", 0, 0, T0 - timedelta(days=20), adjusted_count=0)
+    # Shard 3 of the level (8 items, PUT /inventory/KBD-MECH/WH-EAST/shards): a reservation takes its last unit.
+    shard_before = stock_item("KBD-MECH", "WH-EAST", 3, 2, T0 + timedelta(days=1), shard=3, version=4)
+    shard_after = stock_item("KBD-MECH", "WH-EAST", 3, 3, T0 + timedelta(days=2), shard=3, version=5)
+    for item in (shard_before, shard_after):
+        item.update(keys.stock_key("KBD-MECH", "WH-EAST", 3))
     stock_after = stock_item("KBD-MECH", "WH-EAST", 24, 0, restocked_at, adjusted_count=0, adjusted_received=24)
 
     catalog_created = T0 - timedelta(days=20)
@@ -1567,6 +1584,7 @@ def event_router() -> dict[str, dict]:
         ("stock_available_rises", "MODIFY", restocked_at, stock_after, stock_before),
         ("catalog_backordered_units", "MODIFY", T0 + timedelta(hours=5), catalog_after, catalog_before),
         ("shipment_scanned", "MODIFY", scanned_at, shipment_item(scanned, (), heard), shipment_item(shipped)),
+        ("stock_shard_runs_dry", "MODIFY", T0 + timedelta(days=2), shard_after, shard_before),
     ]
     base = 4812000000000000000
     return {

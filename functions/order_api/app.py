@@ -145,6 +145,19 @@ def put_inventory(sku: str, location: str) -> Response[str]:
     return http.json_response(200, inventory().set_level(sku, location, level, actor=http.actor(app.current_event)))
 
 
+@app.put("/inventory/<sku>/<location>/shards")
+@admin
+def put_inventory_shards(sku: str, location: str) -> Response[str]:
+    """Keep a level on several items, a partition each, before a flash sale (or on one again): the units are
+    spread at once; reads of the level sum the items."""
+    from fulfillment.contracts.admin import Shards
+
+    request = http.parse_json_model(Shards, _require_body())
+    view = inventory().set_shards(sku, location, request.shards)
+    logger.info("stock sharded", sku=sku, location=location, shards=request.shards)
+    return http.json_response(200, view)
+
+
 @app.post("/inventory/<sku>/<location>/adjustments")
 @admin
 def adjust_inventory(sku: str, location: str) -> Response[str]:

@@ -1,4 +1,5 @@
-"""Stock reservation: reserve_order, release_order, expire_unpaid and allocate_backorders from the reservation queue."""
+"""Stock reservation: reserve_order, release_order, expire_unpaid, allocate_backorders and rebalance_stock from the
+reservation queue."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fulfillment.contracts.messages import (
     RESERVATION_WORK,
     AllocateBackorders,
     ExpireUnpaid,
+    RebalanceStock,
     ReleaseOrder,
     ReserveOrder,
 )
@@ -61,6 +63,12 @@ def allocate(work: AllocateBackorders) -> str:
     return f"served {units} backordered units"
 
 
+def rebalance(work: RebalanceStock) -> str:
+    from fulfillment.services.inventory import rebalance as spread  # RebalanceStock messages only
+
+    return f"moved {spread(DynamoStore(settings().table_name), work.sku, work.location)} units"
+
+
 @cache
 def consumer() -> SqsConsumer:
     return SqsConsumer(
@@ -72,6 +80,7 @@ def consumer() -> SqsConsumer:
             ReleaseOrder: lambda work: reservations().release(work.order_id),
             ExpireUnpaid: lambda work: reservations().expire_unpaid(work.order_id),
             AllocateBackorders: allocate,
+            RebalanceStock: rebalance,
         },
         logger=logger,
         metrics=metrics,

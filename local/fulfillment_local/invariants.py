@@ -80,23 +80,29 @@ def check(
     for adj in by_type["adjustment"]:
         adjustments[(adj["sku"], adj["location"])] += int(adj["delta"])
 
-    # Invariant 3 (no oversell) and 4 (conservation), per SKU and location.
+    # Invariant 3 (no oversell) and 4 (conservation), per SKU and location: over every item a level is kept on (a
+    # sharded level's items each keep available = on_hand - reserved >= 0; only their sum must match the orders).
+    levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for stock in by_type["stock"]:
         report.checked["stock items"] += 1
         pair = (stock["sku"], stock["location"])
         on_hand, reserved, available = (int(stock.get(k, 0)) for k in ("on_hand", "reserved", "available"))
-        shipped = int(stock.get("shipped", 0))
+        name = f"{pair[0]}@{pair[1]}" + (f"#{stock['shard']}" if stock.get("shard") else "")
+        if available != on_hand - reserved or available < 0:
+            report.fail(f"{name}: available {available} != on_hand {on_hand} - reserved {reserved}")
+        total = levels[pair]
+        for n, value in enumerate((on_hand, reserved, available, int(stock.get("shipped", 0)))):
+            total[n] += value
+    for pair, (on_hand, reserved, _available, shipped) in levels.items():
         name = f"{pair[0]}@{pair[1]}"
         if not 0 <= reserved <= on_hand:
             report.fail(f"{name}: reserved {reserved} outside 0..on_hand {on_hand}")
-        if available != on_hand - reserved or available < 0:
-            report.fail(f"{name}: available {available} != on_hand {on_hand} - reserved {reserved}")
         if reserved != reservations.get(pair, 0):
             report.fail(f"{name}: reserved {reserved} != sum of open reservations {reservations.get(pair, 0)}")
         if adjustments.get(pair, 0) != on_hand + shipped:
             report.fail(f"{name}: audited stock in {adjustments.get(pair, 0)} != on_hand {on_hand} + shipped {shipped}")
     for pair, units in reservations.items():
-        if units and not any((s["sku"], s["location"]) == pair for s in by_type["stock"]):
+        if units and pair not in levels:
             report.fail(f"reservations of {units} units at {pair} without a stock item")
 
     # The SKU's units available over its tracked locations, kept on the catalog item for LowStock.

@@ -158,6 +158,12 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         {200: View, 201: View},
         (400, 401, 404, 409, 422),
     ),
+    ("PUT", "/inventory/{sku}/{location}/shards"): RouteDoc(
+        "Keep a level on several items (a flash sale's SKU) or on one again; its units are spread at once",
+        "admin",
+        f"{A}:Shards",
+        errors=(400, 401, 404, 409, 422),
+    ),
     ("GET", "/downloads/{token}"): RouteDoc(
         "A download: 302 to a presigned GET of the file, counted once",
         "download_token",

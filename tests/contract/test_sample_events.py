@@ -472,6 +472,7 @@ ROUTED: dict[str, Routed] = {
     "stock_available_rises.json": Routed(reservation=("allocate_backorders",)),
     "catalog_backordered_units.json": Routed(reservation=("allocate_backorders",)),
     "shipment_scanned.json": Routed(history=1),
+    "stock_shard_runs_dry.json": Routed(reservation=("rebalance_stock",)),
 }
 # What the stream samples must show between them: (description, predicate over (event name, SK, new, routed)).
 RouteCase = Callable[[str, str, dict, router.Routed], bool]
@@ -505,6 +506,10 @@ DECISIONS: list[tuple[str, RouteCase]] = [
     (
         "a catalog entry whose backordered_units grow",
         lambda e, sk, new, r: sk == "CATALOG" and _types(r.messages) == ["allocate_backorders"],
+    ),
+    (
+        "a shard item of a sharded level running dry",
+        lambda e, sk, new, r: sk.startswith("LOC#") and new.get("shard") and _types(r.messages) == ["rebalance_stock"],
     ),
 ]
 SUBJECTS = ("order_id", "shipment_id", "sku")  # the field a work message names its item by

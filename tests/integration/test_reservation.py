@@ -58,6 +58,63 @@ def test_last_units_are_sold_once_under_concurrency(stack, intake_fn, reservatio
     assert report.ok, report.violations
 
 
+def test_a_flash_sale_on_a_sharded_sku_sells_exactly_its_units(stack, intake_fn, api_fn, reservation_fn, admin, flow):
+    """500 shoppers at once for 300 units of a SKU whose level is kept on 8 items (8 partitions on AWS): exactly
+    300 reserved, 200 waiting in line, and the reservations spread over the items."""
+    from decimal import Decimal
+
+    from fulfillment.domain.model import Address, Channel, Customer, Line, LineKind, Order
+    from fulfillment.services.reservation import Reservations
+    from fulfillment.services.unit import Outcome
+
+    admin.catalog("DROP")
+    admin.stock("DROP", "WH-EAST", 300)
+    api_fn.inventory().set_shards("DROP", "WH-EAST", 8)
+    flow.skip()
+    intake = intake_fn.intake()
+    address = Address(name="A", line1="1 Way", city="Town", postal_code="12345", country="US")
+    order_ids = [
+        intake.accept(
+            Order(
+                order_id="",
+                channel=Channel.NATIVE,
+                shop="native",
+                external_id=f"drop-{n}",
+                currency="USD",
+                lines=(Line(line_no=1, sku="DROP", quantity=1, unit_price=Decimal("10"), kind=LineKind.PHYSICAL),),
+                customer=Customer(email=f"c{n}@example.com"),
+                shipping_address=address,
+                payment_status="paid",
+            ),
+            now="2026-11-01T10:00:00+00:00",
+        ).order_id
+        for n in range(500)
+    ]
+    flow.route_stock_only()  # the orders' stream records (their reserve_order messages): reserved below, at once
+
+    # Reserved only (the inline dispatch, its shipments and requests, is another test's): 500 reservations from as
+    # many threads as the SDK's connection pool holds, every one against the same 300 units.
+    reservations = reservation_fn.reservations()
+    plain = Reservations(reservations.settings, reservations.store)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(plain.reserve, order_ids))
+    assert set(outcomes) == {Outcome.RESERVED}
+
+    level = admin.inventory("DROP", "WH-EAST")
+    assert (level["on_hand"], level["reserved"], level["available"], level["shards"]) == (300, 300, 0, 8)
+    items = [i for i in stack.items() if i.get("type") == "stock" and i["sku"] == "DROP"]
+    assert len(items) == 8 and all(int(i["reserved"]) > 0 for i in items), items  # every item took its share
+    assert flow.route_stock_only() >= 300  # the items' changes, counted into the SKU's total
+    from fulfillment.adapters.codecs import order as order_codec
+
+    states = [order_codec.from_item(i) for i in stack.items() if i["SK"] == "ORDER" and i.get("type") == "order"]
+    lines = [o.lines[0] for o in states if o.order_id in set(order_ids)]
+    assert len(lines) == 500
+    assert (sum(ln.reserved for ln in lines), sum(ln.backordered for ln in lines)) == (300, 200)
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
 def test_last_units_across_two_locations_spill_over_and_never_oversell(stack, intake_fn, reservation_fn, admin, flow):
     admin.catalog("HOT")
     admin.stock("HOT", "WH-EAST", 6)

@@ -9,7 +9,7 @@ The integration tier checks the DynamoDB adapter against the same services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from fulfillment.errors import (
     ConcurrentModification,
     FulfillmentError,
     InsufficientStock,
+    NotFound,
     OrderOfAnotherShop,
 )
 
@@ -42,6 +43,7 @@ class MemoryStore:
     kept: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     kept_count: dict[tuple[str, str], int] = field(default_factory=dict)
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
+    shard_items: dict[tuple[str, str, int], StockLevel] = field(default_factory=dict)
     audit: dict[tuple[str, str, str], Adjustment] = field(default_factory=dict)
     catalog_items: dict[str, CatalogItem] = field(default_factory=dict)
     queue: dict[tuple[str, str, str, int], Backorder] = field(default_factory=dict)
@@ -142,11 +144,25 @@ class MemoryStore:
         levels = {(s, loc): self.stock[(s, loc)] for s in skus for loc in locations if (s, loc) in self.stock}
         return levels, self.catalog(skus)
 
-    def level(self, sku: str, location: str) -> StockLevel:
+    def stock_shards(self, wanted: Mapping[tuple[str, str], Iterable[int]]) -> dict[tuple[str, str, int], StockLevel]:
+        keys = [(sku, loc, n) for (sku, loc), shards in wanted.items() for n in shards if n]
+        return {key: self.shard_items[key] for key in keys if key in self.shard_items}
+
+    def base_level(self, sku: str, location: str) -> StockLevel:
         return self.stock.get((sku, location), StockLevel(sku, location, exists=False))
 
+    def _summed(self, base: StockLevel) -> StockLevel:
+        total = replace(base, shard=0)
+        for (sku, loc, _), part in sorted(self.shard_items.items()):
+            if (sku, loc) == (base.sku, base.location) and base.shards > 1:
+                total = total.plus(part)
+        return total
+
+    def level(self, sku: str, location: str) -> StockLevel:
+        return self._summed(self.base_level(sku, location))
+
     def levels_of(self, sku: str) -> list[StockLevel]:
-        return [level for (s, _), level in sorted(self.stock.items()) if s == sku]
+        return [self._summed(level) for (s, _), level in sorted(self.stock.items()) if s == sku]
 
     def backorders(self, sku: str, limit: int = 50) -> list[Backorder]:
         return [b for key, b in sorted(self.queue.items()) if key[0] == sku][:limit]
@@ -289,26 +305,32 @@ class MemoryUnitOfWork:
     # ------------------------------------------------------------------ stock
     def move_stock(self, move: StockMove, now: str) -> None:
         s = self.store
-        key = (move.sku, move.location)
-        need = move.reserve - move.release
+        items: dict[Any, StockLevel] = s.shard_items if move.shard else s.stock
+        key: Any = (move.sku, move.location, move.shard) if move.shard else (move.sku, move.location)
+        need = move.reserve - move.release - move.transfer
         held = move.release + move.ship + move.write_off
         gone = move.ship + move.write_off
+        creates = bool(move.transfer or move.transfer_reserved)
 
         def check() -> FulfillmentError | None:
-            level = s.stock.get(key)
+            level = items.get(key)
             if move.audit is not None and (move.sku, move.location, move.audit.adjustment_id) in s.audit:
                 return AlreadyApplied(move.audit.adjustment_id)
-            if level is None or level.available < need or level.reserved < held or level.on_hand < gone:
+            if level is None:
+                return None if creates else InsufficientStock(f"{move}")
+            sharded = level.shards > 1
+            if level.available < need or (not sharded and (level.reserved < held or level.on_hand < gone)):
                 return InsufficientStock(f"{move}")
             return None
 
         def apply() -> None:
-            level = s.stock[key]
-            s.stock[key] = replace(
+            level = items.get(key) or StockLevel(move.sku, move.location, shard=move.shard)
+            moved = move.transfer + move.transfer_reserved
+            items[key] = replace(
                 level,
                 available=level.available - need,
-                reserved=level.reserved + move.reserve - held,
-                on_hand=level.on_hand - gone,
+                reserved=level.reserved + move.reserve - held + move.transfer_reserved,
+                on_hand=level.on_hand - gone + moved,
                 shipped=level.shipped + move.ship,
                 updated_at=now,
             )
@@ -316,6 +338,13 @@ class MemoryUnitOfWork:
                 s.audit[(move.sku, move.location, move.audit.adjustment_id)] = move.audit
 
         self._write(check, apply)
+
+    def set_shards(self, sku: str, location: str, shards: int, now: str) -> None:
+        s, key = self.store, (sku, location)
+        self._write(
+            lambda: None if key in s.stock else NotFound(f"{sku}@{location}"),
+            lambda: s.stock.__setitem__(key, replace(s.stock[key], shards=shards, updated_at=now)),
+        )
 
     def audit(self, adjustment: Adjustment) -> None:
         s = self.store

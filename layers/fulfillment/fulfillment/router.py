@@ -28,6 +28,7 @@ from fulfillment.contracts.messages import (
     DispatchOrder,
     ExpectReturn,
     IssueDownloads,
+    RebalanceStock,
     ReleaseOrder,
     ReserveOrder,
     RevokeDownloads,
@@ -104,12 +105,23 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
         if low is not None:
             routed.events.append(low)
     elif sk.startswith(keys.LOCATION_PREFIX):
-        if int(new.get("available", 0)) > int((old or {}).get("available", 0)):
+        rose = int(new.get("available", 0)) > int((old or {}).get("available", 0))
+        if rose and not new.get("shard"):  # backorders are served from a level's base item
             routed.messages.append(AllocateBackorders(sku=new["sku"]))
+        if _rebalance_due(new, old, rose):
+            routed.messages.append(RebalanceStock(sku=new["sku"], location=new["location"]))
         change = stock_codec.stock_change(new, old)
         if change is not None:
             routed.stock.append(change)
     return routed
+
+
+def _rebalance_due(new: Item, old: Item | None, rose: bool) -> bool:
+    """A sharded level's units should be spread again: one of its shard items ran dry (reservations keep taking from
+    the others until then), or units came back to its base item (a release, a receipt, a return)."""
+    if new.get("shard"):
+        return int(new.get("available", 0)) <= 0 < int((old or {}).get("available", 0))
+    return rose and int(new.get("shards", 1)) > 1
 
 
 def fold_history(history: list[tuple[int, Item]]) -> list[tuple[int, Item]]:

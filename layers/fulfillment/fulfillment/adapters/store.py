@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -411,7 +412,30 @@ class DynamoStore:
                 )
         return levels, catalog
 
+    def stock_shards(self, wanted: Mapping[tuple[str, str], Iterable[int]]) -> dict[tuple[str, str, int], StockLevel]:
+        """Items of sharded levels, by (sku, location, shard): the ones that exist among those asked for."""
+        request = [keys.stock_key(sku, loc, n) for (sku, loc), shards in wanted.items() for n in shards if n]
+        found: dict[tuple[str, str, int], StockLevel] = {}
+        for item in self._batch_get(request) if request else []:
+            level = stock_codec.level_from_item(item, item["sku"], item["location"])
+            found[(level.sku, level.location, level.shard)] = level
+        return found
+
+    def _summed(self, base: StockLevel) -> StockLevel:
+        """A level over every item it is kept on (one read more, only for a sharded level)."""
+        if base.shards <= 1:
+            return base
+        parts = self.stock_shards({(base.sku, base.location): range(1, base.shards)})
+        total = replace(base, shard=0)
+        for part in parts.values():
+            total = total.plus(part)
+        return total
+
     def level(self, sku: str, location: str) -> StockLevel:
+        return self._summed(stock_codec.level_from_item(self._get(keys.stock_key(sku, location)), sku, location))
+
+    def base_level(self, sku: str, location: str) -> StockLevel:
+        """The base item alone (a sharded level's own conditions are on it)."""
         return stock_codec.level_from_item(self._get(keys.stock_key(sku, location)), sku, location)
 
     def levels_of(self, sku: str) -> list[StockLevel]:
@@ -419,7 +443,7 @@ class DynamoStore:
             KeyConditionExpression=K("PK").eq(keys.catalog_key(sku)["PK"]) & K("SK").begins_with(keys.LOCATION_PREFIX),
             ConsistentRead=True,
         )
-        return [stock_codec.level_from_item(i, sku, i["location"]) for i in items]
+        return [self._summed(stock_codec.level_from_item(i, sku, i["location"])) for i in items]
 
     def adjustments(self, sku: str, location: str, limit: int = 50) -> list[Adjustment]:
         response = table().query(

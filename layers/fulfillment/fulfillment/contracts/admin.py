@@ -68,6 +68,14 @@ class StockLevel(Contract):
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+class Shards(Contract):
+    """PUT /inventory/{sku}/{location}/shards: keep the level on this many items (a flash sale's SKU: each item
+    takes ~500 reservations/s on AWS); 1 gathers it on one item again."""
+
+    model_config = ConfigDict(extra="forbid")
+    shards: StrictInt = Field(ge=1, le=32)
+
+
 class Adjustment(Contract):
     """POST /inventory/{sku}/{location}/adjustments."""
 

@@ -29,16 +29,24 @@ class AllocateBackorders(_Message):
     sku: str = Field(min_length=1, max_length=64)
 
 
+class RebalanceStock(_Message):
+    """Spread a sharded level's available units over its items again (one ran dry, or units came back)."""
+
+    type: Literal["rebalance_stock"] = "rebalance_stock"
+    sku: str = Field(min_length=1, max_length=64)
+    location: str = Field(min_length=1, max_length=64)
+
+
 class ExpireUnpaid(_Message):
     type: Literal["expire_unpaid"] = "expire_unpaid"
     order_id: str = Field(min_length=1, max_length=64)
 
 
 ReservationWork = Annotated[
-    ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid, Field(discriminator="type")
+    ReserveOrder | ReleaseOrder | AllocateBackorders | RebalanceStock | ExpireUnpaid, Field(discriminator="type")
 ]
-RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | ExpireUnpaid] = adapter(
-    ReservationWork
+RESERVATION_WORK: TypeAdapter[ReserveOrder | ReleaseOrder | AllocateBackorders | RebalanceStock | ExpireUnpaid] = (
+    adapter(ReservationWork)
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fulfillment.errors import InsufficientStock
 
+MAX_SHARDS = 32  # items a level may be kept on: a rebalance reads and writes them all in one transaction
 SKU_PATTERN = r"^[A-Za-z0-9._\-]{1,64}$"  # what the catalog accepts (and so what can ever be known)
 _SKU = re.compile(SKU_PATTERN)
 
@@ -31,6 +32,22 @@ class StockLevel:
     shipped: int = 0
     updated_at: str | None = None
     exists: bool = True
+    shards: int = 1  # the level is kept on this many items (see `StockShards`); the base item says how many
+    shard: int = 0  # which of them this is (0: the base item), or 0 for a level summed over all of them
+
+    def plus(self, other: StockLevel) -> StockLevel:
+        """The level of two items of one SKU and location together (a sharded level is the sum of its items)."""
+        return StockLevel(
+            self.sku,
+            self.location,
+            on_hand=self.on_hand + other.on_hand,
+            reserved=self.reserved + other.reserved,
+            available=self.available + other.available,
+            shipped=self.shipped + other.shipped,
+            updated_at=max(self.updated_at or "", other.updated_at or "") or None,
+            exists=self.exists or other.exists,
+            shards=max(self.shards, other.shards),
+        )
 
     def recount(self, on_hand: int) -> int:
         """The change that makes a count of `on_hand` true. Units reserved here are promised to orders: a count
@@ -92,6 +109,50 @@ class StockMove:
     ship: int = 0  # reserved units leave the building (on_hand and reserved fall)
     write_off: int = 0  # reserved units that turned out not to exist (on_hand and reserved fall, audited)
     audit: Adjustment | None = None  # the audit record of a write-off (its id makes it happen once)
+    shard: int = 0  # the item of a sharded level it moves (0: the base item; only reservations take from others)
+    transfer: int = 0  # available units (and their on_hand) moved into (+) or out of (-) this item: rebalancing
+    transfer_reserved: int = 0  # reserved units (and their on_hand) moved in or out: folding a shard into the base
+
+
+def split_evenly(total: int, items: int) -> list[int]:
+    """`total` units over `items` items, the first ones taking the remainder: the rebalancer's target."""
+    share, extra = divmod(max(total, 0), items)
+    return [share + (1 if n < extra else 0) for n in range(items)]
+
+
+def rebalance_moves(
+    sku: str, location: str, items: Sequence[StockLevel], shards: int, *, consolidate: bool
+) -> list[StockMove]:
+    """The moves that put a sharded level's available units where they should be. `items`: the base item (shard
+    0) and every shard item that exists. Items numbered `shards` or more are folded into the base whole (reserved
+    units included: the level was made smaller). `consolidate`: every available unit goes to the base (the SKU has
+    backorders waiting: they are served from the base item, first come first served); otherwise the units are
+    spread evenly over the `shards` items. Units moved between items keep each item's `available = on_hand -
+    reserved`, and the sum of every count is unchanged."""
+    by_shard = {level.shard: level for level in items}
+    available = sum(max(level.available, 0) for level in items)
+    targets = [available] + [0] * (shards - 1) if consolidate or shards <= 1 else split_evenly(available, shards)
+    moves: list[StockMove] = []
+    for n, level in sorted(by_shard.items()):
+        if n == 0:
+            continue
+        if n >= shards:  # folded whole
+            if level.available or level.reserved:
+                moves.append(
+                    StockMove(sku, location, shard=n, transfer=-level.available, transfer_reserved=-level.reserved)
+                )
+            continue
+        delta = targets[n] - level.available
+        if delta:
+            moves.append(StockMove(sku, location, shard=n, transfer=delta))
+    for n in range(1, min(shards, len(targets))):
+        if n not in by_shard and targets[n]:
+            moves.append(StockMove(sku, location, shard=n, transfer=targets[n]))
+    base_in = -sum(m.transfer for m in moves)
+    base_reserved = -sum(m.transfer_reserved for m in moves)
+    if base_in or base_reserved:
+        moves.insert(0, StockMove(sku, location, shard=0, transfer=base_in, transfer_reserved=base_reserved))
+    return moves
 
 
 def cap_for_backlog(

@@ -8,6 +8,7 @@ from fulfillment.config import Settings
 from fulfillment.domain.allocation import plan_lines
 from fulfillment.domain.stock import Backorder, StockMove
 from fulfillment.errors import ConcurrentModification, InsufficientStock
+from fulfillment.services.inventory import rebalance
 from fulfillment.services.ports import Store, UnitOfWork
 from fulfillment.services.unit import MAX_ATTEMPTS, apply_once, utc_now
 
@@ -21,7 +22,17 @@ class Backorders:
         self.location_ids = settings.stocked_location_ids
 
     def allocate(self, sku: str) -> int:
-        """Serve the SKU's waiting lines oldest first from whatever is available now. Returns units served."""
+        """Serve the SKU's waiting lines oldest first from whatever is available now. Returns units served.
+        A sharded level's units are gathered on its base item while lines wait (they are served from there), and
+        spread again when none waits any more."""
+        sharded: set[str] = set()
+        try:
+            return self._allocate(sku, sharded)
+        finally:
+            for location in sharded:
+                rebalance(self.store, sku, location)
+
+    def _allocate(self, sku: str, sharded: set[str]) -> int:
         served = 0
         for _ in range(MAX_ATTEMPTS * 4):
             # The queue's size before its page: each serve commits only if no line joined the queue since (an older
@@ -31,7 +42,12 @@ class Backorders:
             waiting = self.store.backorders(sku, limit=PAGE)
             if not waiting:
                 return served
-            levels = {(sku, lvl.location): max(lvl.available, 0) for lvl in self.store.levels_of(sku)}
+            found = self.store.levels_of(sku)
+            for level in found:
+                if level.shards > 1 and level.location not in sharded:
+                    sharded.add(level.location)
+                    rebalance(self.store, sku, level.location, consolidate=True)
+            levels = {(sku, lvl.location): max(lvl.available, 0) for lvl in found}
             if sum(levels.values()) <= 0:
                 return served
             for entry in waiting:

@@ -11,9 +11,10 @@ from fulfillment.contracts import provider as p
 from fulfillment.contracts.admin import Adjustment as AdjustmentRequest
 from fulfillment.contracts.admin import CatalogEntry
 from fulfillment.contracts.admin import StockLevel as StockLevelRequest
-from fulfillment.domain.stock import Adjustment, CatalogItem, StockLevel
+from fulfillment.domain.stock import MAX_SHARDS, Adjustment, CatalogItem, StockLevel, rebalance_moves
 from fulfillment.errors import (
     AlreadyApplied,
+    BadRequest,
     ConcurrentModification,
     InsufficientStock,
     NotFound,
@@ -25,7 +26,7 @@ from fulfillment.services.unit import MAX_ATTEMPTS, NotOwner, utc_now
 
 
 def stock_view(level: StockLevel) -> dict[str, Any]:
-    return {
+    view = {
         "sku": level.sku,
         "location": level.location,
         "on_hand": level.on_hand,
@@ -33,6 +34,38 @@ def stock_view(level: StockLevel) -> dict[str, Any]:
         "available": level.available,
         "updated_at": level.updated_at,
     }
+    if level.shards > 1:
+        view["shards"] = level.shards
+    return view
+
+
+def rebalance(store: Store, sku: str, location: str, *, consolidate: bool | None = None) -> int:
+    """Move a sharded level's available units to where they should be (`domain.stock.rebalance_moves`): spread
+    evenly over its items, or all on the base item while the SKU has backorders waiting (`consolidate` None: ask
+    the catalog), and fold items beyond its count into the base. One transaction; a reservation that takes units
+    from an item being emptied makes it fail and start again from a fresh read. Returns the units moved."""
+    for _ in range(MAX_ATTEMPTS):
+        base = store.base_level(sku, location)
+        if not base.exists:
+            return 0
+        items = [base, *store.stock_shards({(sku, location): range(1, MAX_SHARDS)}).values()]
+        waiting = consolidate
+        if waiting is None:
+            catalog = store.catalog_item(sku)
+            waiting = bool(catalog and catalog.backordered_units > 0)
+        moves = rebalance_moves(sku, location, items, base.shards, consolidate=waiting)
+        if not moves:
+            return 0
+        uow = store.unit()
+        now = utc_now()
+        for move in moves:
+            uow.move_stock(move, now)
+        try:
+            uow.commit()
+        except (InsufficientStock, ConcurrentModification):
+            continue
+        return sum(abs(m.transfer) + abs(m.transfer_reserved) for m in moves if m.shard)
+    raise ConcurrentModification(f"stock of {sku} at {location} kept changing while it was rebalanced")
 
 
 def catalog_view(item: CatalogItem) -> dict[str, Any]:
@@ -94,10 +127,44 @@ class Inventory:
         ]
         return view
 
-    def _adjust(self, adjustment: Adjustment, expected_on_hand: int | None = None) -> None:
+    def set_shards(self, sku: str, location: str, shards: int) -> dict[str, Any]:
+        """Keep a level on `shards` items (a SKU about to sell fast: each item takes ~500 reservations/s), or on its
+        base item alone again (1); the units are rebalanced at once."""
+        self._check(sku, location)
+        if not 1 <= shards <= MAX_SHARDS:
+            raise BadRequest(f"shards must be 1..{MAX_SHARDS}")
+        if self.settings.location(location) is not None and not self.settings.tracks_stock(location):
+            raise BadRequest(f"{location} does not count stock: nothing to shard")
+        uow = self.store.unit()
+        uow.set_shards(sku, location, shards, utc_now())
+        uow.commit()
+        rebalance(self.store, sku, location)
+        return stock_view(self.store.level(sku, location))
+
+    def rebalance(self, sku: str, location: str) -> int:
+        return rebalance(self.store, sku, location)
+
+    def _adjust(self, adjustment: Adjustment, expected_on_hand: int | None = None, *, shards: int = 1) -> None:
+        """A sharded level's adjustments land on its base item: a removal gathers the available units there first
+        (its condition is the base item's own), and they are spread again once it is applied."""
+        if shards > 1 and adjustment.delta < 0:
+            moved = rebalance(self.store, adjustment.sku, adjustment.location, consolidate=True)
+            if moved and expected_on_hand is not None:  # the base item's count changed: the caller reads again
+                raise ConcurrentModification(f"units of {adjustment.sku} gathered on the base item")
         uow = self.store.unit()
         uow.adjust_stock(adjustment, expected_on_hand=expected_on_hand)
         uow.commit()
+        if shards > 1:
+            rebalance(self.store, adjustment.sku, adjustment.location)
+
+    def _expected(self, current: StockLevel) -> int | None:
+        """What a count's write expects the base item's on_hand to be (a sharded level's total is over its items;
+        the base item's own count is what its condition sees)."""
+        if not current.exists:
+            return None
+        if current.shards > 1:
+            return self.store.base_level(current.sku, current.location).on_hand
+        return current.on_hand
 
     def set_level(self, sku: str, location: str, level: StockLevelRequest, *, actor: str) -> dict[str, Any]:
         """Set on-hand to a counted value; audited as a `count` adjustment of the difference."""
@@ -110,7 +177,8 @@ class Inventory:
             try:
                 self._adjust(
                     Adjustment(sku, location, delta, "count", uuid.uuid4().hex, actor, utc_now(), level.note),
-                    expected_on_hand=current.on_hand if current.exists else None,
+                    expected_on_hand=self._expected(current),
+                    shards=current.shards,
                 )
                 return stock_view(self.store.level(sku, location))
             except ConcurrentModification:
@@ -123,9 +191,11 @@ class Inventory:
         """Apply an audited delta once per adjustment id. Returns the level and whether it was new."""
         self._check(sku, location)
         adjustment_id = request.adjustment_id or idempotency_key or uuid.uuid4().hex
+        shards = self.store.base_level(sku, location).shards
         try:
             self._adjust(
-                Adjustment(sku, location, request.delta, request.reason, adjustment_id, actor, utc_now(), request.note)
+                Adjustment(sku, location, request.delta, request.reason, adjustment_id, actor, utc_now(), request.note),
+                shards=shards,
             )
             applied = True
         except AlreadyApplied:
@@ -173,7 +243,8 @@ class Inventory:
                             as_of,
                             "inventory.snapshot",
                         ),
-                        expected_on_hand=current.on_hand if current.exists else None,
+                        expected_on_hand=self._expected(current),
+                        shards=current.shards,
                     )
                     drift += abs(delta)
                     break

@@ -23,6 +23,8 @@ def level_from_item(item: Item | None, sku: str, location: str) -> StockLevel:
         available=int(item.get("available", 0)),
         shipped=int(item.get("shipped", 0)),
         updated_at=item.get("updated_at"),
+        shards=int(item.get("shards", 1)),
+        shard=int(item.get("shard", 0)),
     )
 
 
@@ -90,20 +92,39 @@ class Update:
 
 
 def move_update(move: StockMove, now: str) -> Update:
-    """A stock move as one conditional update: `available` must cover what is reserved, `reserved` what is released,
-    shipped or written off, `on_hand` what leaves. `available = on_hand - reserved` holds by construction."""
+    """A stock move as one conditional update: `available` must cover what is reserved (or moved out), `reserved`
+    what is released, shipped or written off, `on_hand` what leaves. `available = on_hand - reserved` holds by
+    construction.
+
+    A sharded level (its base item says `shards`) is counted over its items: reservations take units from any of
+    them, while releases, shipments and write-offs land on the base item, whose own `reserved` and `on_hand` may
+    then fall below zero (the sum over the items is the level; `available` stays >= 0 on every item, which is what
+    keeps a reservation from overselling). The base item's conditions on those two accept that once it is sharded.
+    """
     held = move.release + move.ship + move.write_off
     gone = move.ship + move.write_off
     sets = ["updated_at = :now"]
     values: dict[str, Any] = {":now": now}
+    names = {"#version": "version"}
+    moved = move.transfer + move.transfer_reserved
+    creates = bool(move.transfer or move.transfer_reserved)  # a rebalance may make a shard item
     for name, delta in (
-        ("available", move.release - move.reserve),
-        ("reserved", move.reserve - held),
-        ("on_hand", -gone),
+        ("available", move.release - move.reserve + move.transfer),
+        ("reserved", move.reserve - held + move.transfer_reserved),
+        ("on_hand", -gone + moved),
     ):
-        if delta:
-            sets.append(f"{name} = {name} + :{name}")
+        if delta or creates:  # a new item gets every count
+            current = f"if_not_exists({name}, :zero)" if creates else name
+            sets.append(f"{name} = {current} + :{name}")
             values[f":{name}"] = delta
+    if creates:
+        sets += ["sku = :sku", "#loc = :loc", "#type = :type"]
+        values.update({":zero": 0, ":sku": move.sku, ":loc": move.location, ":type": "stock"})
+        names.update({"#loc": "location", "#type": "type"})
+        if move.shard:
+            sets.append("#shard = :shard")
+            values[":shard"] = move.shard
+            names["#shard"] = "shard"
     adds = ["#version :one"]  # every change of a stock item counts (the router applies each to the SKU's total once)
     values[":one"] = 1
     if move.ship:
@@ -113,17 +134,27 @@ def move_update(move: StockMove, now: str) -> Update:
         adds.append("adjusted_correction :wo")
         values[":wo"] = -move.write_off
     conditions = []
-    if move.reserve > move.release:
+    need = move.reserve - move.release - move.transfer
+    if need > 0:
         conditions.append("available >= :need")
-        values[":need"] = move.reserve - move.release
+        values[":need"] = need
     if held:
-        conditions.append("reserved >= :held")
+        conditions.append("(reserved >= :held OR #shards > :one)")
         values[":held"] = held
+        names["#shards"] = "shards"
     if gone:
-        conditions.append("on_hand >= :gone")
+        conditions.append("(on_hand >= :gone OR #shards > :one)")
         values[":gone"] = gone
+        names["#shards"] = "shards"
+    if not conditions and not creates:
+        conditions.append("attribute_exists(PK)")
     expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
-    return Update(expression, " AND ".join(conditions) or "attribute_exists(PK)", values, {"#version": "version"})
+    return Update(expression, " AND ".join(conditions) or None, values, names)
+
+
+def shards_update(shards: int, now: str) -> Update:
+    """Mark a level as kept on `shards` items (1: on its base item alone again)."""
+    return Update("SET shards = :n, updated_at = :now", "attribute_exists(PK)", {":n": shards, ":now": now}, None)
 
 
 def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> Update:
@@ -181,6 +212,12 @@ class StockChange:
     version: int
     delta: int
     at: str
+    shard: int = 0
+
+    @property
+    def counter(self) -> str:
+        """Whose versions these are: the location's base item, or one of its shard items (`{location}#{n}`)."""
+        return f"{self.location}#{self.shard}" if self.shard else self.location
 
 
 def stock_change(new: Item, old: Item | None) -> StockChange | None:
@@ -191,7 +228,8 @@ def stock_change(new: Item, old: Item | None) -> StockChange | None:
     if "version" not in new or not delta:
         return None
     at = str(new.get("updated_at") or "")
-    return StockChange(str(new["sku"]), str(new["location"]), int(new["version"]), delta, at)
+    shard = int(new.get("shard", 0))
+    return StockChange(str(new["sku"]), str(new["location"]), int(new["version"]), delta, at, shard)
 
 
 def applied_versions(catalog: Item | None) -> dict[str, int]:
@@ -206,8 +244,8 @@ def total_update(changes: list[StockChange], applied: dict[str, int] | None = No
     (a redelivered batch, or one that split differently). None: nothing left to count."""
     per_location: dict[str, list[StockChange]] = {}
     for change in changes:
-        if change.version > (applied or {}).get(change.location, 0):
-            per_location.setdefault(change.location, []).append(change)
+        if change.version > (applied or {}).get(change.counter, 0):
+            per_location.setdefault(change.counter, []).append(change)
     if not per_location:
         return None
     names: dict[str, str] = {"#total": "available_total"}
