@@ -115,6 +115,46 @@ def test_a_flash_sale_on_a_sharded_sku_sells_exactly_its_units(stack, intake_fn,
     assert report.ok, report.violations
 
 
+def shard_levels(stack, sku: str) -> list[int]:
+    return sorted(int(i["available"]) for i in stack.items() if i.get("type") == "stock" and i["sku"] == sku)
+
+
+def test_a_sharded_level_is_rebalanced_when_a_shard_runs_dry_and_when_units_come_back(
+    stack, intake_fn, reservation_fn, admin, flow
+):
+    admin.catalog("SPIN")
+    admin.stock("SPIN", "WH-EAST", 8)
+    for bad in (0, 33, "8"):
+        assert admin.shards("SPIN", "WH-EAST", bad)["statusCode"] == 422
+    assert admin.shards("NOPE", "WH-EAST", 4)["statusCode"] == 404
+    level = admin.ok(admin.shards("SPIN", "WH-EAST", 4))
+    assert (level["on_hand"], level["available"], level["shards"]) == (8, 8, 4)
+    assert shard_levels(stack, "SPIN") == [2, 2, 2, 2]
+    flow.skip()
+
+    # An order of 2 takes both units of the shard item it picked: the router sees it run dry and has it rebalanced
+    _, body = native_order(intake_fn, lines=[("SPIN", 2)])
+    flow.pump()
+    assert admin.order(body["order_id"])["lines"][0]["reserved"] == 2
+    assert shard_levels(stack, "SPIN") == [1, 1, 2, 2]
+
+    # A receipt lands on the base item and is spread too
+    assert admin.adjust("SPIN", "WH-EAST", 4, "received")["statusCode"] == 201
+    flow.pump()
+    assert shard_levels(stack, "SPIN") == [2, 2, 3, 3]
+    level = admin.inventory("SPIN", "WH-EAST")
+    assert (level["on_hand"], level["reserved"], level["available"]) == (12, 2, 10)
+    assert check(stack.items()).ok
+
+    # Gathered on one item again
+    level = admin.ok(admin.shards("SPIN", "WH-EAST", 1))
+    assert (level["on_hand"], level["reserved"], level["available"]) == (12, 2, 10) and "shards" not in level
+    assert shard_levels(stack, "SPIN") == [0, 0, 0, 10]
+    flow.pump()
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
 def test_last_units_across_two_locations_spill_over_and_never_oversell(stack, intake_fn, reservation_fn, admin, flow):
     admin.catalog("HOT")
     admin.stock("HOT", "WH-EAST", 6)

@@ -53,6 +53,12 @@ class Admin:
             )
         )
 
+    def shards(self, sku: str, location: str, shards: Any) -> dict:
+        """PUT /inventory/{sku}/{location}/shards, the raw response (bad values are tested too)."""
+        path = f"/inventory/{sku}/{location}/shards"
+        params = {"sku": sku, "location": location}
+        return self.call("PUT", path, "/inventory/{sku}/{location}/shards", params, {"shards": shards})
+
     def adjust(self, sku: str, location: str, delta: int, reason: str, **extra: Any) -> dict:
         return self.call(
             "POST",
