@@ -153,6 +153,18 @@ def batch_sizes(template: Path) -> dict[str, int]:
 
 
 _TIMED_IMPORT = "import time; began = time.perf_counter(); import {module}; print(time.perf_counter() - began)"
+# What the fixed frame's handlers import before any code of ours: boto3, pydantic (the contracts) and Powertools'
+# logger and metrics, with its event handler (an API function) or its batch processor (a queue function).
+FRAMEWORK = {
+    "boto3 + pydantic + Powertools logger, metrics, event handler (an API handler's frame)": (
+        "boto3, pydantic.main, aws_lambda_powertools.logging, aws_lambda_powertools.metrics,"
+        " aws_lambda_powertools.event_handler"
+    ),
+    "boto3 + pydantic + Powertools logger, metrics, batch processor (a queue handler's frame)": (
+        "boto3, pydantic.main, aws_lambda_powertools.logging, aws_lambda_powertools.metrics,"
+        " aws_lambda_powertools.utilities.batch"
+    ),
+}
 
 
 def timed_import(env: dict[str, str], cwd: Path, module: str) -> float:
@@ -191,6 +203,18 @@ def import_times(template: Path, repeat: int) -> dict[str, dict[str, Any]]:
             "boto3_ms": statistics.median(boto_runs),
             "heaviest": import_profile(spec.env, spec.code_dir, f"import {module}")[1][:6],
         }
+    spec = specs["OrderIntakeFunction"]  # any function's environment: the frame's packages are the layer's
+    for label, modules in FRAMEWORK.items():
+        timed_import(spec.env, spec.code_dir, modules)
+        frame_runs, boto_runs = [], []
+        for _ in range(repeat):
+            frame_runs.append(timed_import(spec.env, spec.code_dir, modules))
+            boto_runs.append(timed_import(spec.env, spec.code_dir, "boto3"))
+        out[label] = {
+            "handler_ms": statistics.median(frame_runs),
+            "boto3_ms": statistics.median(boto_runs),
+            "heaviest": [],
+        }
     return out
 
 
@@ -215,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     imports = import_times(args.template, args.repeat)
     for name, row in imports.items():
         ratio = row["handler_ms"] / row["boto3_ms"] if row["boto3_ms"] else float("nan")
+        if name in FRAMEWORK:
+            print(f"  the frame alone, {name}: {row['handler_ms']:.0f} ms, x{ratio:.2f}")
+            continue
         heaviest = ", ".join(f"{pkg} {ms:.0f}" for pkg, ms in row["heaviest"][:4])
         print(
             f"  {name:<26} {row['handler_ms']:7.0f} ms   boto3 alone {row['boto3_ms']:5.0f} ms   x{ratio:5.2f}"
