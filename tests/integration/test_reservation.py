@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -64,6 +65,8 @@ def test_a_flash_sale_on_a_sharded_sku_sells_exactly_its_units(stack, intake_fn,
     from decimal import Decimal
 
     from fulfillment.domain.model import Address, Channel, Customer, Line, LineKind, Order
+    from fulfillment.errors import ConcurrentModification
+    from fulfillment.services.inventory import rebalance
     from fulfillment.services.reservation import Reservations
     from fulfillment.services.unit import Outcome
 
@@ -93,12 +96,31 @@ def test_a_flash_sale_on_a_sharded_sku_sells_exactly_its_units(stack, intake_fn,
     flow.route_stock_only()  # the orders' stream records (their reserve_order messages): reserved below, at once
 
     # Reserved only (the inline dispatch, its shipments and requests, is another test's): 500 reservations from as
-    # many threads as the SDK's connection pool holds, every one against the same 300 units.
+    # many threads as the SDK's connection pool holds, every one against the same 300 units, while the rebalancer
+    # keeps moving units between the items under them.
     reservations = reservation_fn.reservations()
     plain = Reservations(reservations.settings, reservations.store)
+    selling = threading.Event()
+    moved: list[int] = []
+
+    def rebalance_meanwhile() -> None:
+        while selling.is_set():
+            try:
+                moved.append(rebalance(reservations.store, "DROP", "WH-EAST"))
+            except ConcurrentModification:  # gave up under contention: its message would be retried
+                moved.append(0)
+
     with ThreadPoolExecutor(max_workers=10) as pool:
-        outcomes = list(pool.map(plain.reserve, order_ids))
+        selling.set()
+        mover = threading.Thread(target=rebalance_meanwhile)
+        mover.start()
+        try:
+            outcomes = list(pool.map(plain.reserve, order_ids))
+        finally:
+            selling.clear()
+            mover.join()
     assert set(outcomes) == {Outcome.RESERVED}
+    assert len(moved) > 10 and sum(moved) > 0  # it ran throughout, and moved units
 
     level = admin.inventory("DROP", "WH-EAST")
     assert (level["on_hand"], level["reserved"], level["available"], level["shards"]) == (300, 300, 0, 8)
