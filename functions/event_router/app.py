@@ -110,6 +110,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stock += [(n, c) for c in routed.stock]
 
     history = router.fold_history(history)
+    work = router.distinct(work)
     config = settings()
     for _, detail in events:
         if router.needs_status_url(detail):

@@ -168,10 +168,18 @@ def test_a_sharded_level_is_rebalanced_when_a_shard_runs_dry_and_when_units_come
     assert (level["on_hand"], level["reserved"], level["available"]) == (12, 2, 10)
     assert check(stack.items()).ok
 
+    # A count of the whole level (its items read in one transaction) and a removal gathered from several items
+    level = admin.stock("SPIN", "WH-EAST", 14)
+    assert (level["on_hand"], level["reserved"], level["available"]) == (14, 2, 12)
+    assert admin.adjust("SPIN", "WH-EAST", -9, "write_off")["statusCode"] == 201
+    flow.pump()
+    level = admin.inventory("SPIN", "WH-EAST")
+    assert (level["on_hand"], level["reserved"], level["available"]) == (5, 2, 3)
+
     # Gathered on one item again
     level = admin.ok(admin.shards("SPIN", "WH-EAST", 1))
-    assert (level["on_hand"], level["reserved"], level["available"]) == (12, 2, 10) and "shards" not in level
-    assert shard_levels(stack, "SPIN") == [0, 0, 0, 10]
+    assert (level["on_hand"], level["reserved"], level["available"]) == (5, 2, 3) and "shards" not in level
+    assert shard_levels(stack, "SPIN") == [0, 0, 0, 3]
     flow.pump()
     report = check(stack.items())
     assert report.ok, report.violations

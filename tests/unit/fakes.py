@@ -25,7 +25,6 @@ from fulfillment.errors import (
     ConcurrentModification,
     FulfillmentError,
     InsufficientStock,
-    NotFound,
     OrderOfAnotherShop,
 )
 
@@ -147,6 +146,10 @@ class MemoryStore:
     def stock_shards(self, wanted: Mapping[tuple[str, str], Iterable[int]]) -> dict[tuple[str, str, int], StockLevel]:
         keys = [(sku, loc, n) for (sku, loc), shards in wanted.items() for n in shards if n]
         return {key: self.shard_items[key] for key in keys if key in self.shard_items}
+
+    def counted_level(self, sku: str, location: str) -> tuple[StockLevel, int | None]:
+        base = self.base_level(sku, location)
+        return self._summed(base), base.on_hand if base.exists else None
 
     def base_level(self, sku: str, location: str) -> StockLevel:
         return self.stock.get((sku, location), StockLevel(sku, location, exists=False))
@@ -328,6 +331,7 @@ class MemoryUnitOfWork:
             moved = move.transfer + move.transfer_reserved
             items[key] = replace(
                 level,
+                shards=level.shards if move.set_shards is None else move.set_shards,
                 available=level.available - need,
                 reserved=level.reserved + move.reserve - held + move.transfer_reserved,
                 on_hand=level.on_hand - gone + moved,
@@ -338,13 +342,6 @@ class MemoryUnitOfWork:
                 s.audit[(move.sku, move.location, move.audit.adjustment_id)] = move.audit
 
         self._write(check, apply)
-
-    def set_shards(self, sku: str, location: str, shards: int, now: str) -> None:
-        s, key = self.store, (sku, location)
-        self._write(
-            lambda: None if key in s.stock else NotFound(f"{sku}@{location}"),
-            lambda: s.stock.__setitem__(key, replace(s.stock[key], shards=shards, updated_at=now)),
-        )
 
     def audit(self, adjustment: Adjustment) -> None:
         s = self.store

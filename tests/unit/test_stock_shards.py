@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fulfillment.contracts.admin import Adjustment as AdjustmentRequest
 from fulfillment.contracts.admin import StockLevel as StockLevelRequest
-from fulfillment.domain.model import OrderStatus
+from fulfillment.domain.model import FillPolicy, OrderStatus
 from fulfillment.domain.stock import StockLevel, rebalance_moves
 from fulfillment.errors import BadRequest
 from fulfillment.services.inventory import Inventory
@@ -151,3 +153,45 @@ def test_a_hot_sku_is_reserved_from_one_shard_read_without_its_base_and_catalog_
     assert reads == [{"HOT"}]
     assert world.store.level("HOT", "WH-EAST").reserved == 2
     assert_consistent(world.store, "HOT", "WH-EAST")
+
+
+def test_units_promised_to_backorders_are_set_aside_before_a_reservation_trusts_one_shard() -> None:
+    # 80 units on 8 items; a backorder of 5 queued meanwhile (its units are promised); a fill-or-kill order of 16
+    world, _ = sharded_world(80, 8)
+    world.store.catalog_items["HOT"] = replace(world.store.catalog_items["HOT"], backordered_units=5)
+    order_id = world.place(("HOT", 16), fill_policy=FillPolicy.FILL_OR_KILL)
+    # one shard and the base (20 units) less the 5 promised would not cover it: every item is read, and it is filled
+    assert world.reservations.reserve(order_id) is Outcome.RESERVED
+    assert world.order(order_id).line(1).reserved == 16
+
+
+def test_a_new_count_of_items_is_written_with_the_moves_that_fold_them() -> None:
+    world, inventory = sharded_world(9, 3)
+    commits = world.store.commits
+    inventory.set_shards("HOT", "WH-EAST", 1)
+    assert world.store.commits - commits == 1  # one transaction: never a count of 1 with units still on shards
+    assert world.store.stock[("HOT", "WH-EAST")].shards == 1
+
+
+def test_units_moved_between_items_are_not_counted_as_a_change_of_the_skus_total() -> None:
+    from fulfillment.adapters.codecs.stock import stock_change
+
+    before = {"sku": "S", "location": "L", "available": 5, "version": 3, "transfers": 1}
+    assert stock_change({**before, "available": 2, "version": 4, "transfers": 2}, before) is None  # a rebalance
+    counted = stock_change({**before, "available": 4, "version": 4}, before)  # a reservation
+    assert counted is not None and counted.delta == -1
+
+
+def test_a_batch_asks_for_each_levels_rebalance_once() -> None:
+    from fulfillment import router
+    from fulfillment.contracts.messages import AllocateBackorders, RebalanceStock, ReserveOrder
+
+    work = [
+        (0, RebalanceStock(sku="S", location="L")),
+        (1, AllocateBackorders(sku="S")),
+        (2, RebalanceStock(sku="S", location="L")),
+        (3, RebalanceStock(sku="S", location="M")),
+        (4, AllocateBackorders(sku="S")),
+        (5, ReserveOrder(order_id="o1")),
+    ]
+    assert [n for n, _ in router.distinct(work)] == [0, 1, 3, 5]

@@ -119,9 +119,26 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
 def _rebalance_due(new: Item, old: Item | None, rose: bool) -> bool:
     """A sharded level's units should be spread again: one of its shard items ran dry (reservations keep taking from
     the others until then), or units came back to its base item (a release, a receipt, a return)."""
+    if int(new.get("transfers", 0)) != int((old or {}).get("transfers", 0)):
+        return False  # the rebalancer's own write
     if new.get("shard"):
         return int(new.get("available", 0)) <= 0 < int((old or {}).get("available", 0))
     return rose and int(new.get("shards", 1)) > 1
+
+
+def distinct(work: list[tuple[int, BaseModel]]) -> list[tuple[int, BaseModel]]:
+    """A batch's work messages, each per-SKU one once (`allocate_backorders` for a SKU, `rebalance_stock` for a
+    level: idempotent, and a flash sale's batch may hold dozens of the same), kept at its earliest record."""
+    seen: set[tuple[str, ...]] = set()
+    kept: list[tuple[int, BaseModel]] = []
+    for n, message in work:
+        if isinstance(message, AllocateBackorders | RebalanceStock):
+            key = (message.type, message.sku, getattr(message, "location", ""))
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append((n, message))
+    return kept
 
 
 def fold_history(history: list[tuple[int, Item]]) -> list[tuple[int, Item]]:

@@ -434,6 +434,29 @@ class DynamoStore:
     def level(self, sku: str, location: str) -> StockLevel:
         return self._summed(stock_codec.level_from_item(self._get(keys.stock_key(sku, location)), sku, location))
 
+    def counted_level(self, sku: str, location: str) -> tuple[StockLevel, int | None]:
+        """The level and its base item's own on_hand, read together (what a count writes against: the base item's
+        on_hand is its write's condition). A sharded level's items in one TransactGetItems: separate reads could
+        straddle a rebalance and see units twice or not at all."""
+        for _ in range(COUNT_ATTEMPTS):
+            base = self.base_level(sku, location)
+            if base.shards <= 1:
+                return base, base.on_hand if base.exists else None
+            wanted = [keys.stock_key(sku, location, n) for n in range(base.shards)]
+            response = ddb_client().transact_get_items(
+                TransactItems=[{"Get": {"TableName": self.table_name, "Key": key}} for key in wanted]
+            )
+            items = [r.get("Item") for r in response["Responses"]]
+            now = stock_codec.level_from_item(items[0], sku, location)
+            if now.shards != base.shards:
+                continue  # re-sharded between the two reads
+            total = replace(now, shard=0)
+            for item in items[1:]:
+                if item:
+                    total = total.plus(stock_codec.level_from_item(item, sku, location))
+            return total, now.on_hand
+        raise ConcurrentModification(f"stock of {sku} at {location} kept being re-sharded")
+
     def base_level(self, sku: str, location: str) -> StockLevel:
         """The base item alone (a sharded level's own conditions are on it)."""
         return stock_codec.level_from_item(self._get(keys.stock_key(sku, location)), sku, location)

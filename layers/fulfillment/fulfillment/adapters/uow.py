@@ -34,7 +34,6 @@ from fulfillment.errors import (
     ConcurrentModification,
     FulfillmentError,
     InsufficientStock,
-    NotFound,
     OrderOfAnotherShop,
 )
 
@@ -272,18 +271,6 @@ class DynamoUnitOfWork:
             keys.stock_key(move.sku, move.location, move.shard),
             update.expression,
             lambda: InsufficientStock(f"not enough {move.sku} at {move.location} for {move}"),
-            condition=update.condition,
-            values=update.values,
-            names=update.names,
-        )
-
-    def set_shards(self, sku: str, location: str, shards: int, now: str) -> None:
-        """Mark a level as kept on `shards` items (its base item must exist)."""
-        update = stock_codec.shards_update(shards, now)
-        self._update(
-            keys.stock_key(sku, location),
-            update.expression,
-            lambda: NotFound(f"no stock of {sku} at {location}: set a level first"),
             condition=update.condition,
             values=update.values,
             names=update.names,

@@ -112,6 +112,7 @@ class StockMove:
     shard: int = 0  # the item of a sharded level it moves (0: the base item; only reservations take from others)
     transfer: int = 0  # available units (and their on_hand) moved into (+) or out of (-) this item: rebalancing
     transfer_reserved: int = 0  # reserved units (and their on_hand) moved in or out: folding a shard into the base
+    set_shards: int | None = None  # the base item's count of items, changed in the same write as the moves
 
 
 def split_evenly(total: int, items: int) -> list[int]:
@@ -121,14 +122,15 @@ def split_evenly(total: int, items: int) -> list[int]:
 
 
 def rebalance_moves(
-    sku: str, location: str, items: Sequence[StockLevel], shards: int, *, consolidate: bool
+    sku: str, location: str, items: Sequence[StockLevel], shards: int, *, consolidate: bool, recount: bool = False
 ) -> list[StockMove]:
     """The moves that put a sharded level's available units where they should be. `items`: the base item (shard
     0) and every shard item that exists. Items numbered `shards` or more are folded into the base whole (reserved
     units included: the level was made smaller). `consolidate`: every available unit goes to the base (the SKU has
     backorders waiting: they are served from the base item, first come first served); otherwise the units are
     spread evenly over the `shards` items. Units moved between items keep each item's `available = on_hand -
-    reserved`, and the sum of every count is unchanged."""
+    reserved`, and the sum of every count is unchanged. `recount`: `shards` is a new count, written on the base item
+    by the same transaction (a count lowered before its items are folded would leave releases nowhere to land)."""
     by_shard = {level.shard: level for level in items}
     available = sum(max(level.available, 0) for level in items)
     targets = [available] + [0] * (shards - 1) if consolidate or shards <= 1 else split_evenly(available, shards)
@@ -150,8 +152,18 @@ def rebalance_moves(
             moves.append(StockMove(sku, location, shard=n, transfer=targets[n]))
     base_in = -sum(m.transfer for m in moves)
     base_reserved = -sum(m.transfer_reserved for m in moves)
-    if base_in or base_reserved:
-        moves.insert(0, StockMove(sku, location, shard=0, transfer=base_in, transfer_reserved=base_reserved))
+    if base_in or base_reserved or recount:
+        moves.insert(
+            0,
+            StockMove(
+                sku,
+                location,
+                shard=0,
+                transfer=base_in,
+                transfer_reserved=base_reserved,
+                set_shards=shards if recount else None,
+            ),
+        )
     return moves
 
 

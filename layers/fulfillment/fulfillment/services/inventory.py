@@ -39,11 +39,14 @@ def stock_view(level: StockLevel) -> dict[str, Any]:
     return view
 
 
-def rebalance(store: Store, sku: str, location: str, *, consolidate: bool | None = None) -> int:
+def rebalance(
+    store: Store, sku: str, location: str, *, consolidate: bool | None = None, shards: int | None = None
+) -> int:
     """Move a sharded level's available units to where they should be (`domain.stock.rebalance_moves`): spread
     evenly over its items, or all on the base item while the SKU has backorders waiting (`consolidate` None: ask
-    the catalog), and fold items beyond its count into the base. One transaction; a reservation that takes units
-    from an item being emptied makes it fail and start again from a fresh read. Returns the units moved."""
+    the catalog), and fold items beyond its count into the base. `shards`: a new count, written on the base item in
+    the same transaction. One transaction; a reservation that takes units from an item being emptied makes it fail
+    and start again from a fresh read. Returns the units moved."""
     for _ in range(MAX_ATTEMPTS):
         base = store.base_level(sku, location)
         if not base.exists:
@@ -53,7 +56,8 @@ def rebalance(store: Store, sku: str, location: str, *, consolidate: bool | None
         if waiting is None:
             catalog = store.catalog_item(sku)
             waiting = bool(catalog and catalog.backordered_units > 0)
-        moves = rebalance_moves(sku, location, items, base.shards, consolidate=waiting)
+        count = base.shards if shards is None else shards
+        moves = rebalance_moves(sku, location, items, count, consolidate=waiting, recount=shards is not None)
         if not moves:
             return 0
         uow = store.unit()
@@ -135,10 +139,9 @@ class Inventory:
             raise BadRequest(f"shards must be 1..{MAX_SHARDS}")
         if self.settings.location(location) is not None and not self.settings.tracks_stock(location):
             raise BadRequest(f"{location} does not count stock: nothing to shard")
-        uow = self.store.unit()
-        uow.set_shards(sku, location, shards, utc_now())
-        uow.commit()
-        rebalance(self.store, sku, location)
+        if not self.store.base_level(sku, location).exists:
+            raise NotFound(f"no stock of {sku} at {location}: set a level first")
+        rebalance(self.store, sku, location, shards=shards)
         return stock_view(self.store.level(sku, location))
 
     def rebalance(self, sku: str, location: str) -> int:
@@ -157,27 +160,18 @@ class Inventory:
         if shards > 1:
             rebalance(self.store, adjustment.sku, adjustment.location)
 
-    def _expected(self, current: StockLevel) -> int | None:
-        """What a count's write expects the base item's on_hand to be (a sharded level's total is over its items;
-        the base item's own count is what its condition sees)."""
-        if not current.exists:
-            return None
-        if current.shards > 1:
-            return self.store.base_level(current.sku, current.location).on_hand
-        return current.on_hand
-
     def set_level(self, sku: str, location: str, level: StockLevelRequest, *, actor: str) -> dict[str, Any]:
         """Set on-hand to a counted value; audited as a `count` adjustment of the difference."""
         self._check(sku, location)
         for _ in range(MAX_ATTEMPTS):
-            current = self.store.level(sku, location)
+            current, expected = self.store.counted_level(sku, location)
             delta = current.recount(level.on_hand)
             if delta == 0:
                 return stock_view(current)
             try:
                 self._adjust(
                     Adjustment(sku, location, delta, "count", uuid.uuid4().hex, actor, utc_now(), level.note),
-                    expected_on_hand=self._expected(current),
+                    expected_on_hand=expected,
                     shards=current.shards,
                 )
                 return stock_view(self.store.level(sku, location))
@@ -220,7 +214,7 @@ class Inventory:
         as_of = min(p.iso(message.as_of), utc_now())
         for item in message.items:
             for _ in range(5):
-                current = self.store.level(item.sku, message.location)
+                current, expected = self.store.counted_level(item.sku, message.location)
                 if current.exists and (current.updated_at or "") > as_of:
                     refused.append(f"{item.sku} (stale: stock moved after the count)")
                     break
@@ -243,7 +237,7 @@ class Inventory:
                             as_of,
                             "inventory.snapshot",
                         ),
-                        expected_on_hand=self._expected(current),
+                        expected_on_hand=expected,
                         shards=current.shards,
                     )
                     drift += abs(delta)

@@ -103,6 +103,11 @@ class Reservations:
                 needed[line.sku] += line.unallocated
         levels, catalog = self._levels(skus)
         levels, parts = self._shards(levels, catalog, needed)
+
+        def items(pairs: Iterable[tuple[str, str]]) -> list[int]:
+            """Stock items a reservation of each (sku, location) writes: one, or each item read of a sharded one."""
+            return [max(len(parts.get(pair) or ()), 1) for pair in pairs]
+
         available = {pair: max(level.available, 0) for pair, level in levels.items()}
         # Units waiting as backorders are promised to earlier orders (FIFO): new orders may not take them.
         available = cap_for_backlog(available, {s: c.backordered_units for s, c in catalog.items()}, self.location_ids)
@@ -143,9 +148,9 @@ class Reservations:
                 }
                 # Stock items, backorder entries, and the catalog item of each SKU that queues a backorder (its
                 # backlog counter; the units available over its locations are counted by the event router).
-                adds = len({(plan.sku, loc) for loc in tracked} - set(taken)) + bool(plan.backordered)
+                adds = sum(items({(plan.sku, loc) for loc in tracked} - set(taken))) + bool(plan.backordered)
                 adds += bool(plan.backordered) and plan.sku not in backlog
-                if len(taken) + len(backorders) + len(backlog) + adds > CHUNK_BUDGET:
+                if sum(items(taken)) + len(backorders) + len(backlog) + adds > CHUNK_BUDGET:
                     break
                 for location in tracked:
                     taken[(line.sku, location)] += plan.allocations[location]
@@ -161,7 +166,7 @@ class Reservations:
         updated = updated.reservation_finished() if done else updated
         if done and self.send is not None and not order.shipment_seq:
             dispatched, made = plan_shipments(self.settings, updated, [], now)
-            writes = len(taken) + len(backorders) + len(backlog) + len(made)
+            writes = sum(items(taken)) + len(backorders) + len(backlog) + len(made)
             if made and writes <= CHUNK_BUDGET:
                 updated = dispatched
                 for shipment in made:
@@ -192,7 +197,8 @@ class Reservations:
                 levels[(sku, location)] = StockLevel(sku, location, shards=shards, exists=False)
         for sku in skus - set(hot):
             mine = {loc: lvl.shards for (s, loc), lvl in levels.items() if s == sku}
-            if mine and all(n > 1 for n in mine.values()):
+            waiting = catalog.get(sku) is not None and catalog[sku].backordered_units > 0
+            if mine and all(n > 1 for n in mine.values()) and not waiting:  # a backlog is read fresh each time
                 self._hot[sku] = _Hot(clock + HOT_SECONDS, catalog.get(sku), mine)
         return levels, catalog
 
@@ -212,7 +218,12 @@ class Reservations:
         picked = self.store.stock_shards(picks)
         parts = {pair: [*_of(picked, pair), base] for pair, base in sharded.items() if base.exists}
         parts |= {pair: _of(picked, pair) for pair, base in sharded.items() if not base.exists}
-        short = {pair for pair in sharded if sum(max(p.available, 0) for p in parts[pair]) < needed.get(pair[0], 0)}
+        # What was read must cover the order once the units promised to waiting backorders are set aside.
+        short = {
+            pair
+            for pair in sharded
+            if sum(max(p.available, 0) for p in parts[pair]) - _waiting(catalog, pair[0]) < needed.get(pair[0], 0)
+        }
         if short:
             fresh, entries = self.store.stock_and_catalog({sku for sku, _ in short}, self.location_ids)
             catalog.update(entries)
@@ -343,3 +354,8 @@ def _take(items: Iterable[StockLevel] | None, units: int) -> list[tuple[int, int
     if units:  # more than was read (cannot happen: the plan took at most that): let the base item's condition say
         shares[0] += units
     return list(shares.items())
+
+
+def _waiting(catalog: dict[str, CatalogItem], sku: str) -> int:
+    entry = catalog.get(sku)
+    return entry.backordered_units if entry is not None else 0

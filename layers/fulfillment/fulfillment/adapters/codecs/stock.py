@@ -125,8 +125,14 @@ def move_update(move: StockMove, now: str) -> Update:
             sets.append("#shard = :shard")
             values[":shard"] = move.shard
             names["#shard"] = "shard"
+    if move.set_shards is not None:
+        sets.append("#shards = :shards")
+        values[":shards"] = move.set_shards
+        names["#shards"] = "shards"
     adds = ["#version :one"]  # every change of a stock item counts (the router applies each to the SKU's total once)
     values[":one"] = 1
+    if move.transfer or move.transfer_reserved:
+        adds.append("transfers :one")  # units moved between a level's items: not a change of the SKU's total
     if move.ship:
         adds.append("shipped :ship")
         values[":ship"] = move.ship
@@ -150,11 +156,6 @@ def move_update(move: StockMove, now: str) -> Update:
         conditions.append("attribute_exists(PK)")
     expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
     return Update(expression, " AND ".join(conditions) or None, values, names)
-
-
-def shards_update(shards: int, now: str) -> Update:
-    """Mark a level as kept on `shards` items (1: on its base item alone again)."""
-    return Update("SET shards = :n, updated_at = :now", "attribute_exists(PK)", {":n": shards, ":now": now}, None)
 
 
 def adjustment_update(adjustment: Adjustment, expected_on_hand: int | None) -> Update:
@@ -226,6 +227,10 @@ def stock_change(new: Item, old: Item | None) -> StockChange | None:
     the total in the same transaction)."""
     delta = int(new.get("available", 0)) - int((old or {}).get("available", 0))
     if "version" not in new or not delta:
+        return None
+    if int(new.get("transfers", 0)) != int((old or {}).get("transfers", 0)):
+        # A rebalance moved units between a sharded level's items: its legs sum to zero, and counted one at a time
+        # (items of different partitions, so in different stream batches) they would dip the SKU's total.
         return None
     at = str(new.get("updated_at") or "")
     shard = int(new.get("shard", 0))
