@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="import-time pairs per function (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--flash-shards", type=int, default=24, help="the flash sale's shards (bench/flash.py); 0 leaves it out"
+        "--flash-shards", type=int, default=32, help="the flash sale's shards (bench/flash.py); 0 leaves it out"
     )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")

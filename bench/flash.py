@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--units", type=int, default=300)
-    parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--shards", type=int, default=32)
     parser.add_argument("--threads", type=int, default=10)
     args = parser.parse_args(argv)
     for line in flash_sale(args.orders, args.units, args.shards, args.threads):
