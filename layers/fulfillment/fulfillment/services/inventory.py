@@ -144,9 +144,6 @@ class Inventory:
         rebalance(self.store, sku, location, shards=shards)
         return stock_view(self.store.level(sku, location))
 
-    def rebalance(self, sku: str, location: str) -> int:
-        return rebalance(self.store, sku, location)
-
     def _adjust(self, adjustment: Adjustment, expected_on_hand: int | None = None, *, shards: int = 1) -> None:
         """A sharded level's adjustments land on its base item: a removal gathers the available units there first
         (its condition is the base item's own), and they are spread again once it is applied."""
