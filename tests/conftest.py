@@ -34,6 +34,6 @@ def fixtures_dir() -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end tests first: each runs a whole local stack for 5-40 s, and with the suite spread over workers
-    (`make test`), a long test that starts last is the run's tail."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
+    """The end-to-end tests (and the few marked long) first: each runs for 5-40 s, and with the suite spread over
+    workers (`make test`), a long test that starts last is the run's tail."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") or item.get_closest_marker("long") else 1)

@@ -59,6 +59,7 @@ def test_last_units_are_sold_once_under_concurrency(stack, intake_fn, reservatio
     assert report.ok, report.violations
 
 
+@pytest.mark.long
 def test_a_flash_sale_on_a_sharded_sku_sells_exactly_its_units(stack, intake_fn, api_fn, reservation_fn, admin, flow):
     """500 shoppers at once for 300 units of a SKU whose level is kept on 8 items (8 partitions on AWS): exactly
     300 reserved, 200 waiting in line, and the reservations spread over the items."""
