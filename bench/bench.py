@@ -191,30 +191,23 @@ def import_times(template: Path, repeat: int) -> dict[str, dict[str, Any]]:
     # carry compiled bytecode (`make` installs the virtualenv's packages compiled too).
     for folder in ("layers", "functions", "local"):
         compileall.compile_dir(ROOT / folder, quiet=1, workers=0)
+
+    def paired(env: dict[str, str], cwd: Path, modules: str) -> dict[str, Any]:
+        """`modules` and `import boto3`, `repeat` interleaved pairs after one unmeasured import: the medians."""
+        timed_import(env, cwd, modules)
+        runs, boto_runs = [], []
+        for _ in range(repeat):
+            runs.append(timed_import(env, cwd, modules))
+            boto_runs.append(timed_import(env, cwd, "boto3"))
+        return {"handler_ms": statistics.median(runs), "boto3_ms": statistics.median(boto_runs), "heaviest": []}
+
     for name, spec in sorted(specs.items()):
         module = spec.handler.rsplit(".", 1)[0]
-        timed_import(spec.env, spec.code_dir, module)  # one unmeasured import first
-        handler_runs, boto_runs = [], []
-        for _ in range(repeat):
-            handler_runs.append(timed_import(spec.env, spec.code_dir, module))
-            boto_runs.append(timed_import(spec.env, spec.code_dir, "boto3"))
-        out[name] = {
-            "handler_ms": statistics.median(handler_runs),
-            "boto3_ms": statistics.median(boto_runs),
-            "heaviest": import_profile(spec.env, spec.code_dir, f"import {module}")[1][:6],
-        }
+        out[name] = paired(spec.env, spec.code_dir, module)
+        out[name]["heaviest"] = import_profile(spec.env, spec.code_dir, f"import {module}")[1][:6]
     spec = specs["OrderIntakeFunction"]  # any function's environment: the frame's packages are the layer's
     for label, modules in FRAMEWORK.items():
-        timed_import(spec.env, spec.code_dir, modules)
-        frame_runs, boto_runs = [], []
-        for _ in range(repeat):
-            frame_runs.append(timed_import(spec.env, spec.code_dir, modules))
-            boto_runs.append(timed_import(spec.env, spec.code_dir, "boto3"))
-        out[label] = {
-            "handler_ms": statistics.median(frame_runs),
-            "boto3_ms": statistics.median(boto_runs),
-            "heaviest": [],
-        }
+        out[label] = paired(spec.env, spec.code_dir, modules)
     return out
 
 

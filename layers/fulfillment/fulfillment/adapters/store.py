@@ -422,17 +422,11 @@ class DynamoStore:
         return found
 
     def _summed(self, base: StockLevel) -> StockLevel:
-        """A level over every item it is kept on (one read more, only for a sharded level)."""
-        if base.shards <= 1:
-            return base
-        parts = self.stock_shards({(base.sku, base.location): range(1, base.shards)})
-        total = replace(base, shard=0)
-        for part in parts.values():
-            total = total.plus(part)
-        return total
+        """A level over every item it is kept on (read together again, only for a sharded level)."""
+        return base if base.shards <= 1 else self.counted_level(base.sku, base.location)[0]
 
     def level(self, sku: str, location: str) -> StockLevel:
-        return self._summed(stock_codec.level_from_item(self._get(keys.stock_key(sku, location)), sku, location))
+        return self.counted_level(sku, location)[0]
 
     def counted_level(self, sku: str, location: str) -> tuple[StockLevel, int | None]:
         """The level and its base item's own on_hand, read together (what a count writes against: the base item's

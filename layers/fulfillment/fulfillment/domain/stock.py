@@ -32,7 +32,7 @@ class StockLevel:
     shipped: int = 0
     updated_at: str | None = None
     exists: bool = True
-    shards: int = 1  # the level is kept on this many items (see `StockShards`); the base item says how many
+    shards: int = 1  # the level is kept on this many items (a flash sale's SKU); the base item says how many
     shard: int = 0  # which of them this is (0: the base item), or 0 for a level summed over all of them
 
     def plus(self, other: StockLevel) -> StockLevel:

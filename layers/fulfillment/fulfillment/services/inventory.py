@@ -51,7 +51,10 @@ def rebalance(
         base = store.base_level(sku, location)
         if not base.exists:
             return 0
-        items = [base, *store.stock_shards({(sku, location): range(1, MAX_SHARDS)}).values()]
+        # Items beyond the count are empty (a count is lowered by the transaction that folds them): read up to the
+        # larger of the old and the new count.
+        known = max(base.shards, shards or 1)
+        items = [base, *store.stock_shards({(sku, location): range(1, known)}).values()]
         waiting = consolidate
         if waiting is None:
             catalog = store.catalog_item(sku)
@@ -145,17 +148,28 @@ class Inventory:
         return stock_view(self.store.level(sku, location))
 
     def _adjust(self, adjustment: Adjustment, expected_on_hand: int | None = None, *, shards: int = 1) -> None:
-        """A sharded level's adjustments land on its base item: a removal gathers the available units there first
-        (its condition is the base item's own), and they are spread again once it is applied."""
-        if shards > 1 and adjustment.delta < 0:
-            moved = rebalance(self.store, adjustment.sku, adjustment.location, consolidate=True)
+        """A sharded level's adjustments land on its base item: a removal the base item alone cannot cover gathers
+        the available units there first (its condition is the base item's own), and they are spread again once it
+        is applied. `shards`: as read by the caller (a caller that did not read the level says 1, and the base
+        item's refusal tells)."""
+        sku, location = adjustment.sku, adjustment.location
+        try:
+            self._commit_adjustment(adjustment, expected_on_hand)
+        except InsufficientStock:
+            if adjustment.delta >= 0 or self.store.base_level(sku, location).shards <= 1:
+                raise
+            moved = rebalance(self.store, sku, location, consolidate=True)
             if moved and expected_on_hand is not None:  # the base item's count changed: the caller reads again
-                raise ConcurrentModification(f"units of {adjustment.sku} gathered on the base item")
+                raise ConcurrentModification(f"units of {sku} gathered on the base item") from None
+            self._commit_adjustment(adjustment, expected_on_hand)
+            shards = 2  # known sharded now
+        if shards > 1:
+            rebalance(self.store, sku, location)  # a receipt on the base item is spread (the router would, later)
+
+    def _commit_adjustment(self, adjustment: Adjustment, expected_on_hand: int | None) -> None:
         uow = self.store.unit()
         uow.adjust_stock(adjustment, expected_on_hand=expected_on_hand)
         uow.commit()
-        if shards > 1:
-            rebalance(self.store, adjustment.sku, adjustment.location)
 
     def set_level(self, sku: str, location: str, level: StockLevelRequest, *, actor: str) -> dict[str, Any]:
         """Set on-hand to a counted value; audited as a `count` adjustment of the difference."""
@@ -182,11 +196,9 @@ class Inventory:
         """Apply an audited delta once per adjustment id. Returns the level and whether it was new."""
         self._check(sku, location)
         adjustment_id = request.adjustment_id or idempotency_key or uuid.uuid4().hex
-        shards = self.store.base_level(sku, location).shards
         try:
             self._adjust(
-                Adjustment(sku, location, request.delta, request.reason, adjustment_id, actor, utc_now(), request.note),
-                shards=shards,
+                Adjustment(sku, location, request.delta, request.reason, adjustment_id, actor, utc_now(), request.note)
             )
             applied = True
         except AlreadyApplied:
