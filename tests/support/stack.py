@@ -269,7 +269,10 @@ def clear_caches() -> None:
 
 
 def shipments(stack) -> list[dict]:
-    """Shipment items, each with what was said about it (its event items, oldest first) as `events`."""
+    """Shipment items, each with what was said about it (its event items, oldest first) as `events`, and where
+    the parcel is as the order view says it (the item's status moved by the scans recorded beside it)."""
+    from fulfillment.adapters.codecs import shipment as shipment_codec
+
     items = stack.items()
     found = sorted((i for i in items if i.get("type") == "shipment"), key=lambda i: i["SK"])
     for shipment in found:
@@ -277,4 +280,6 @@ def shipments(stack) -> list[dict]:
         shipment["events"] = [
             {"at": e["at"], "type": e["event"], **e["detail"]} for e in sorted(said, key=lambda e: e["at"])
         ]
+        tracked = shipment_codec.from_item(shipment).with_scans(shipment_codec.event_from_item(e) for e in said)
+        shipment.update(status=tracked.status.value, status_at=tracked.status_at, est_delivery=tracked.est_delivery)
     return found

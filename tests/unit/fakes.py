@@ -105,6 +105,13 @@ class MemoryStore:
     def has_event(self, shipment_id: str, source: str, message_id: str) -> bool:
         return (shipment_id, source, message_id) in self.events
 
+    def record_event(self, event: ShipmentEvent) -> bool:
+        key = (event.shipment_id, event.source, event.message_id)
+        if key in self.events:
+            return False
+        self.events[key] = event
+        return True
+
     def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
         return self.pointers.get((carrier, tracking_number))
 

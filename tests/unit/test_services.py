@@ -11,7 +11,7 @@ from fulfillment.config import FraudRules, Settings, parse_locations
 from fulfillment.contracts.carriers import CarrierUpdate
 from fulfillment.domain.events import CustomerEvent
 from fulfillment.domain.model import Address, Channel, Customer, FillPolicy, Line, LineKind, Order, OrderStatus
-from fulfillment.domain.shipments import ShipmentEvent, ShipmentStatus
+from fulfillment.domain.shipments import Shipment, ShipmentEvent, ShipmentStatus
 from fulfillment.errors import ConcurrentModification, Conflict
 from fulfillment.services.backorders import Backorders
 from fulfillment.services.dispatch import Dispatch
@@ -94,6 +94,12 @@ class World:
     def shipped(self, shipment_id: str, message_id: str = "m-ship", tracking: str = "T1") -> Outcome:
         event = ShipmentEvent(shipment_id, "tpl-east", message_id, "2026-11-01T11:00:00+00:00", "shipped")
         return self.tracking.shipped(event, "ups", tracking, "2026-11-01T11:00:00+00:00", None, provider="tpl-east")
+
+    def tracked(self, shipment_id: str) -> Shipment:
+        """Where the parcel is, as views and the delay check read it: the shipment item moved by its scans."""
+        shipment = self.store.shipment(shipment_id)
+        assert shipment is not None
+        return shipment.with_scans(self.store.shipment_events(shipment_id))
 
     def level(self, sku: str, location: str) -> tuple[int, int, int]:
         level = self.store.level(sku, location)
@@ -395,16 +401,53 @@ def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
         return world.tracking.carrier_update(update)
 
     assert scan("e1", ShipmentStatus.OUT_FOR_DELIVERY, "2026-11-01T11:50:00+00:00") is Outcome.APPLIED
-    assert scan("e2", ShipmentStatus.IN_TRANSIT, "2026-11-01T11:20:00+00:00") is Outcome.RECORDED
-    shipment = world.store.shipment(shipment_id)
-    assert shipment is not None and shipment.status is ShipmentStatus.OUT_FOR_DELIVERY
+    assert scan("e2", ShipmentStatus.IN_TRANSIT, "2026-11-01T11:20:00+00:00") is Outcome.APPLIED
+    assert scan("e2", ShipmentStatus.IN_TRANSIT, "2026-11-01T11:20:00+00:00") is Outcome.DUPLICATE
+    assert world.tracked(shipment_id).status is ShipmentStatus.OUT_FOR_DELIVERY
     assert [e.detail["status"] for e in world.store.shipment_events(shipment_id) if e.type == "tracking"] == [
         "in_transit",
         "out_for_delivery",
     ]
 
 
-def test_a_scan_is_one_write_of_the_shipment_and_the_router_makes_its_event_item() -> None:
+def test_a_scan_on_the_way_is_its_event_item_alone() -> None:
+    """In transit, out for delivery...: one conditional write of the scan's own item, keyed by the message. The
+    shipment is neither read nor written (its version stays); its whereabouts are the item moved by its scans."""
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+    before = world.store.shipment(shipment_id)
+    reads: list[str] = []
+    for name in ("shipment", "shipment_and_order", "shipped_context"):
+        original = getattr(world.store, name)
+        setattr(world.store, name, lambda *a, _n=name, _o=original, **k: (reads.append(_n), _o(*a, **k))[1])
+    update = CarrierUpdate(
+        "easypost",
+        "ev-9",
+        "ups",
+        "T1",
+        ShipmentStatus.IN_TRANSIT,
+        "in_transit",
+        "2026-11-01T11:30:00+00:00",
+        "Departed",
+        "Memphis",
+        "2026-11-03T18:00:00+00:00",
+    )
+    commits = world.store.commits
+    assert world.tracking.carrier_update(update) is Outcome.APPLIED
+    assert world.store.commits == commits and reads == []
+    assert world.store.shipment(shipment_id) == before
+    (event,) = [e for e in world.store.shipment_events(shipment_id) if e.source == "easypost"]
+    assert (event.message_id, event.detail["status"], event.detail["location"]) == ("ev-9", "in_transit", "Memphis")
+    assert event.recorded_at
+    tracked = world.tracked(shipment_id)
+    assert (tracked.status, tracked.est_delivery) == (ShipmentStatus.IN_TRANSIT, "2026-11-03T18:00:00+00:00")
+    assert tracked.heard_at is not None and tracked.heard_at >= event.recorded_at
+    assert world.tracking.carrier_update(update) is Outcome.DUPLICATE
+
+
+def test_a_message_that_changes_the_shipment_is_one_write_and_the_router_makes_its_event_item() -> None:
     from fulfillment import keys, router
     from fulfillment.adapters.codecs import shipment as shipment_codec
 
@@ -433,10 +476,10 @@ def test_a_scan_is_one_write_of_the_shipment_and_the_router_makes_its_event_item
         "ev-9",
         "ups",
         "T1",
-        ShipmentStatus.IN_TRANSIT,
-        "in_transit",
+        ShipmentStatus.RETURN_TO_SENDER,
+        "return_to_sender",
         "2026-11-01T11:30:00+00:00",
-        "Departed",
+        "Refused",
         "Memphis",
         None,
     )
@@ -444,8 +487,9 @@ def test_a_scan_is_one_write_of_the_shipment_and_the_router_makes_its_event_item
     assert world.tracking.carrier_update(update) is Outcome.APPLIED
     assert world.store.commits == commits + 1 and len(written) == 1  # one commit, of the shipment alone
     shipment, kw = written[0]
+    assert shipment.status is ShipmentStatus.RETURN_TO_SENDER
     heard = kw["heard"]
-    assert (heard.source, heard.message_id, heard.detail["status"]) == ("easypost", "ev-9", "in_transit")
+    assert (heard.source, heard.message_id, heard.detail["status"]) == ("easypost", "ev-9", "return_to_sender")
     # The stream image of that write: the router stores the message as the shipment's event item.
     assert before is not None
     new = shipment_codec.to_item(shipment, kw["changes"], heard)
@@ -481,23 +525,20 @@ def test_a_message_heard_again_after_many_others_is_still_a_duplicate() -> None:
     _, shipment_id = submitted(world, ("W", 1))
     world.shipped(shipment_id, message_id="m-first")
 
-    def scan(n: int) -> Outcome:
-        at = f"2026-11-01T11:{n:02d}:00+00:00"
-        return world.tracking.carrier_update(
-            CarrierUpdate("aftership", f"e{n}", "ups", "T1", ShipmentStatus.IN_TRANSIT, "x", at, None, None, None)
-        )
+    def delivered(n: int) -> Outcome:  # the 3PL says it again and again: each a write of the shipment
+        return world.tracking.provider_message(delivered_message(shipment_id, f"m-del-{n}"))
 
     for n in range(SEEN_LIMIT + 3):
-        assert scan(n) in (Outcome.APPLIED, Outcome.RECORDED)
+        assert delivered(n) in (Outcome.APPLIED, Outcome.RECORDED)
     shipment = world.store.shipment(shipment_id)
     assert shipment is not None and len(shipment.seen) == SEEN_LIMIT and shipment.may_have_forgotten
     version = shipment.version
     # Out of the window: found through its event item, applied no second time.
     assert world.shipped(shipment_id, message_id="m-first") is Outcome.DUPLICATE
-    assert scan(0) is Outcome.DUPLICATE
+    assert delivered(0) is Outcome.DUPLICATE
     # In the window: known without that read.
     world.store.events.clear()
-    assert scan(SEEN_LIMIT + 2) is Outcome.DUPLICATE
+    assert delivered(SEEN_LIMIT + 2) is Outcome.DUPLICATE
     after = world.store.shipment(shipment_id)
     assert after is not None and after.version == version and world.store.stock[("W", "WH-EAST")].shipped == 1
 
@@ -520,8 +561,7 @@ def test_a_carrier_faster_than_the_3pl_is_kept_and_applied_when_the_number_arriv
     )
     assert world.tracking.carrier_update(early, keep_if_unknown=True) is Outcome.KEPT_FOR_LATER
     world.shipped(shipment_id)
-    shipment = world.store.shipment(shipment_id)
-    assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
+    assert world.tracked(shipment_id).status is ShipmentStatus.IN_TRANSIT
 
 
 def in_transit_scan(event_id: str, at: str = "2026-11-01T11:30:00+00:00") -> CarrierUpdate:
@@ -542,13 +582,13 @@ def test_a_scan_kept_while_shipped_is_being_written_is_still_applied() -> None:
     )
     assert world.shipped(shipment_id) is Outcome.APPLIED
     assert outcomes == [Outcome.KEPT_FOR_LATER]
-    shipment = world.store.shipment(shipment_id)
-    assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
+    assert world.tracked(shipment_id).status is ShipmentStatus.IN_TRANSIT
     # Once the number is claimed, a kept-if-unknown scan is applied at once (the refused keep names the shipment).
     world.store.pointers.clear()  # as an eventually consistent read that has not seen the pointer yet
     world.store.pointers[("ups", "T1")] = shipment_id
     late = in_transit_scan("e1", "2026-11-01T11:40:00+00:00")
     assert world.tracking.carrier_update(late, keep_if_unknown=True) is Outcome.APPLIED
+    assert world.tracking.carrier_update(late, keep_if_unknown=True) is Outcome.DUPLICATE
 
 
 def test_a_redelivered_shipped_replays_what_its_first_delivery_may_not_have() -> None:
@@ -559,12 +599,10 @@ def test_a_redelivered_shipped_replays_what_its_first_delivery_may_not_have() ->
     replay = world.tracking.replay
     world.tracking.replay = lambda kept, sid: 0  # type: ignore[method-assign]  # crashed after the commit
     assert world.shipped(shipment_id) is Outcome.APPLIED
-    shipment = world.store.shipment(shipment_id)
-    assert shipment is not None and shipment.status is ShipmentStatus.SHIPPED
+    assert world.tracked(shipment_id).status is ShipmentStatus.SHIPPED
     world.tracking.replay = replay  # type: ignore[method-assign]
     assert world.shipped(shipment_id) is Outcome.DUPLICATE
-    shipment = world.store.shipment(shipment_id)
-    assert shipment is not None and shipment.status is ShipmentStatus.IN_TRANSIT
+    assert world.tracked(shipment_id).status is ShipmentStatus.IN_TRANSIT
     assert world.shipped(shipment_id) is Outcome.DUPLICATE  # and replaying again changes nothing
     assert [e.message_id for e in world.store.shipment_events(shipment_id)].count("e0") == 1
 
@@ -613,6 +651,36 @@ def test_no_news_for_too_long_raises_shipment_delayed_once() -> None:
     assert world.timers.check(shipment_id) is Outcome.DELAYED
     assert world.timers.check(shipment_id) is Outcome.NOT_DUE
     assert world.events(CustomerEvent.SHIPMENT_DELAYED) == [order_id]
+
+
+def test_the_delay_check_hears_scans_recorded_beside_the_shipment() -> None:
+    """A scan on the way is its own event item (the shipment is not written): when the delay timer is due, the
+    check reads them, so a parcel scanned since it shipped is re-armed from that scan, not reported delayed."""
+    from dataclasses import replace
+
+    from fulfillment.services.unit import utc_now
+
+    def shipped_an_hour_ago(scanned: bool) -> tuple[World, str]:
+        world = World(delay_after_seconds=3600)
+        world.stock("W", WH_EAST=1)
+        _, shipment_id = submitted(world, ("W", 1))
+        world.shipped(shipment_id)
+        shipment = world.store.shipments[shipment_id]  # its timer due now, as if an hour had passed
+        world.store.shipments[shipment_id] = replace(shipment, timer_due="2026-01-01T00:00:00+00:00", heard_at=None)
+        world.store.events = {k: replace(e, recorded_at=e.at) for k, e in world.store.events.items()}
+        if scanned:
+            scan = CarrierUpdate(
+                "aftership", "e1", "ups", "T1", ShipmentStatus.IN_TRANSIT, "InTransit", utc_now(), None, None, None
+            )
+            assert world.tracking.carrier_update(scan) is Outcome.APPLIED
+        return world, shipment_id
+
+    world, shipment_id = shipped_an_hour_ago(scanned=True)
+    assert world.timers.check(shipment_id) is Outcome.REARMED
+    rearmed = world.store.shipment(shipment_id)
+    assert rearmed is not None and rearmed.timer_due is not None and rearmed.timer_due > utc_now()
+    world, shipment_id = shipped_an_hour_ago(scanned=False)
+    assert world.timers.check(shipment_id) is Outcome.DELAYED
 
 
 def test_an_in_house_shipment_of_a_cancelled_order_cannot_ship() -> None:

@@ -272,8 +272,20 @@ class DynamoStore:
         return sorted((shipment_codec.event_from_item(i) for i in items), key=lambda e: e.at)
 
     def has_event(self, shipment_id: str, source: str, message_id: str) -> bool:
-        """Whether the event item of a message exists (written by the event router from the shipment write)."""
+        """Whether the event item of a message exists (written by the event router from the shipment write, or by
+        `record_event`)."""
         return self._get(keys.shipment_event_key(shipment_id, source, message_id)) is not None
+
+    def record_event(self, event: ShipmentEvent) -> bool:
+        """Store a scan as its event item, once: one conditional PutItem keyed by the message, no read. False when
+        the message was recorded before (its item exists)."""
+        try:
+            table().put_item(Item=shipment_codec.event_to_item(event), ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def by_tracking(self, carrier: str, tracking_number: str, *, consistent: bool = False) -> str | None:
         item = self._get(keys.tracking_key(carrier, tracking_number), consistent=consistent)

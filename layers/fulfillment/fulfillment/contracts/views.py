@@ -11,6 +11,7 @@ from fulfillment.adapters.codecs import returns as rma_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.domain.entitlements import Entitlement
 from fulfillment.domain.returns import Rma
+from fulfillment.domain.shipments import ShipmentEvent
 
 # Timeline details a customer does not see: fraud rules, provider messages, operator notes.
 OPERATOR_ONLY_DETAIL = {
@@ -85,13 +86,23 @@ def order_view(
     order = order_codec.from_items(items)
     assert order is not None, "the order view needs the order's items"
     timeline = [entry for item in order_codec.timeline_items(items) for entry in order_codec.timeline_entries(item)]
-    events: dict[str, list[Item]] = {}
+    said: dict[str, list[ShipmentEvent]] = {}
     for item in items:
         if shipment_codec.is_shipment_event(item):
             event = shipment_codec.event_from_item(item)
-            events.setdefault(event.shipment_id, []).append({"at": event.at, "type": event.type, **event.detail})
+            said.setdefault(event.shipment_id, []).append(event)
+    events = {
+        sid: [{"at": e.at, "type": e.type, **e.detail} for e in shipment_events]
+        for sid, shipment_events in said.items()
+    }
+    # A shipment's status is where its parcel is: the item's status moved by the scans recorded beside it.
     shipments = sorted(
-        (shipment_codec.from_item(i) for i in items if shipment_codec.is_shipment(i)), key=lambda s: s.shipment_id
+        (
+            shipment_codec.from_item(i).with_scans(said.get(str(i["shipment_id"]), ()))
+            for i in items
+            if shipment_codec.is_shipment(i)
+        ),
+        key=lambda s: s.shipment_id,
     )
     view: dict[str, Any] = {
         "order_id": order.order_id,

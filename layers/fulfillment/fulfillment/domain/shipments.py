@@ -59,6 +59,20 @@ CARRIER_STATUSES = frozenset(
         S.RETURN_TO_SENDER,
     }
 )
+# What a scan says of a parcel on its way, and no more: it moves no order line, no stock and no timer. Such a scan
+# is its own event item, written once by its key (source, message id) and nothing else; the shipment item keeps
+# the statuses that change what is owed (accepted, shipped, delivered, returned to sender, ...), and the parcel's
+# whereabouts are that status moved by its scans (`Shipment.with_scans`, for views and the delay check).
+SCAN_ONLY = frozenset({S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.ATTEMPT_FAILED, S.EXCEPTION})
+
+
+_STATUS_VALUES = frozenset(s.value for s in ShipmentStatus)
+
+
+def scan_only(status: ShipmentStatus | None) -> bool:
+    """A report that only says where the parcel is (None: a carrier status we record without a meaning)."""
+    return status is None or status in SCAN_ONLY
+
 
 EASYPOST_STATUS = {
     "in_transit": S.IN_TRANSIT,
@@ -301,6 +315,24 @@ class Shipment:
                 changed, status=status, status_at=at, last_scan_at=max(filter(None, (self.last_scan_at, at)))
             )
         return changed
+
+    def with_scans(self, events: Iterable[ShipmentEvent]) -> Shipment:
+        """Where the parcel is: this shipment moved by the scans recorded as event items of their own (oldest
+        first, each by the rule of `track`), and heard of when the last of its messages was. A scan that was
+        applied to the item as well changes nothing a second time."""
+        tracked = self
+        for event in sorted(events, key=lambda e: e.at):
+            if event.shipment_id != self.shipment_id:
+                continue
+            heard = max(event.at, event.recorded_at)
+            tracked = replace(tracked, heard_at=max(filter(None, (tracked.heard_at, heard))))
+            if event.type != "tracking":
+                continue
+            said = event.detail.get("status")
+            status = ShipmentStatus(said) if said in _STATUS_VALUES else None
+            if scan_only(status):
+                tracked = tracked.track(status, event.at, event.detail.get("est_delivery"))
+        return tracked
 
     def newly_delivered(self) -> dict[int, int]:
         """Delivered implies shipped: a shipment never reported shipped (lost or late message) shipped whole;

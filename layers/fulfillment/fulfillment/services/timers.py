@@ -58,16 +58,13 @@ class Timers:
             self.dispatch.send(shipment.provider, fulfillment_request(order, shipment, now))
             return self._save(shipment_id, lambda s: s.resent(now, self.settings.ack_timeout_seconds), Outcome.RESENT)
         if shipment.status not in TERMINAL and not shipment.before_shipping and not shipment.delay_notified:
-            # Every message about the parcel is counted on the shipment (`heard_at`); one stored before that was
-            # counted has only its event items to say when we last heard of it.
-            if shipment.heard_at is not None:
-                heard = max(filter(None, (shipment.heard_at, shipment.last_scan_at)))
-            else:
-                events = self.store.shipment_events(shipment_id)
-                heard = max([max(e.at, e.recorded_at) for e in events] + [shipment.last_scan_at or ""])
+            # Scans are event items of their own (the shipment item is not written for them): when we last heard
+            # of the parcel, and when the carrier expects it, are the shipment's with its scans. Read only when due.
+            tracked = shipment.with_scans(self.store.shipment_events(shipment_id))
+            heard = max(filter(None, (tracked.heard_at, tracked.last_scan_at)), default="")
             due = plus(heard, self.settings.delay_after_seconds) if heard else now
-            if shipment.est_delivery:
-                due = min(due, shipment.est_delivery)
+            if tracked.est_delivery:
+                due = min(due, tracked.est_delivery)
             if due > now:
                 return self._save(shipment_id, lambda s: replace(s, timer_due=due), Outcome.REARMED)
             return self._save(

@@ -1,8 +1,10 @@
 """What providers, carriers and the in-house warehouse say about shipments, applied exactly once each.
 
-Every message is one write of the shipment (with its order when the order changes) that remembers the message;
-the event router turns it into the shipment's event item keyed by (source, message id). A redelivered message
-finds itself remembered and changes nothing (DUPLICATE).
+A message that changes what is owed (accepted, shipped, delivered, rejected, ...) is one write of the shipment
+(with its order when the order changes) that remembers the message; the event router turns it into the shipment's
+event item keyed by (source, message id). A scan that only says where a parcel on its way is (in transit, out for
+delivery, ...) is that event item alone, written once by its key: no read of the shipment, no write of it. A
+redelivered message finds itself remembered, or its item there, and changes nothing (DUPLICATE).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fulfillment.domain.shipments import (
     ShipmentStatus,
     carrier_code,
     message_token,
+    scan_only,
 )
 from fulfillment.errors import AlreadyApplied, OrderCancelled, OrderNotFound
 from fulfillment.services.dispatch import save
@@ -102,6 +105,14 @@ class Tracking:
         except AlreadyApplied:
             return Outcome.DUPLICATE
 
+    def record(self, event: ShipmentEvent) -> Outcome:
+        """A scan that only says where the parcel is: its event item, written once by its key (source, message id)
+        and nothing else - one conditional write, no read. Views and the delay check read the parcel's whereabouts
+        from the shipment and these items (`Shipment.with_scans`)."""
+        if self.store.record_event(replace(event, recorded_at=utc_now())):
+            return Outcome.APPLIED  # its effect is its record: where the parcel is
+        return Outcome.DUPLICATE
+
     def _tracks(self, shipment: Shipment) -> bool:
         return self.settings.tracks_stock(shipment.location)
 
@@ -162,6 +173,12 @@ class Tracking:
                         lambda o, s: progress.deliver(o, s, occurred, tracks_stock=self._tracks(s)),
                         provider=provider,
                     )
+                if scan_only(message.status):
+                    shipment = require(self.store.shipment(message.shipment_id), message.shipment_id)
+                    if shipment.provider != provider:
+                        raise NotOwner(f"provider {provider} does not fulfil shipment {message.shipment_id}")
+                    if not shipment.before_shipping:  # before its `shipped`, a scan moves the item, as it always did
+                        return self.record(ev)
                 return self.apply(
                     ev,
                     None,
@@ -265,6 +282,12 @@ class Tracking:
         if status is S.DELIVERED:
             return self.apply(
                 event, lambda o, s: progress.deliver(o, s, update.occurred_at, tracks_stock=self._tracks(s))
+            )
+        if scan_only(status):  # a number is claimed when its parcel ships: the shipment is on its way
+            return self.record(
+                replace(
+                    event, detail=event.detail | ({"est_delivery": update.est_delivery} if update.est_delivery else {})
+                )
             )
         return self.apply(
             event,
