@@ -35,7 +35,6 @@ from boto3.dynamodb.types import TypeSerializer
 from fulfillment import keys, tokens
 from fulfillment.adapters.codecs import order as order_codec
 from fulfillment.adapters.codecs import shipment as shipment_codec
-from fulfillment.contracts.carriers import EasyPostEvent
 from fulfillment.domain import progress
 from fulfillment.domain.events import CustomerEvent, Entry
 from fulfillment.domain.model import (
@@ -731,7 +730,7 @@ def sqs_record(name: str, queue: str, body: str, *, sender: str, at: datetime, r
     }
 
 
-def work(message_type: str, **fields: str) -> str:
+def work(message_type: str, **fields: Any) -> str:
     """A work message as pydantic's model_dump_json writes it (version first, compact)."""
     return compact({"version": 1, "type": message_type, **fields})
 
@@ -1303,7 +1302,9 @@ def stock_reservation() -> dict[str, dict]:
         return {"Records": [sqs_record(name, "ReservationQueue", body, sender=sender, at=when)]}
 
     return {
-        "reserve_order": one("reserve_order", work("reserve_order", order_id=ORDER_ID), router, at),
+        "reserve_order": one(
+            "reserve_order", work("reserve_order", order_id=ORDER_ID, skus=["MUG-CLASSIC", "TEE-BLK-M"]), router, at
+        ),
         "release_order": one("release_order", work("release_order", order_id=WOO_ORDER_ID), router, at),
         "allocate_backorders": one("allocate_backorders", work("allocate_backorders", sku="KBD-MECH"), router, at),
         "rebalance_stock": one(
@@ -1522,30 +1523,18 @@ def event_router() -> dict[str, dict]:
     )
     delay = progress.delayed(in_transit)
 
-    # ….001 shipped (v4), then EasyPost's tracker.updated: the write that applied the scan carries it (`heard`),
-    # and the router stores it as the shipment's event item.
-    scan = EasyPostEvent.model_validate(easypost_payload()).normalise()
-    scanned_at = datetime.fromisoformat(scan.occurred_at) + timedelta(minutes=3, microseconds=402117)
-    shipped = replace(
-        in_transit, status=ShipmentStatus.SHIPPED, status_at=iso(shipped_at), last_scan_at=None, version=4
-    )
-    heard = ShipmentEvent(
-        SHIPMENT_ID,
-        scan.source,
-        scan.event_id,
-        scan.occurred_at,
-        "tracking",
-        {
-            "status": scan.status.value if scan.status else "info",
-            "description": scan.description,
-            "location": scan.location,
-        },
-        iso(scanned_at),
-    )
-    scanned = (
-        shipped.track(scan.status, scan.occurred_at, scan.est_delivery)
-        .hear(message_token(scan.source, scan.event_id), iso(scanned_at))
-        .bump(iso(scanned_at))
+    # ….001 submitted (v2), then tpl-east's fulfillment_request.accepted (the sample under `tracking_updates/`): the
+    # write that applied it carries it (`heard`) and the router stores it as the shipment's event item. (A carrier's
+    # scan of a parcel on its way writes its event item itself: no shipment write, no stream record to route.)
+    accepted_at = T0 + timedelta(seconds=35)
+    accept_id = stable_uuid("tpl-east", "fulfillment_request.accepted", compact({"shipment_id": SHIPMENT_ID}))
+    recorded_at = accepted_at + timedelta(milliseconds=212, microseconds=117)
+    submitted = replace(shipment.submit(iso(submitted_at), 900), version=2)
+    heard = ShipmentEvent(SHIPMENT_ID, "tpl-east", accept_id, iso(accepted_at), "accepted", {}, iso(recorded_at))
+    accepted = (
+        submitted.accept(iso(accepted_at))
+        .hear(message_token("tpl-east", accept_id), iso(recorded_at))
+        .bump(iso(recorded_at))
     )
 
     # WooCommerce 727: received on hold (awaiting_payment) and reserved (v2); the unpaid timer cancels it (v3).
@@ -1583,7 +1572,7 @@ def event_router() -> dict[str, dict]:
         ),
         ("stock_available_rises", "MODIFY", restocked_at, stock_after, stock_before),
         ("catalog_backordered_units", "MODIFY", T0 + timedelta(hours=5), catalog_after, catalog_before),
-        ("shipment_scanned", "MODIFY", scanned_at, shipment_item(scanned, (), heard), shipment_item(shipped)),
+        ("shipment_accepted", "MODIFY", recorded_at, shipment_item(accepted, (), heard), shipment_item(submitted)),
         ("stock_shard_runs_dry", "MODIFY", T0 + timedelta(days=2), shard_after, shard_before),
     ]
     base = 4812000000000000000

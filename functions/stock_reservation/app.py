@@ -50,7 +50,7 @@ def backorders() -> Backorders:
 
 
 def reserve(work: ReserveOrder) -> Outcome:
-    outcome = reservations().reserve(work.order_id)
+    outcome = reservations().reserve(work.order_id, work.skus)
     if outcome is Outcome.KILLED:
         metrics.add_metric(name="StockReservationFailed", unit=MetricUnit.Count, value=1)
     return outcome

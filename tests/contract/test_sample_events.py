@@ -471,13 +471,19 @@ ROUTED: dict[str, Routed] = {
     "shipment_delayed.json": Routed(events=("ShipmentDelayed",), history=1),
     "stock_available_rises.json": Routed(reservation=("allocate_backorders",)),
     "catalog_backordered_units.json": Routed(reservation=("allocate_backorders",)),
-    "shipment_scanned.json": Routed(history=1),
+    "shipment_accepted.json": Routed(history=1),
     "stock_shard_runs_dry.json": Routed(reservation=("rebalance_stock",)),
 }
 # What the stream samples must show between them: (description, predicate over (event name, SK, new, routed)).
 RouteCase = Callable[[str, str, dict, router.Routed], bool]
 DECISIONS: list[tuple[str, RouteCase]] = [
-    ("an order whose reservation becomes pending", lambda e, sk, new, r: _types(r.messages) == ["reserve_order"]),
+    (
+        "an order whose reservation becomes pending (the message names its SKUs: read with the order in one call)",
+        lambda e, sk, new, r: (
+            _types(r.messages) == ["reserve_order"]
+            and set(r.messages[0].skus) == {ln["sku"] for ln in new["lines"] if ln.get("kind") == "physical"}
+        ),
+    ),
     (
         "a cancelled order without shipments whose release becomes pending",
         lambda e, sk, new, r: "release_order" in _types(r.messages) and not r.dispatch,

@@ -401,15 +401,15 @@ def test_stock_arriving_while_a_backorder_is_queued_is_allocated(
     admin.catalog("B")
     admin.stock("B", "WH-EAST", 0)
     store = reservation_fn.reservations().store
-    real_levels = store.stock_and_catalog
+    real_read = store.order_and_stock  # the order with its SKUs' stock (the reserve_order message names them)
 
-    def levels_then_restock(skus, locations):
-        seen = real_levels(skus, locations)  # reserve reads 0 available ...
-        monkeypatch.setattr(store, "stock_and_catalog", real_levels)
+    def levels_then_restock(order_id, skus, locations):
+        seen = real_read(order_id, skus, locations)  # reserve reads 0 available ...
+        monkeypatch.setattr(store, "order_and_stock", real_read)
         admin.adjust("B", "WH-EAST", 5, "received", adjustment_id="po-race")  # ... then stock arrives
         return seen
 
-    monkeypatch.setattr(store, "stock_and_catalog", levels_then_restock)
+    monkeypatch.setattr(store, "order_and_stock", levels_then_restock)
     _, body = native_order(intake_fn, lines=[("B", 2)])
     flow.pump()
     view = admin.order(body["order_id"])

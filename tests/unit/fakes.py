@@ -50,6 +50,7 @@ class MemoryStore:
     rmas: dict[str, Rma] = field(default_factory=dict)
     history: list[tuple[str, Entry]] = field(default_factory=list)  # (order id, entry), as the router would write
     commits: int = 0
+    combined_reads: int = 0  # order_and_stock: an order read with its stock in one call
     before_commit: Callable[[], None] | None = None  # a test's hook: another writer lands between read and write
 
     def unit(self) -> MemoryUnitOfWork:
@@ -146,9 +147,20 @@ class MemoryStore:
     def stock_and_catalog(
         self, skus: Iterable[str], locations: Iterable[str]
     ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
+        return self._stock_and_catalog(skus, locations)
+
+    def _stock_and_catalog(
+        self, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
         skus, locations = set(skus), list(locations)
         levels = {(s, loc): self.stock[(s, loc)] for s in skus for loc in locations if (s, loc) in self.stock}
         return levels, self.catalog(skus)
+
+    def order_and_stock(
+        self, order_id: str, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
+        self.combined_reads += 1
+        return (self.order(order_id), *self._stock_and_catalog(skus, locations))
 
     def stock_shards(self, wanted: Mapping[tuple[str, str], Iterable[int]]) -> dict[tuple[str, str, int], StockLevel]:
         keys = [(sku, loc, n) for (sku, loc), shards in wanted.items() for n in shards if n]

@@ -167,6 +167,27 @@ def test_unpaid_orders_are_held_and_reserve_their_stock() -> None:
 
 
 # ---------------------------------------------------------------------- reservation
+def test_a_reservation_told_its_skus_reads_the_order_and_their_stock_in_one_read() -> None:
+    world = World()
+    world.stock("W", WH_EAST=2)
+    world.stock("V", WH_EAST=2)
+    separate: list[set[str]] = []
+    stock_and_catalog = world.store.stock_and_catalog
+    world.store.stock_and_catalog = lambda skus, locations: (  # type: ignore[method-assign]
+        separate.append(set(skus)),
+        stock_and_catalog(skus, locations),
+    )[1]
+    told = world.place(("W", 1), ("V", 1), external_id="told")
+    assert world.reservations.reserve(told, skus=("V", "W")) is Outcome.RESERVED
+    assert world.store.combined_reads == 1 and separate == []
+    # A message naming fewer SKUs than the order has (an older router, an order changed since): the rest are read.
+    partly = world.place(("W", 1), ("V", 1), external_id="partly")
+    assert world.reservations.reserve(partly, skus=("W",)) is Outcome.RESERVED
+    assert world.store.combined_reads == 2 and separate == [{"V"}]
+    assert [ln.reserved for ln in world.order(partly).lines] == [1, 1]
+    assert world.level("W", "WH-EAST") == (2, 2, 0) and world.level("V", "WH-EAST") == (2, 2, 0)
+
+
 def test_the_last_unit_is_reserved_once_and_the_other_order_waits_first_in_line() -> None:
     world = World()
     world.stock("W", WH_EAST=1)
@@ -520,27 +541,44 @@ def test_two_copies_of_shipped_racing_each_other_ship_once() -> None:
 def test_a_message_heard_again_after_many_others_is_still_a_duplicate() -> None:
     from fulfillment.domain.shipments import SEEN_LIMIT
 
+    parcels = SEEN_LIMIT + 3
     world = World()
-    world.stock("W", WH_EAST=1)
-    _, shipment_id = submitted(world, ("W", 1))
-    world.shipped(shipment_id, message_id="m-first")
+    world.stock("W", WH_EAST=parcels)
+    _, shipment_id = submitted(world, ("W", parcels))
 
-    def delivered(n: int) -> Outcome:  # the 3PL says it again and again: each a write of the shipment
-        return world.tracking.provider_message(delivered_message(shipment_id, f"m-del-{n}"))
+    def parcel(n: int) -> Outcome:  # the 3PL ships it a unit at a time: each message a write of the shipment
+        at = f"2026-11-01T11:{n:02d}:00+00:00"
+        event = ShipmentEvent(shipment_id, "tpl-east", f"m-parcel-{n}", at, "shipped")
+        return world.tracking.shipped(event, "ups", f"T{n}", at, [("W", 1)], provider="tpl-east")
 
-    for n in range(SEEN_LIMIT + 3):
-        assert delivered(n) in (Outcome.APPLIED, Outcome.RECORDED)
+    for n in range(parcels):
+        assert parcel(n) is Outcome.APPLIED
     shipment = world.store.shipment(shipment_id)
     assert shipment is not None and len(shipment.seen) == SEEN_LIMIT and shipment.may_have_forgotten
     version = shipment.version
     # Out of the window: found through its event item, applied no second time.
-    assert world.shipped(shipment_id, message_id="m-first") is Outcome.DUPLICATE
-    assert delivered(0) is Outcome.DUPLICATE
+    assert parcel(0) is Outcome.DUPLICATE
     # In the window: known without that read.
     world.store.events.clear()
-    assert delivered(SEEN_LIMIT + 2) is Outcome.DUPLICATE
+    assert parcel(parcels - 1) is Outcome.DUPLICATE
     after = world.store.shipment(shipment_id)
-    assert after is not None and after.version == version and world.store.stock[("W", "WH-EAST")].shipped == 1
+    assert after is not None and after.version == version and world.store.stock[("W", "WH-EAST")].shipped == parcels
+
+
+def test_a_message_that_changes_nothing_is_its_event_item_alone() -> None:
+    """The 3PL's `delivered` after the carrier's: read, found to change nothing, recorded as history - its own event
+    item, the shipment not written - once."""
+    world = World()
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+    assert world.tracking.provider_message(delivered_message(shipment_id, "m-del")) is Outcome.APPLIED
+    delivered = world.store.shipment(shipment_id)
+    commits = world.store.commits
+    assert world.tracking.provider_message(delivered_message(shipment_id, "m-del-again")) is Outcome.RECORDED
+    assert world.store.commits == commits and world.store.shipment(shipment_id) == delivered
+    assert "m-del-again" in [e.message_id for e in world.store.shipment_events(shipment_id)]
+    assert world.tracking.provider_message(delivered_message(shipment_id, "m-del-again")) is Outcome.DUPLICATE
 
 
 def test_a_carrier_faster_than_the_3pl_is_kept_and_applied_when_the_number_arrives() -> None:

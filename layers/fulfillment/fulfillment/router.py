@@ -23,6 +23,7 @@ from fulfillment.adapters.codecs import shipment as shipment_codec
 from fulfillment.adapters.codecs import stock as stock_codec
 from fulfillment.contracts.common import json_default
 from fulfillment.contracts.messages import (
+    RESERVE_HINT_SKUS,
     AllocateBackorders,
     CancelOrderShipments,
     DispatchOrder,
@@ -71,7 +72,10 @@ def route(sk: str, new: Item | None, old: Item | None, sequence: str = "") -> Ro
         if order.reservation_state is WorkState.PENDING and (
             before is None or before.reservation_state is not WorkState.PENDING
         ):
-            routed.messages.append(ReserveOrder(order_id=order.order_id))
+            skus = sorted({ln.sku for ln in order.lines if ln.needs_stock and ln.sku})
+            routed.messages.append(
+                ReserveOrder(order_id=order.order_id, skus=tuple(skus) if len(skus) <= RESERVE_HINT_SKUS else ())
+            )
         if order.release_state is WorkState.PENDING and (
             before is None or before.release_state is not WorkState.PENDING
         ):

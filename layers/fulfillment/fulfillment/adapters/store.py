@@ -408,13 +408,28 @@ class DynamoStore:
         self, skus: Iterable[str], locations: Iterable[str]
     ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
         """Levels of every (sku, location) that exists and the SKUs' catalog entries: one BatchGetItem per 100."""
+        _, levels, catalog = self._order_and_stock(None, skus, locations)
+        return levels, catalog
+
+    def order_and_stock(
+        self, order_id: str, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
+        """An order with the levels and catalog entries of SKUs named beforehand (a reservation's message says
+        them): one BatchGetItem instead of a Query of the order and then one of its stock."""
+        return self._order_and_stock(order_id, skus, locations)
+
+    def _order_and_stock(
+        self, order_id: str | None, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
         wanted = sorted({s for s in skus if s})
-        if not wanted:
-            return {}, {}
         locations = list(locations)
-        request = [keys.catalog_key(s) for s in wanted] + [keys.stock_key(s, loc) for s in wanted for loc in locations]
+        request = [keys.order_key(order_id), keys.order_detail_key(order_id)] if order_id else []
+        request += [keys.catalog_key(s) for s in wanted] + [keys.stock_key(s, loc) for s in wanted for loc in locations]
+        if not request:
+            return None, {}, {}
         levels: dict[tuple[str, str], StockLevel] = {}
         catalog: dict[str, CatalogItem] = {}
+        order_items: list[Item] = []
         for item in self._batch_get(request):
             if item.get("type") == "catalog":
                 catalog[item["sku"]] = stock_codec.catalog_from_item(item)
@@ -422,7 +437,10 @@ class DynamoStore:
                 levels[(item["sku"], item["location"])] = stock_codec.level_from_item(
                     item, item["sku"], item["location"]
                 )
-        return levels, catalog
+            else:
+                order_items.append(item)
+        order = order_codec.from_items(self._rest_of_detail(order_id, order_items)) if order_id else None
+        return order, levels, catalog
 
     def stock_shards(self, wanted: Mapping[tuple[str, str], Iterable[int]]) -> dict[tuple[str, str, int], StockLevel]:
         """Items of sharded levels, by (sku, location, shard): the ones that exist among those asked for."""

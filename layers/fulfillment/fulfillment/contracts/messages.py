@@ -14,9 +14,17 @@ class _Message(Contract):
     version: Literal[1] = 1
 
 
+RESERVE_HINT_SKUS = 50  # an order with more SKUs is read first, as before
+
+
 class ReserveOrder(_Message):
     type: Literal["reserve_order"] = "reserve_order"
     order_id: str = Field(min_length=1, max_length=64)
+    # The SKUs the order reserves (the router says them): read with the order in one BatchGetItem. Optional: without
+    # them, or when the order names others, the reservation reads the order first and then its stock.
+    skus: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = Field(
+        default=(), max_length=RESERVE_HINT_SKUS
+    )
 
 
 class ReleaseOrder(_Message):

@@ -79,6 +79,9 @@ class Store(Protocol):
     def stock_and_catalog(
         self, skus: Iterable[str], locations: Iterable[str]
     ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]: ...
+    def order_and_stock(
+        self, order_id: str, skus: Iterable[str], locations: Iterable[str]
+    ) -> tuple[Order | None, dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]: ...
     def stock_shards(
         self, wanted: Mapping[tuple[str, str], Iterable[int]]
     ) -> dict[tuple[str, str, int], StockLevel]: ...

@@ -71,12 +71,14 @@ class Reservations:
                 return result
         raise ConcurrentModification(f"{what}: not finished after {MAX_ATTEMPTS * 4} transactions")
 
-    def reserve(self, order_id: str) -> Outcome:
+    def reserve(self, order_id: str, skus: Iterable[str] = ()) -> Outcome:
         """Reserve what the order still needs, a transaction per chunk of lines; then request the shipments the
-        last one made (after the commit: a cancellation racing it sees them `submitted` and asks to cancel)."""
+        last one made (after the commit: a cancellation racing it sees them `submitted` and asks to cancel).
+        `skus`: the SKUs the order reserves, when the message says them: read with the order, in one call."""
         requests: list[FulfillmentRequest] = []
+        hint = frozenset(skus)
         outcome = self._in_chunks(
-            lambda uow: self._reserve_chunk(order_id, uow, requests),
+            lambda uow: self._reserve_chunk(order_id, uow, requests, hint),
             more=Outcome.RESERVED_CHUNK,
             what=f"reserve {order_id}",
         )
@@ -84,9 +86,18 @@ class Reservations:
             send_each(self.send, requests)
         return outcome
 
-    def _reserve_chunk(self, order_id: str, uow: UnitOfWork, requests: list[FulfillmentRequest]) -> Outcome:
+    def _reserve_chunk(
+        self, order_id: str, uow: UnitOfWork, requests: list[FulfillmentRequest], hint: frozenset[str] = frozenset()
+    ) -> Outcome:
         requests.clear()
-        order = self._order(order_id)
+        read: tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]] | None = None
+        if hint:  # the order and its stock in one read (a hot SKU's stock is what was last read: not again)
+            found, stock, entries = self.store.order_and_stock(order_id, hint - self._hot_skus(), self.location_ids)
+            if found is None:
+                raise OrderNotFound(f"no order {order_id}")
+            order, read = found, (stock, entries)
+        else:
+            order = self._order(order_id)
         if order.cancelled or order.reservation_state is not WorkState.PENDING:
             if self.send is not None and order.shipment_seq and not order.cancelled:
                 # A redelivery, maybe after a crash between the commit and the sends: what nobody answered goes
@@ -101,7 +112,7 @@ class Reservations:
         for line in pending:
             if line.needs_stock and line.sku:
                 needed[line.sku] += line.unallocated
-        levels, catalog = self._levels(skus)
+        levels, catalog = self._levels(skus, read, hint)
         levels, parts = self._shards(levels, catalog, needed)
 
         def items(pairs: Iterable[tuple[str, str]]) -> list[int]:
@@ -182,14 +193,27 @@ class Reservations:
             uow.backlog(sku, units)
         return Outcome.RESERVED if done else Outcome.RESERVED_CHUNK
 
-    def _levels(self, skus: set[str]) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
-        """The SKUs' levels (base items) and catalog entries, from one read; a hot SKU's from what was last read
-        (its base item's units then count only if the shard picked falls short: see `_shards`)."""
+    def _hot_skus(self) -> set[str]:
+        clock = time.monotonic()
+        return {sku for sku, entry in self._hot.items() if entry.until > clock}
+
+    def _levels(
+        self,
+        skus: set[str],
+        read: tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]] | None = None,
+        read_skus: frozenset[str] = frozenset(),
+    ) -> tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]]:
+        """The SKUs' levels (base items) and catalog entries, from one read (or `read` with the order, for
+        `read_skus`); a hot SKU's from what was last read (its base item's units then count only if the shard picked
+        falls short: see `_shards`)."""
         clock = time.monotonic()
         hot = {sku: entry for sku in skus if (entry := self._hot.get(sku)) and entry.until > clock}
-        levels, catalog = (
-            self.store.stock_and_catalog(skus - set(hot), self.location_ids) if skus - set(hot) else ({}, {})
-        )
+        have = (read_skus - set(hot)) if read is not None else frozenset()
+        missing = skus - set(hot) - have
+        levels, catalog = self.store.stock_and_catalog(missing, self.location_ids) if missing else ({}, {})
+        if read is not None:
+            levels.update({pair: level for pair, level in read[0].items() if pair[0] in skus and pair[0] in have})
+            catalog.update({sku: entry for sku, entry in read[1].items() if sku in skus and sku in have})
         for sku, entry in hot.items():
             if entry.catalog is not None:
                 catalog[sku] = entry.catalog

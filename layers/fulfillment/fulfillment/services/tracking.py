@@ -96,14 +96,19 @@ class Tracking:
                 or change.order is not None
                 or bool(change.shipment_entries or change.moves or change.tracking)
             )
+            if not effective:  # history only (a 3PL's `delivered` after the carrier's): its event item, nothing else
+                return Outcome.RECORDED
             remembered = replace(change, shipment=change.shipment.hear(token, max(event.at, now)))
             save(uow, shipment, remembered, order, heard=replace(event, recorded_at=now), kept=waiting.count)
-            return Outcome.APPLIED if effective else Outcome.RECORDED
+            return Outcome.APPLIED
 
         try:
-            return apply_once(self.store, step, what=f"shipment {event.shipment_id}")
+            outcome = apply_once(self.store, step, what=f"shipment {event.shipment_id}")
         except AlreadyApplied:
             return Outcome.DUPLICATE
+        if outcome is Outcome.RECORDED and self.record(event) is Outcome.DUPLICATE:
+            return Outcome.DUPLICATE
+        return outcome
 
     def record(self, event: ShipmentEvent) -> Outcome:
         """A scan that only says where the parcel is: its event item, written once by its key (source, message id)
