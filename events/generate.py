@@ -1558,7 +1558,7 @@ def event_router() -> dict[str, dict]:
 
     order_item, shipment_item = order_codec.to_item, shipment_codec.to_item
     samples: list[tuple[str, str, datetime, dict, dict | None]] = [
-        ("order_reservation_pending", "INSERT", ORDER_CREATED, order_item(new_order), None),
+        ("order_reservation_pending", "INSERT", ORDER_CREATED, order_codec.creation_items(new_order)[0], None),
         ("order_undispatched_units", "MODIFY", reserved_at, order_item(reserved_order), order_item(new_order)),
         ("order_release_pending", "MODIFY", expired_at, order_item(woo_expired), order_item(woo_held)),
         ("order_cancelled_with_shipments", "MODIFY", cancelled_at, order_item(cancelled), order_item(dispatched)),

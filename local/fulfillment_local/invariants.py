@@ -242,7 +242,9 @@ def check(
         for event_id, count in ids.items():
             if count > 1 and not crashes:
                 report.fail(f"event {event_id} published {count} times")
-        timelines = order_codec.timeline_items([i for t in ("timeline", "shipment_event") for i in by_type[t]])
+        timelines = order_codec.timeline_items(
+            [i for t in ("timeline", "shipment_event", "order_detail") for i in by_type[t]]
+        )
         expected = {e["event_id"] for i in timelines for e in i.get("entries") or () if e.get("event_id")}
         missing = expected - set(ids)
         if missing:

@@ -136,3 +136,31 @@ def test_shopify_cancel_after_reservation_releases_the_stock(
     assert admin.inventory("SKU-1", "WH-EAST")["available"] == 1
     assert admin.order(order_id)["status"] == "cancelled"
     assert [e["detail-type"] for e in flow.customer_events].count("OrderCancelled") == 1
+
+
+def test_a_new_orders_first_history_rides_on_its_detail_and_survives_an_address_change(
+    stack, api_fn, intake_fn, router_fn, reservation_fn
+):
+    """The creating change's timeline is carried by the detail item written with it (no timeline item, no write by
+    the router); a later address change rewrites the detail in place and keeps it."""
+    admin = Admin(api_fn)
+    admin.catalog("SKU-1")
+    assert intake_fn.lambda_handler(shopify_delivery(shopify_body()), Context())["statusCode"] == 202
+    flow = Flow(stack, router_fn, reservation_fn)
+    flow.pump()
+    [state] = [i for i in stack.items() if i["SK"] == "ORDER"]
+    order_id = state["order_id"]
+    detail = next(i for i in stack.items() if i["SK"] == "ORDER#DETAIL")
+    assert [e["entry"] for t in detail["timelines"] for e in t["entries"]] == ["received"]
+    assert not [i for i in stack.items() if i["SK"].startswith("TL#") and i["SK"].endswith("#o:00000001")]
+
+    moved = json.loads(shopify_body())
+    moved["updated_at"] = "2026-11-01T11:00:00Z"
+    moved["shipping_address"] = {"address1": "9 Elm St", "city": "Shelbyville", "zip": "54321", "country_code": "US"}
+    assert intake_fn.lambda_handler(shopify_delivery(json.dumps(moved).encode()), Context())["statusCode"] == 200
+    flow.pump()
+    view = admin.order(order_id)
+    assert [t["type"] for t in view["timeline"]].count("received") == 1
+    assert len(flow.events_of("OrderReceived")) == 1
+    detail = next(i for i in stack.items() if i["SK"] == "ORDER#DETAIL")
+    assert detail["shipping_address"]["city"] == "Shelbyville" and detail["timelines"]

@@ -58,7 +58,8 @@ def _history(routed: Routed, order_id: str, at: str, source: str, new: Item, old
     if not new.get("changes") or not _new_version(new, old):
         return
     item = order_codec.timeline_item(order_id, at, source, int(new.get("version", 0)), list(new["changes"]))
-    routed.history.append(item)
+    if not (old is None and new.get(order_codec.TIMELINE_ON_DETAIL)):  # a new order's detail carries it
+        routed.history.append(item)
     routed.events += [customer_event(order_id, e) for e in order_codec.timeline_entries(item) if e.get("event")]
 
 

@@ -10,7 +10,7 @@ package sees a DynamoDB error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -126,9 +126,7 @@ class DynamoUnitOfWork:
     # ------------------------------------------------------------------ orders and shipments
     def add_order(self, order: Order) -> None:
         """A new order: its state and its detail, both only if the order id is new."""
-        details = order_codec.detail_items(order)
-        order = replace(order, detail_parts=len(details))
-        for item in (order_codec.to_item(order), *details):
+        for item in order_codec.creation_items(order):
             self._put(
                 item, lambda: AlreadyExists(f"order {order.order_id} exists"), condition="attribute_not_exists(PK)"
             )
@@ -155,7 +153,14 @@ class DynamoUnitOfWork:
             values={":expected": expected_version},
         )
         if with_detail:  # what changes is the first part's (customer, address); the lines' parts stay
-            self._put(order_codec.detail_items(order)[0])
+            key, expression, values, names = order_codec.detail_update(order)
+            self._update(
+                key,
+                expression,
+                lambda: ConcurrentModification(f"order {order.order_id}'s detail"),
+                values=values,
+                names=names,
+            )
 
     def add_shipment(self, shipment: Shipment) -> None:
         self._put(

@@ -10,7 +10,7 @@ empty detail (the router needs none of it).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 from typing import Any
 
@@ -161,6 +161,38 @@ def detail_items(order: Order) -> list[Item]:
         for n, lines in enumerate(parts[1:], start=2)
     ]
     return [first, *rest]
+
+
+# A new order's state item says its creating change's timeline is carried by its detail item (written with it in
+# the same transaction): the event router publishes the change's customer events and writes no timeline item.
+TIMELINE_ON_DETAIL = "timeline_on_detail"
+
+
+def creation_items(order: Order) -> list[Item]:
+    """What storing a new order writes: its state item and its detail (parts), the first part carrying the
+    timeline of the creating change - the detail is written anyway, so the change's history costs no item."""
+    details = detail_items(order)
+    state = to_item(replace(order, detail_parts=len(details)))
+    if state["changes"]:
+        timeline = timeline_item(order.order_id, order.updated_at, "o", order.version, list(state["changes"]))
+        carried = {"SK": timeline["SK"], "at": timeline["at"], "entries": timeline["entries"]}
+        details[0] = {**details[0], FOLDED: [carried]}
+        state[TIMELINE_ON_DETAIL] = True
+    return [state, *details]
+
+
+def detail_update(order: Order) -> tuple[keys.Key, str, dict[str, Any], dict[str, str]]:
+    """The first detail part rewritten in place (an UpdateItem: the creating change's timeline it carries stays):
+    (key, update expression, values, names)."""
+    first = detail_items(order)[0]
+    fields = {k: v for k, v in first.items() if k not in ("PK", "SK")}
+    names = {f"#a{n}": name for n, name in enumerate(fields)}
+    values = {f":v{n}": value for n, value in enumerate(fields.values())}
+    expression = "SET " + ", ".join(f"#a{n} = :v{n}" for n in range(len(fields)))
+    if "parts" not in fields:
+        names["#parts"] = "parts"
+        expression += " REMOVE #parts"
+    return keys.order_detail_key(order.order_id), expression, values, names
 
 
 def from_item(item: Item, detail: Item | None = None) -> Order:
