@@ -340,6 +340,8 @@ class MemoryUnitOfWork:
                 return AlreadyApplied(move.audit.adjustment_id)
             if level is None:
                 return None if creates else InsufficientStock(f"{move}")
+            if move.expect_shards is not None and level.shards != move.expect_shards:
+                return ConcurrentModification(f"the count of {move.sku}'s items changed")
             sharded = level.shards > 1
             if level.available < need or (not sharded and (level.reserved < held or level.on_hand < gone)):
                 return InsufficientStock(f"{move}")
@@ -380,11 +382,15 @@ class MemoryUnitOfWork:
             level = s.stock.get(key)
             if level is None:
                 return None
-            if expected_on_hand is not None and level.on_hand != expected_on_hand:
+            refused = (expected_on_hand is not None and level.on_hand != expected_on_hand) or (
+                level.available < -adjustment.delta
+            )
+            if not refused:
+                return None
+            # As the DynamoDB unit of work says it: one condition, so a count's refusal is "changed" either way.
+            if expected_on_hand is not None:
                 return ConcurrentModification("stock changed since it was read")
-            if level.available < -adjustment.delta:
-                return InsufficientStock(f"removing {-adjustment.delta} would take reserved units")
-            return None
+            return InsufficientStock(f"removing {-adjustment.delta} would take reserved units")
 
         def apply() -> None:
             level = s.stock.get(key, StockLevel(*key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -411,7 +412,8 @@ def test_delivery_reported_by_the_3pl_and_the_carrier_is_one_delivery() -> None:
     assert world.events(CustomerEvent.ORDER_DELIVERED) == [order_id]
 
 
-def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
+def shipped_and_scanned() -> tuple[World, str, Callable[[str, ShipmentStatus, str], Outcome]]:
+    """A shipped shipment (tracking T1 at UPS) and a way to scan it: (event id, status, when) -> outcome."""
     world = World()
     world.stock("W", WH_EAST=1)
     _, shipment_id = submitted(world, ("W", 1))
@@ -421,6 +423,12 @@ def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
         update = CarrierUpdate("aftership", event_id, "ups", "T1", status, status.value, at, None, None, None)
         return world.tracking.carrier_update(update)
 
+    return world, shipment_id, scan
+
+
+def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
+    world, shipment_id, scan = shipped_and_scanned()
+
     assert scan("e1", ShipmentStatus.OUT_FOR_DELIVERY, "2026-11-01T11:50:00+00:00") is Outcome.APPLIED
     assert scan("e2", ShipmentStatus.IN_TRANSIT, "2026-11-01T11:20:00+00:00") is Outcome.APPLIED
     assert scan("e2", ShipmentStatus.IN_TRANSIT, "2026-11-01T11:20:00+00:00") is Outcome.DUPLICATE
@@ -429,6 +437,19 @@ def test_a_late_older_scan_is_recorded_but_never_regresses_the_status() -> None:
         "in_transit",
         "out_for_delivery",
     ]
+
+
+def test_a_return_to_sender_older_than_the_last_scan_does_not_end_the_shipment() -> None:
+    """Scans are event items beside the shipment: a report that would end it is judged against them too."""
+    world, shipment_id, scan = shipped_and_scanned()
+
+    scan("e1", ShipmentStatus.OUT_FOR_DELIVERY, "2026-11-01T11:50:00+00:00")
+    scan("e2", ShipmentStatus.RETURN_TO_SENDER, "2026-11-01T11:20:00+00:00")  # older than the last scan
+    assert world.tracked(shipment_id).status is ShipmentStatus.OUT_FOR_DELIVERY
+    scan("e3", ShipmentStatus.RETURN_TO_SENDER, "2026-11-01T12:30:00+00:00")
+    assert world.tracked(shipment_id).status is ShipmentStatus.RETURN_TO_SENDER
+    shipment = world.store.shipment(shipment_id)
+    assert shipment is not None and shipment.status is ShipmentStatus.RETURN_TO_SENDER  # on the item: it is owed
 
 
 def test_a_scan_on_the_way_is_its_event_item_alone() -> None:
@@ -719,6 +740,29 @@ def test_the_delay_check_hears_scans_recorded_beside_the_shipment() -> None:
     assert rearmed is not None and rearmed.timer_due is not None and rearmed.timer_due > utc_now()
     world, shipment_id = shipped_an_hour_ago(scanned=False)
     assert world.timers.check(shipment_id) is Outcome.DELAYED
+
+
+def test_a_delay_says_when_the_carrier_expected_the_parcel() -> None:
+    """The carrier's estimate rides on a scan's event item (the shipment is not written): ShipmentDelayed still
+    carries it, as its contract says."""
+    from dataclasses import replace
+
+    from fulfillment.services.unit import utc_now
+
+    world = World(delay_after_seconds=3600)
+    world.stock("W", WH_EAST=1)
+    _, shipment_id = submitted(world, ("W", 1))
+    world.shipped(shipment_id)
+    expected = "2026-01-02T00:00:00+00:00"  # long ago: the parcel is overdue although scanned just now
+    scan = CarrierUpdate(
+        "aftership", "e1", "ups", "T1", ShipmentStatus.IN_TRANSIT, "InTransit", utc_now(), None, None, expected
+    )
+    assert world.tracking.carrier_update(scan) is Outcome.APPLIED
+    shipment = world.store.shipments[shipment_id]
+    world.store.shipments[shipment_id] = replace(shipment, timer_due="2026-01-01T00:00:00+00:00")
+    assert world.timers.check(shipment_id) is Outcome.DELAYED
+    [entry] = [e for _, e in world.store.history if e.event is CustomerEvent.SHIPMENT_DELAYED]
+    assert entry.detail["est_delivery"] == expected
 
 
 def test_an_in_house_shipment_of_a_cancelled_order_cannot_ship() -> None:

@@ -131,6 +131,40 @@ def test_adjustments_of_a_sharded_level_land_on_its_base_item_and_are_spread_aga
     assert_consistent(world.store, "HOT", "WH-EAST")
 
 
+def test_a_count_below_what_the_base_item_holds_gathers_the_units_first() -> None:
+    """A count (expected on-hand) whose removal the base item alone cannot cover: DynamoDB refuses its one
+    condition as "changed", and the base item's on-hand is still the one read, so the units are gathered there."""
+    world, inventory = sharded_world(8, 4)  # 2 units on each item
+    view = inventory.set_level("HOT", "WH-EAST", StockLevelRequest(on_hand=2), actor="ops")
+    assert (view["on_hand"], view["available"]) == (2, 2)
+    assert sum(i.available for i in items_of(world.store, "HOT", "WH-EAST")) == 2
+    assert_consistent(world.store, "HOT", "WH-EAST")
+
+
+def test_a_rebalance_that_read_an_older_count_moves_nothing_and_reads_again() -> None:
+    """The router's spread reads 8 items; the operator lowers the count to 4 before it commits: the stale spread
+    must not move units into items 4-7, which nothing reads any more."""
+    from fulfillment.services.inventory import rebalance
+
+    world, _ = sharded_world(16, 8)  # 2 units on each of 8 items
+    store = world.store
+    for n in (4, 5, 6, 7):  # these items ran dry (reserved there; the releases land on the base item)
+        item = store.shard_items[("HOT", "WH-EAST", n)]
+        store.shard_items[("HOT", "WH-EAST", n)] = replace(item, reserved=item.reserved + 2, available=0)
+
+    def operator_lowers_the_count() -> None:
+        store.before_commit = None
+        rebalance(store, "HOT", "WH-EAST", shards=4)
+
+    store.before_commit = operator_lowers_the_count
+    rebalance(store, "HOT", "WH-EAST")  # read 8 items; its first commit loses to the new count, its second reads 4
+    assert store.stock[("HOT", "WH-EAST")].shards == 4
+    beyond = [i for (_, _, n), i in store.shard_items.items() if n >= 4 and (i.available or i.on_hand or i.reserved)]
+    assert beyond == []
+    assert store.level("HOT", "WH-EAST").available == 8
+    assert_consistent(store, "HOT", "WH-EAST")
+
+
 def test_unsharding_folds_every_item_into_the_base_item() -> None:
     world, inventory = sharded_world(9, 3)
     order_id = world.place(("HOT", 4))
@@ -153,6 +187,30 @@ def test_a_hot_sku_is_reserved_from_one_shard_read_without_its_base_and_catalog_
     assert reads == [{"HOT"}]
     assert world.store.level("HOT", "WH-EAST").reserved == 2
     assert_consistent(world.store, "HOT", "WH-EAST")
+
+
+def test_a_hot_skus_entry_expiring_between_the_orders_read_and_the_plan_is_read_afresh() -> None:
+    """The message names the SKU; it is hot when the order is read (so not read with it) and no longer when the
+    reservation plans: its stock is read then, never taken as none (a fill-or-kill order would be cancelled)."""
+    import time
+
+    from fulfillment.services import reservation
+
+    world, _ = sharded_world(100, 4)
+    warm = world.place(("HOT", 1), external_id="warm")
+    assert world.reservations.reserve(warm, skus=("HOT",)) is Outcome.RESERVED
+    entry = world.reservations._hot["HOT"]
+    read = world.store.order_and_stock
+
+    def read_then_expire(order_id: str, skus: object, locations: object) -> object:
+        found = read(order_id, skus, locations)  # type: ignore[arg-type]
+        world.reservations._hot["HOT"] = reservation._Hot(time.monotonic() - 1, entry.catalog, entry.shards)
+        return found
+
+    world.store.order_and_stock = read_then_expire  # type: ignore[method-assign,assignment]
+    order_id = world.place(("HOT", 1), external_id="late", fill_policy=FillPolicy.FILL_OR_KILL)
+    assert world.reservations.reserve(order_id, skus=("HOT",)) is Outcome.RESERVED
+    assert world.order(order_id).status is OrderStatus.RESERVED
 
 
 def test_units_promised_to_backorders_are_set_aside_before_a_reservation_trusts_one_shard() -> None:

@@ -265,9 +265,11 @@ class DynamoStore:
         return shipment, order_codec.from_items(self._rest_of_detail(order_id, items))
 
     def shipment_events(self, shipment_id: str) -> list[ShipmentEvent]:
+        """What was said about a shipment, oldest first (consistent: a scan recorded a moment ago counts)."""
         items = self._query(
             KeyConditionExpression=K("PK").eq(keys.order_partition(keys.order_id_of_shipment(shipment_id)))
             & K("SK").begins_with(keys.shipment_events_prefix(shipment_id)),
+            ConsistentRead=True,
         )
         return sorted((shipment_codec.event_from_item(i) for i in items), key=lambda e: e.at)
 

@@ -113,6 +113,9 @@ class StockMove:
     transfer: int = 0  # available units (and their on_hand) moved into (+) or out of (-) this item: rebalancing
     transfer_reserved: int = 0  # reserved units (and their on_hand) moved in or out: folding a shard into the base
     set_shards: int | None = None  # the base item's count of items, changed in the same write as the moves
+    # The base item's count as a rebalance read it: its moves apply only while the count is still that (a rebalance
+    # racing a new count loses and reads again, instead of moving units into items the new count leaves out).
+    expect_shards: int | None = None
 
 
 def split_evenly(total: int, items: int) -> list[int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fulfillment.config import Settings
@@ -11,7 +11,7 @@ from fulfillment.contracts import provider as p
 from fulfillment.contracts.admin import Adjustment as AdjustmentRequest
 from fulfillment.contracts.admin import CatalogEntry
 from fulfillment.contracts.admin import StockLevel as StockLevelRequest
-from fulfillment.domain.stock import MAX_SHARDS, Adjustment, CatalogItem, StockLevel, rebalance_moves
+from fulfillment.domain.stock import MAX_SHARDS, Adjustment, CatalogItem, StockLevel, StockMove, rebalance_moves
 from fulfillment.errors import (
     AlreadyApplied,
     BadRequest,
@@ -63,6 +63,9 @@ def rebalance(
         moves = rebalance_moves(sku, location, items, count, consolidate=waiting, recount=shards is not None)
         if not moves:
             return 0
+        # Every rebalance writes the base item, conditional on the count it read (see StockMove.expect_shards).
+        first = moves[0] if moves[0].shard == 0 else StockMove(sku, location)
+        moves = [replace(first, expect_shards=base.shards), *(m for m in moves if m is not first)]
         uow = store.unit()
         now = utc_now()
         for move in moves:
@@ -155,8 +158,15 @@ class Inventory:
         sku, location = adjustment.sku, adjustment.location
         try:
             self._commit_adjustment(adjustment, expected_on_hand)
-        except InsufficientStock:
-            if adjustment.delta >= 0 or self.store.base_level(sku, location).shards <= 1:
+        except (InsufficientStock, ConcurrentModification) as refused:
+            if adjustment.delta >= 0:
+                raise
+            base = self.store.base_level(sku, location)
+            if base.shards <= 1:
+                raise
+            # A count's refusal says "changed" for both halves of its condition: it is the base item's shortfall
+            # only if the on-hand it expected is still there.
+            if isinstance(refused, ConcurrentModification) and base.on_hand != expected_on_hand:
                 raise
             moved = rebalance(self.store, sku, location, consolidate=True)
             if moved and expected_on_hand is not None:  # the base item's count changed: the caller reads again

@@ -91,8 +91,10 @@ class Reservations:
     ) -> Outcome:
         requests.clear()
         read: tuple[dict[tuple[str, str], StockLevel], dict[str, CatalogItem]] | None = None
+        asked: frozenset[str] = frozenset()
         if hint:  # the order and its stock in one read (a hot SKU's stock is what was last read: not again)
-            found, stock, entries = self.store.order_and_stock(order_id, hint - self._hot_skus(), self.location_ids)
+            asked = hint - self._hot_skus()
+            found, stock, entries = self.store.order_and_stock(order_id, asked, self.location_ids)
             if found is None:
                 raise OrderNotFound(f"no order {order_id}")
             order, read = found, (stock, entries)
@@ -112,7 +114,7 @@ class Reservations:
         for line in pending:
             if line.needs_stock and line.sku:
                 needed[line.sku] += line.unallocated
-        levels, catalog = self._levels(skus, read, hint)
+        levels, catalog = self._levels(skus, read, asked)
         levels, parts = self._shards(levels, catalog, needed)
 
         def items(pairs: Iterable[tuple[str, str]]) -> list[int]:

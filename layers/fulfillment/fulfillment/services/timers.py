@@ -68,7 +68,9 @@ class Timers:
             if due > now:
                 return self._save(shipment_id, lambda s: replace(s, timer_due=due), Outcome.REARMED)
             return self._save(
-                shipment_id, lambda s: progress.delayed(replace(s, last_scan_at=heard or None)), Outcome.DELAYED
+                shipment_id,
+                lambda s: progress.delayed(replace(s, last_scan_at=heard or None, est_delivery=tracked.est_delivery)),
+                Outcome.DELAYED,
             )
         return self._save(shipment_id, lambda s: replace(s, timer_due=None), Outcome.TIMER_CLEARED)
 

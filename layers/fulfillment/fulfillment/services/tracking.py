@@ -118,6 +118,20 @@ class Tracking:
             return Outcome.APPLIED  # its effect is its record: where the parcel is
         return Outcome.DUPLICATE
 
+    def _scanned(
+        self, status: ShipmentStatus | None, at: str, est_delivery: str | None
+    ) -> Callable[[Shipment], progress.Change]:
+        """A report that changes the shipment item (returned to sender; any scan before it shipped), judged against
+        where the parcel is: the item moved by the scans recorded beside it (one Query; such reports are rare)."""
+
+        def track(shipment: Shipment) -> progress.Change:
+            if shipment.before_shipping:
+                return progress.Change(shipment.track(status, at, est_delivery))
+            scanned = shipment.with_scans(self.store.shipment_events(shipment.shipment_id))
+            return progress.Change(scanned.track(status, at, est_delivery))
+
+        return track
+
     def _tracks(self, shipment: Shipment) -> bool:
         return self.settings.tracks_stock(shipment.location)
 
@@ -184,12 +198,7 @@ class Tracking:
                         raise NotOwner(f"provider {provider} does not fulfil shipment {message.shipment_id}")
                     if not shipment.before_shipping:  # before its `shipped`, a scan moves the item, as it always did
                         return self.record(ev)
-                return self.apply(
-                    ev,
-                    None,
-                    provider=provider,
-                    track=lambda s: progress.Change(s.track(message.status, occurred, None)),
-                )
+                return self.apply(ev, None, provider=provider, track=self._scanned(message.status, occurred, None))
             case p.Delivered():
                 delivered_at = p.iso(message.delivered_at)
                 return self.apply(
@@ -294,11 +303,7 @@ class Tracking:
                     event, detail=event.detail | ({"est_delivery": update.est_delivery} if update.est_delivery else {})
                 )
             )
-        return self.apply(
-            event,
-            None,
-            track=lambda s: progress.Change(s.track(status, update.occurred_at, update.est_delivery)),
-        )
+        return self.apply(event, None, track=self._scanned(status, update.occurred_at, update.est_delivery))
 
     def replay(self, kept: Iterable[dict[str, Any]], shipment_id: str) -> int:
         """Apply carrier updates kept before their number was known, oldest first. Returns how many applied."""

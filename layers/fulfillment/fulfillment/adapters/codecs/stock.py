@@ -131,7 +131,7 @@ def move_update(move: StockMove, now: str) -> Update:
         names["#shards"] = "shards"
     adds = ["#version :one"]  # every change of a stock item counts (the router applies each to the SKU's total once)
     values[":one"] = 1
-    if move.transfer or move.transfer_reserved:
+    if move.transfer or move.transfer_reserved or move.expect_shards is not None:
         adds.append("transfers :one")  # units moved between a level's items: not a change of the SKU's total
     if move.ship:
         adds.append("shipped :ship")
@@ -152,6 +152,12 @@ def move_update(move: StockMove, now: str) -> Update:
         conditions.append("(on_hand >= :gone OR #shards > :one)")
         values[":gone"] = gone
         names["#shards"] = "shards"
+    if move.expect_shards is not None:
+        names["#shards"] = "shards"
+        values[":counted"] = move.expect_shards
+        conditions.append(
+            "(attribute_not_exists(#shards) OR #shards = :counted)" if move.expect_shards <= 1 else "#shards = :counted"
+        )
     if not conditions and not creates:
         conditions.append("attribute_exists(PK)")
     expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
