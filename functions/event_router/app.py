@@ -25,6 +25,7 @@ from fulfillment.adapters.codecs.stock import StockChange
 from fulfillment.adapters.secrets import first_secret
 from fulfillment.adapters.store import DynamoStore
 from fulfillment.config import settings
+from fulfillment.contracts.messages import AllocateBackorders
 
 logger = Logger()
 metrics = Metrics()
@@ -36,28 +37,39 @@ def store() -> DynamoStore:
     return DynamoStore(settings().table_name)
 
 
-def _count_stock(stock: Sequence[tuple[int, StockChange]]) -> int | None:
-    """Count the batch's stock changes into each SKU's available total (one conditional update per SKU); the index
-    of the earliest record of a SKU whose count did not go."""
+def _count_stock(stock: Sequence[tuple[int, StockChange]]) -> tuple[int | None, dict[str, int]]:
+    """Count the batch's stock changes into each SKU's available total (one conditional update per SKU): the index
+    of the earliest record of a SKU whose count did not go, and the units waiting as backorders of each SKU counted
+    (its catalog item says them in the update's answer)."""
     by_sku: dict[str, list[tuple[int, StockChange]]] = {}
     for n, change in stock:
         by_sku.setdefault(change.sku, []).append((n, change))
+    backlogs: dict[str, int] = {}
 
     def count(sku: str) -> int | None:
         changes = by_sku[sku]
         try:
-            store().count_stock_changes(sku, [c for _, c in changes])
-            return None
+            backlog = store().count_stock_changes(sku, [c for _, c in changes])
         except Exception:  # noqa: BLE001 - its records (and every one after) are retried; counting twice is a no-op
             logger.exception("stock total not counted", sku=sku)
             return min(n for n, _ in changes)
+        if backlog is not None:
+            backlogs[sku] = backlog
+        return None
 
     if len(by_sku) <= 1:
         failed = [count(sku) for sku in by_sku]
     else:  # a batch of many SKUs: their counts are independent items, so they go side by side
         with ThreadPoolExecutor(max_workers=min(COUNT_THREADS, len(by_sku))) as pool:
             failed = list(pool.map(count, by_sku))
-    return min((n for n in failed if n is not None), default=None)
+    return min((n for n in failed if n is not None), default=None), backlogs
+
+
+def _waiting(work: list[tuple[int, Any]], backlogs: dict[str, int]) -> list[tuple[int, Any]]:
+    """The work to send, less `allocate_backorders` for a SKU whose catalog item said, as this batch's stock was
+    counted, that no units wait: nothing to serve (a backorder queued after that count grows the counter, and the
+    router sends the allocation for that record)."""
+    return [(n, m) for n, m in work if not (isinstance(m, AllocateBackorders) and backlogs.get(m.sku) == 0)]
 
 
 @cache
@@ -119,8 +131,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             )
         if router.needs_download_urls(detail):
             _add_links(detail)
+    not_counted, backlogs = _count_stock(stock)
+    work = _waiting(work, backlogs)
     failures = [
-        _count_stock(stock),
+        not_counted,
         _first_failed(
             [n for n, _ in work], lambda: messaging.send_batch(str(config.reservation_queue_url), [m for _, m in work])
         ),

@@ -46,3 +46,31 @@ def test_a_redelivered_batch_of_stock_changes_is_counted_once(stack, admin, rout
     assert (catalog["A"]["available_total"], catalog["B"]["available_total"]) == (7, 5)
     report = check(stack.items())
     assert report.ok, report.violations
+
+
+def test_stock_rising_asks_for_backorder_allocation_only_where_units_wait(stack, admin, router_fn, flow: Flow):
+    """The count of a batch's stock changes answers with each SKU's catalog item, which says how many units wait
+    as backorders: a SKU with none gets no `allocate_backorders` (nothing to serve, a reservation run saved)."""
+    import json
+
+    from tests.support.events import Context
+
+    admin.catalog("IDLE")
+    admin.catalog("WAITED")
+    admin.stock("IDLE", "WH-EAST", 1)
+    admin.stock("WAITED", "WH-EAST", 1)
+    flow.skip()
+    catalog = stack.table().update_item(  # a backorder of WAITED is queued (its counter, as a reservation keeps it)
+        Key={"PK": "SKU#WAITED", "SK": "CATALOG"},
+        UpdateExpression="SET backordered_units = :one",
+        ExpressionAttributeValues={":one": 1},
+        ReturnValues="ALL_NEW",
+    )
+    assert catalog["Attributes"]["backordered_units"] == 1
+    flow._stream_records()  # that write's record is not what this test routes
+    admin.adjust("IDLE", "WH-EAST", 3, "received", adjustment_id="idle-po")
+    admin.adjust("WAITED", "WH-EAST", 3, "received", adjustment_id="waited-po")
+    records = flow._stream_records()
+    assert router_fn.lambda_handler({"Records": records}, Context())["batchItemFailures"] == []
+    sent = [json.loads(m["Body"]) for m in flow._drain("ReservationQueue")]
+    assert [(m["type"], m["sku"]) for m in sent] == [("allocate_backorders", "WAITED")]

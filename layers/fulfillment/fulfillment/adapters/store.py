@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.conditions import ConditionBase
 from boto3.dynamodb.conditions import Key as K
@@ -382,24 +382,41 @@ class DynamoStore:
         catalog = {i["sku"]: stock_codec.catalog_from_item(i) for i in found if i["SK"] == keys.CATALOG_SK}
         return exists, catalog
 
-    def count_stock_changes(self, sku: str, changes: list[stock_codec.StockChange]) -> None:
+    def count_stock_changes(self, sku: str, changes: list[stock_codec.StockChange]) -> int | None:
         """Count a batch of stream-observed changes of a SKU's stock items into its catalog item's units available
         over all locations, each change once (the router's job: a reservation's transaction does not touch the
-        SKU's catalog item, which a flash sale would make the hottest item of the table)."""
+        SKU's catalog item, which a flash sale would make the hottest item of the table). Returns the SKU's units
+        waiting as backorders, as the catalog item said after the count (None: not known)."""
         applied: dict[str, int] | None = None
+        backlog: int | None = None
         for _ in range(COUNT_ATTEMPTS):
             update = stock_codec.total_update(changes, applied)
             if update is None:
-                return
-            uow = DynamoUnitOfWork(self.table_name, lambda: int(time.time()))
-            uow.count_available(sku, update)
-            try:
-                uow.commit()
-                return
-            except ConcurrentModification:  # counted already (a redelivery), in part, or by a racing batch
-                # The client, not the table resource: the router counts several SKUs at once, in threads.
-                found = ddb_client().get_item(TableName=self.table_name, Key=keys.catalog_key(sku), ConsistentRead=True)
-                applied = stock_codec.applied_versions(found.get("Item"))
+                return backlog
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "Key": keys.catalog_key(sku),
+                "UpdateExpression": update.expression,
+                "ExpressionAttributeValues": update.values,
+                "ReturnValues": "ALL_NEW",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                **({"ConditionExpression": update.condition} if update.condition else {}),
+                **({"ExpressionAttributeNames": update.names} if update.names else {}),
+            }
+            try:  # the client, not the table resource: the router counts several SKUs at once, in threads
+                return _backlog(ddb_client().update_item(**request).get("Attributes"))
+            except ClientError as exc:  # counted already (a redelivery), in part, or by a racing batch
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                refused = exc.response.get("Item")  # the catalog as it stood (an error's payload: still typed)
+                found = (
+                    _plain(cast("dict[str, Any]", refused))
+                    if refused is not None
+                    else ddb_client()
+                    .get_item(TableName=self.table_name, Key=keys.catalog_key(sku), ConsistentRead=True)
+                    .get("Item")
+                )
+                applied, backlog = stock_codec.applied_versions(found), _backlog(found)
         raise ConcurrentModification(f"catalog {sku}: stock totals still contended after {COUNT_ATTEMPTS} attempts")
 
     def catalog_item(self, sku: str) -> CatalogItem | None:
@@ -509,6 +526,11 @@ class DynamoStore:
             KeyConditionExpression=K("PK").eq(keys.backorder_partition(sku)), ConsistentRead=True, Limit=limit
         )
         return [stock_codec.backorder_from_item(i) for i in response.get("Items", [])]
+
+
+def _backlog(catalog: Item | None) -> int | None:
+    """Units of a SKU waiting as backorders, from its catalog item (None: no catalog item to say)."""
+    return int(catalog.get("backordered_units", 0)) if catalog else None
 
 
 def _plain(item: dict[str, Any]) -> Item:

@@ -79,7 +79,7 @@ class DynamoUnitOfWork:
         self.writes: list[Write] = []
         # Counters kept on a SKU's catalog item, added up over the step and written as one update per SKU (a
         # transaction may touch an item once): units waiting as backorders. (Units available over all locations
-        # are counted off the request path, by the event router: `count_available`.)
+        # are counted off the request path, by the event router: `DynamoStore.count_stock_changes`.)
         self.catalog_counters: dict[str, dict[str, int]] = {}
         self.expected_backlog: dict[str, int] = {}
 
@@ -322,17 +322,6 @@ class DynamoUnitOfWork:
             lambda: ConcurrentModification("catalog"),
             names=update.names,
             values=update.values,
-        )
-
-    def count_available(self, sku: str, update: stock_codec.Update) -> None:
-        """Stock changes counted into the SKU's units available over its locations (`stock_codec.total_update`)."""
-        self._update(
-            keys.catalog_key(sku),
-            update.expression,
-            lambda: ConcurrentModification(f"catalog {sku}: stock changes counted meanwhile"),
-            condition=update.condition,
-            values=update.values,
-            names=update.names,
         )
 
     def backlog(self, sku: str, delta: int) -> None:
