@@ -98,6 +98,14 @@ def patch_moto_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def patch_moto_transaction_reads() -> None:
+    """TransactGetItems takes up to 100 items, as DynamoDB has since September 2022 (moto 5 still refuses more than
+    25, the old limit): a flash sale's level kept on 32 items is read in one consistent snapshot."""
+    import moto.dynamodb.responses as responses
+
+    responses.TRANSACTION_MAX_ITEMS = 100
+
+
 def patch_moto_queries() -> None:
     """Make moto's Query cost what DynamoDB's does: the partition, not the table.
 
@@ -627,6 +635,7 @@ class SerialisedMotoServer:
 
     def __init__(self, port: int = 0) -> None:
         patch_moto_transactions()
+        patch_moto_transaction_reads()
         patch_moto_queries()
         patch_moto_dispatch()
         patch_moto_sender_ids()

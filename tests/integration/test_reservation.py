@@ -142,6 +142,24 @@ def shard_levels(stack, sku: str) -> list[int]:
     return sorted(int(i["available"]) for i in stack.items() if i.get("type") == "stock" and i["sku"] == sku)
 
 
+def test_a_level_on_the_most_items_is_read_counted_and_folded_as_one(stack, admin, flow):
+    """32 items (the most a level may have): read in one consistent snapshot (TransactGetItems of 32), counted down
+    below what the base item holds (the units are gathered first), and folded back into one item."""
+    admin.catalog("MAX")
+    admin.stock("MAX", "WH-EAST", 64)
+    view = admin.ok(admin.shards("MAX", "WH-EAST", 32))
+    assert (view["on_hand"], view["available"], view["shards"]) == (64, 64, 32)
+    assert shard_levels(stack, "MAX") == [2] * 32
+    counted = admin.stock("MAX", "WH-EAST", 10)
+    assert (counted["on_hand"], counted["available"]) == (10, 10)
+    assert sum(shard_levels(stack, "MAX")) == 10
+    folded = admin.ok(admin.shards("MAX", "WH-EAST", 1))
+    assert (folded["on_hand"], folded["available"]) == (10, 10)
+    assert [lvl for lvl in shard_levels(stack, "MAX") if lvl] == [10]
+    report = check(stack.items())
+    assert report.ok, report.violations
+
+
 def test_a_sharded_level_is_rebalanced_when_a_shard_runs_dry_and_when_units_come_back(
     stack, intake_fn, reservation_fn, admin, flow
 ):
