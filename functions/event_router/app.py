@@ -33,6 +33,13 @@ COUNT_THREADS = 8  # SKUs counted at once (one UpdateItem each) in a batch that 
 
 
 @cache
+def _counters() -> ThreadPoolExecutor:
+    """The threads that count SKUs side by side, kept for the environment's life: each builds its DynamoDB client
+    once (per thread), not at every invocation."""
+    return ThreadPoolExecutor(max_workers=COUNT_THREADS, thread_name_prefix="count")
+
+
+@cache
 def store() -> DynamoStore:
     return DynamoStore(settings().table_name)
 
@@ -60,8 +67,7 @@ def _count_stock(stock: Sequence[tuple[int, StockChange]]) -> tuple[int | None, 
     if len(by_sku) <= 1:
         failed = [count(sku) for sku in by_sku]
     else:  # a batch of many SKUs: their counts are independent items, so they go side by side
-        with ThreadPoolExecutor(max_workers=min(COUNT_THREADS, len(by_sku))) as pool:
-            failed = list(pool.map(count, by_sku))
+        failed = list(_counters().map(count, by_sku))
     return min((n for n in failed if n is not None), default=None), backlogs
 
 

@@ -52,7 +52,10 @@ class _PerThread:
     def _held(self) -> tuple[int, DynamoDBServiceResource, dict[str, Table]]:
         held = getattr(self._local, "held", None)
         if held is None or held[0] != self._generation:
-            held = self._local.held = (self._generation, boto3.resource("dynamodb", config=_CONFIG), {})
+            # boto3's default session is not thread-safe either: a thread of our own builds from a session of its own.
+            main = threading.current_thread() is threading.main_thread()
+            session = boto3 if main else boto3.session.Session()
+            held = self._local.held = (self._generation, session.resource("dynamodb", config=_CONFIG), {})
             _BUILT.add(held[1].meta.client)
         return held
 
