@@ -321,7 +321,7 @@ class Shipment:
         first, each by the rule of `track`), and heard of when the last of its messages was. A scan that was
         applied to the item as well changes nothing a second time."""
         tracked = self
-        for event in sorted(events, key=lambda e: e.at):
+        for event in sorted(events, key=lambda e: (e.at, e.recorded_at)):  # same time: in the order recorded
             if event.shipment_id != self.shipment_id:
                 continue
             heard = max(event.at, event.recorded_at)
