@@ -455,10 +455,7 @@ def test_a_return_to_sender_older_than_the_last_scan_does_not_end_the_shipment()
 def test_a_scan_on_the_way_is_its_event_item_alone() -> None:
     """In transit, out for delivery...: one conditional write of the scan's own item, keyed by the message. The
     shipment is neither read nor written (its version stays); its whereabouts are the item moved by its scans."""
-    world = World()
-    world.stock("W", WH_EAST=1)
-    _, shipment_id = submitted(world, ("W", 1))
-    world.shipped(shipment_id)
+    world, shipment_id, _ = shipped_and_scanned()
     before = world.store.shipment(shipment_id)
     reads: list[str] = []
     for name in ("shipment", "shipment_and_order", "shipped_context"):
@@ -493,10 +490,7 @@ def test_a_message_that_changes_the_shipment_is_one_write_and_the_router_makes_i
     from fulfillment import keys, router
     from fulfillment.adapters.codecs import shipment as shipment_codec
 
-    world = World()
-    world.stock("W", WH_EAST=1)
-    _, shipment_id = submitted(world, ("W", 1))
-    world.shipped(shipment_id)
+    world, shipment_id, _ = shipped_and_scanned()
     before = world.store.shipment(shipment_id)
     written: list[Any] = []
     unit = world.store.unit

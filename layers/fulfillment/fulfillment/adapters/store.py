@@ -408,14 +408,9 @@ class DynamoStore:
             except ClientError as exc:  # counted already (a redelivery), in part, or by a racing batch
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
-                refused = exc.response.get("Item")  # the catalog as it stood (an error's payload: still typed)
-                found = (
-                    _plain(cast("dict[str, Any]", refused))
-                    if refused is not None
-                    else ddb_client()
-                    .get_item(TableName=self.table_name, Key=keys.catalog_key(sku), ConsistentRead=True)
-                    .get("Item")
-                )
+                # The catalog as it stood comes back with the refusal (an error's payload: still typed). A refusal
+                # always has one: the condition holds for an item that does not exist.
+                found = _plain(cast("dict[str, Any]", exc.response.get("Item") or {}))
                 applied, backlog = stock_codec.applied_versions(found), _backlog(found)
         raise ConcurrentModification(f"catalog {sku}: stock totals still contended after {COUNT_ATTEMPTS} attempts")
 

@@ -210,12 +210,12 @@ class Reservations:
         falls short: see `_shards`)."""
         clock = time.monotonic()
         hot = {sku: entry for sku in skus if (entry := self._hot.get(sku)) and entry.until > clock}
-        have = (read_skus - set(hot)) if read is not None else frozenset()
+        have = (read_skus & skus) - set(hot) if read is not None else frozenset()
         missing = skus - set(hot) - have
         levels, catalog = self.store.stock_and_catalog(missing, self.location_ids) if missing else ({}, {})
         if read is not None:
-            levels.update({pair: level for pair, level in read[0].items() if pair[0] in skus and pair[0] in have})
-            catalog.update({sku: entry for sku, entry in read[1].items() if sku in skus and sku in have})
+            levels.update({pair: level for pair, level in read[0].items() if pair[0] in have})
+            catalog.update({sku: entry for sku, entry in read[1].items() if sku in have})
         for sku, entry in hot.items():
             if entry.catalog is not None:
                 catalog[sku] = entry.catalog
